@@ -1,0 +1,3 @@
+"""asrfleet inference server."""
+
+__version__ = "0.1.0"
