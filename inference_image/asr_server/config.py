@@ -1,0 +1,144 @@
+"""Server settings: one dataclass, from `ASR_*` environment variables and CLI flags (flags win).
+
+This is the server's side of the operator <-> server contract in DESIGN.md: every variable the
+operator renders must be accepted here (a test checks both sides).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEVICES = ("auto", "cpu", "cuda")
+COMPUTE_TYPES = ("auto", "int8", "int8_float16", "int8_float32", "float16", "float32")
+OUTPUT_SCRIPTS = ("simplified", "traditional", "as-is")
+LOG_FORMATS = ("json", "text")
+ENGINES = ("faster-whisper", "fake")
+
+
+class ConfigError(ValueError):
+    """A setting with a value the server cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    model: str = field(default="whisper-tiny.en", metadata={"env": "ASR_MODEL"})
+    """Catalogue name (`whisper-tiny.en`, `whisper-base`) or a CTranslate2 Whisper directory."""
+    model_dir: Path = field(default=Path("/tmp/asr-models"), metadata={"env": "ASR_MODEL_DIR"})
+    """Cache directory for prepared models (e.g. the joined whisper-base model.bin)."""
+    engine: str = field(default="faster-whisper", metadata={"env": "ASR_ENGINE"})
+    """Engine implementation: `faster-whisper`, or `fake` for tests without a model."""
+    device: str = field(default="auto", metadata={"env": "ASR_DEVICE"})
+    """auto | cpu | cuda; auto picks CUDA when a GPU is visible."""
+    compute_type: str = field(default="auto", metadata={"env": "ASR_COMPUTE_TYPE"})
+    """CTranslate2 compute type; auto is int8 on CPU, float16 on GPU."""
+    language: str | None = field(default=None, metadata={"env": "ASR_LANGUAGE"})
+    """Fixed language for every request; None detects (a request may still name one)."""
+    output_script: str = field(default="simplified", metadata={"env": "ASR_OUTPUT_SCRIPT"})
+    """Chinese output script: simplified | traditional | as-is."""
+    host: str = field(default="0.0.0.0", metadata={"env": "ASR_HOST"})
+    """Address to listen on."""
+    port: int = field(default=8080, metadata={"env": "ASR_PORT"})
+    """TCP port to listen on."""
+    max_concurrency: int = field(default=0, metadata={"env": "ASR_MAX_CONCURRENCY"})
+    """Requests decoded at once; 0 chooses from the device (CPU limit, or GPU)."""
+    max_queue: int = field(default=64, metadata={"env": "ASR_MAX_QUEUE"})
+    """Requests waiting for a worker before new ones get 429."""
+    max_audio_seconds: float = field(default=600.0, metadata={"env": "ASR_MAX_AUDIO_SECONDS"})
+    """Longest audio accepted per request (400 beyond)."""
+    max_body_mb: float = field(default=25.0, metadata={"env": "ASR_MAX_BODY_MB"})
+    """Largest request body accepted (413 beyond)."""
+    request_timeout_s: float = field(default=120.0, metadata={"env": "ASR_REQUEST_TIMEOUT_S"})
+    """Time a request may wait and decode before it gets 504."""
+    batch_max_size: int = field(default=0, metadata={"env": "ASR_BATCH_MAX_SIZE"})
+    """Most requests decoded in one batch; 0 chooses from the device."""
+    batch_max_wait_ms: float = field(default=10.0, metadata={"env": "ASR_BATCH_MAX_WAIT_MS"})
+    """Longest a request waits for others to fill its batch."""
+    api_key: str | None = field(default=None, repr=False, metadata={"env": "ASR_API_KEY"})
+    """Bearer key required on API routes when set (health and metrics stay open)."""
+    cache_entries: int = field(default=256, metadata={"env": "ASR_CACHE_ENTRIES"})
+    """Result-cache size (LRU); 0 disables the cache."""
+    log_format: str = field(default="text", metadata={"env": "ASR_LOG_FORMAT"})
+    """json | text."""
+    drain_seconds: float = field(default=30.0, metadata={"env": "ASR_DRAIN_SECONDS"})
+    """Longest SIGTERM waits for in-flight work before exiting."""
+
+    def __post_init__(self) -> None:
+        _check_choice("ASR_DEVICE", self.device, DEVICES)
+        _check_choice("ASR_COMPUTE_TYPE", self.compute_type, COMPUTE_TYPES)
+        _check_choice("ASR_OUTPUT_SCRIPT", self.output_script, OUTPUT_SCRIPTS)
+        _check_choice("ASR_LOG_FORMAT", self.log_format, LOG_FORMATS)
+        _check_choice("ASR_ENGINE", self.engine, ENGINES)
+        if not self.model:
+            raise ConfigError("ASR_MODEL must not be empty")
+        for name in ("port", "max_queue", "max_concurrency", "batch_max_size", "cache_entries"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{env_name(name)} must be >= 0, got {getattr(self, name)}")
+        for name in ("max_audio_seconds", "max_body_mb", "request_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{env_name(name)} must be > 0, got {getattr(self, name)}")
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"ASR_PORT must be a TCP port (1-65535), got {self.port}")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **overrides: Any) -> ServerConfig:
+        """Settings from `ASR_*` variables; keyword overrides (CLI flags) win when not None."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f.metadata["env"])
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.metadata["env"], raw, _PARSERS[f.name])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable behind a field."""
+    for f in dataclasses.fields(ServerConfig):
+        if f.name == field_name:
+            return str(f.metadata["env"])
+    raise KeyError(field_name)
+
+
+def env_names() -> frozenset[str]:
+    """Every variable the server reads."""
+    return frozenset(str(f.metadata["env"]) for f in dataclasses.fields(ServerConfig))
+
+
+def _check_choice(var: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{var} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _parse(var: str, raw: str, parser: Callable[[str], Any]) -> Any:
+    try:
+        return parser(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{var}={raw!r} is not valid: {exc}") from None
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "model": str,
+    "model_dir": Path,
+    "engine": str,
+    "device": str,
+    "compute_type": str,
+    "language": str,
+    "output_script": str,
+    "host": str,
+    "port": int,
+    "max_concurrency": int,
+    "max_queue": int,
+    "max_audio_seconds": float,
+    "max_body_mb": float,
+    "request_timeout_s": float,
+    "batch_max_size": int,
+    "batch_max_wait_ms": float,
+    "api_key": str,
+    "cache_entries": int,
+    "log_format": str,
+    "drain_seconds": float,
+}
