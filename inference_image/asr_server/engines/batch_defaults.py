@@ -1,0 +1,46 @@
+"""Batch size and thread count defaults per device, from measurements (docs/throughput.md).
+
+On CPU the encoder of a 30 s window dominates and is memory-bound: batching amortises the
+decoder's per-step overhead, but batches much larger than twice the core count lose (measured on
+2 cores: 2.36 req/s at batch 1, 3.02 at batch 4, 2.0 at batch 8). On a GPU the encoder is
+compute-bound and batches of 16+ keep it busy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+CPU_MAX_BATCH = 8
+GPU_BATCH = 16
+
+
+@dataclass(frozen=True)
+class BatchDefaults:
+    """What the scheduler and `/v1/models` report as the chosen batching settings."""
+
+    device: str
+    cpus: float
+    max_batch_size: int
+    cpu_threads: int
+
+
+def default_cpu_threads(cpus: float) -> int:
+    """CTranslate2 intra-op threads: one per whole CPU of the container's limit (at least 1)."""
+    return max(1, math.floor(cpus))
+
+
+def default_batch_size(device: str, cpus: float) -> int:
+    """Windows per encode/generate call: 2 per CPU on CPU (capped at 8), 16 on a GPU."""
+    if device.startswith("cuda"):
+        return GPU_BATCH
+    return max(1, min(CPU_MAX_BATCH, 2 * default_cpu_threads(cpus)))
+
+
+def batch_defaults(device: str, cpus: float) -> BatchDefaults:
+    return BatchDefaults(
+        device=device,
+        cpus=cpus,
+        max_batch_size=default_batch_size(device, cpus),
+        cpu_threads=default_cpu_threads(cpus),
+    )

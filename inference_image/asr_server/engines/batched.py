@@ -1,0 +1,267 @@
+"""Cross-request batched decoding over the CTranslate2 Whisper inside faster-whisper.
+
+`BatchedWhisperDecoder.decode(items)` takes several requests, splits each into <= 30 s windows
+(`windows.py`), and decodes the windows of all requests together: ONE `encode` and ONE
+`generate` per group of up to `max_batch_size` windows. Each row of a `generate` call carries
+its own prompt (language, task, initial prompt, hotwords), so requests that differ only in
+those share a batch; what CTranslate2 applies to the whole call (beam size, temperature) and the
+position of the start-of-transcript token (which it requires to be equal) form the group key.
+Windows whose decoder stopped mid-clip continue in a next round, exactly as faster-whisper's
+sequential loop does, so greedy text equals `WhisperModel.transcribe(beam_size=1,
+temperature=0)`. One failing item yields its EngineError and never fails the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from itertools import groupby
+from typing import Any
+
+import ctranslate2
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_suppressed_tokens
+
+from asr_server.engines.base import Audio, EngineError, TranscribeOptions, Transcription
+from asr_server.engines.stitch import to_transcription
+from asr_server.engines.windows import (
+    FRAMES_PER_SECOND,
+    ItemPlan,
+    Window,
+    plan_item,
+    seek_window,
+)
+
+log = logging.getLogger(__name__)
+
+# faster-whisper's sequential defaults, so both paths decode alike.
+_NO_SPEECH_THRESHOLD = 0.6
+_LOG_PROB_THRESHOLD = -1.0
+_PROMPT_RESET_ON_TEMPERATURE = 0.5
+_MAX_INITIAL_TIMESTAMP_INDEX = 50  # 1.0 s / 0.02 s
+_PREPEND_PUNCTUATIONS = "\"'“¿([{-"
+_APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
+
+GroupKey = tuple[int, float, int]
+"""(beam_size, temperature, start-of-transcript position): what one generate call shares."""
+
+
+class BatchedWhisperDecoder:
+    """Batched encode + generate over `model.model` (a `ctranslate2.models.Whisper`)."""
+
+    def __init__(self, model: WhisperModel, max_batch_size: int = 4) -> None:
+        if max_batch_size < 1:
+            raise ValueError("max_batch_size must be >= 1")
+        self.model = model
+        self.max_batch_size = max_batch_size
+        self._multilingual = bool(model.model.is_multilingual)
+        self._tokenizers: dict[tuple[str, str], Tokenizer] = {}
+        self._suppress = list(get_suppressed_tokens(self._tokenizer("transcribe", "en"), [-1]))
+
+    def decode(
+        self, items: Sequence[tuple[Audio, TranscribeOptions]]
+    ) -> list[Transcription | EngineError]:
+        """Decode every item; the result list matches `items` slot for slot."""
+        plans: list[ItemPlan | EngineError] = []
+        pending: list[Window] = []
+        for index, (audio, options) in enumerate(items):
+            try:
+                plan, windows = plan_item(index, audio, options, self.model.feature_extractor)
+            except EngineError as exc:
+                plans.append(exc)
+                continue
+            except Exception as exc:  # a feature/VAD failure is this item's problem only
+                log.warning("item %d could not be prepared: %s", index, exc)
+                plans.append(EngineError(f"audio could not be processed: {exc}"))
+                continue
+            if not self._multilingual:
+                plan.language = "en"
+            elif options.language is not None:
+                plan.language = options.language
+            try:  # an unknown task or language code is this item's error, found before decoding
+                self._tokenizer(options.task, plan.language or "en")
+            except ValueError as exc:
+                plans.append(EngineError(str(exc)))
+                continue
+            # faster-whisper starts the decoded-text history with " " + the initial prompt.
+            plan.previous_tokens = self._initial_prompt(options)
+            plans.append(plan)
+            pending.extend(windows)
+        while pending:  # rounds: seek-mode follow-up windows are decoded in the next round
+            pending = self._decode_round(pending)
+        return [
+            plan if isinstance(plan, EngineError) else plan.error or to_transcription(plan)
+            for plan in plans
+        ]
+
+    def _decode_round(self, windows: list[Window]) -> list[Window]:
+        follow_ups: list[Window] = []
+        ordered = sorted(windows, key=self._group_key)  # stable: item and window order kept
+        for _, group in groupby(ordered, key=self._group_key):
+            batch = list(group)
+            for start in range(0, len(batch), self.max_batch_size):
+                follow_ups.extend(self._decode_chunk(batch[start : start + self.max_batch_size]))
+        return follow_ups
+
+    def _decode_chunk(self, windows: list[Window]) -> list[Window]:
+        windows = [w for w in windows if w.item.error is None]
+        if not windows:
+            return []
+        try:
+            return self._decode_windows(windows)
+        except Exception as exc:
+            if len(windows) == 1:
+                log.warning("item %d failed to decode: %s", windows[0].item.index, exc)
+                windows[0].item.error = EngineError(f"decoding failed: {exc}")
+                return []
+            # Decode the rest again without the bad item: one at a time isolates it.
+            log.warning("batch of %d failed (%s); decoding its windows apart", len(windows), exc)
+            follow_ups: list[Window] = []
+            for window in windows:
+                follow_ups.extend(self._decode_chunk([window]))
+            return follow_ups
+
+    def _decode_windows(self, windows: list[Window]) -> list[Window]:
+        """One encode + one generate for `windows` (all with the same group key)."""
+        beam_size, temperature, _ = self._group_key(windows[0])
+        features = np.ascontiguousarray(np.stack([w.features for w in windows]))
+        encoder_output = self.model.model.encode(
+            ctranslate2.StorageView.from_array(features), to_cpu=False
+        )
+        self._detect_languages(windows, encoder_output)
+        prompts = [self._prompt(w) for w in windows]
+        sampling: dict[str, Any] = (
+            {"sampling_temperature": temperature, "sampling_topk": 0} if temperature > 0 else {}
+        )
+        results = self.model.model.generate(
+            encoder_output,
+            prompts,
+            beam_size=beam_size if temperature == 0 else 1,
+            patience=1,
+            length_penalty=1,
+            repetition_penalty=1,
+            no_repeat_ngram_size=0,
+            max_length=self.model.max_length,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppress,
+            max_initial_timestamp_index=_MAX_INITIAL_TIMESTAMP_INDEX,
+            **sampling,
+        )
+        encoded_rows = (
+            np.asarray(encoder_output.to_device(ctranslate2.Device.cpu))
+            if any(w.item.options.word_timestamps for w in windows)
+            else None
+        )
+        follow_ups = []
+        for row, (window, result) in enumerate(zip(windows, results, strict=True)):
+            row_encoding = None if encoded_rows is None else encoded_rows[row : row + 1]
+            follow_up = self._absorb(window, result, row_encoding)
+            if follow_up is not None:
+                follow_ups.append(follow_up)
+        return follow_ups
+
+    def _detect_languages(self, windows: list[Window], encoder_output: Any) -> None:
+        """Detect the language of each item without one, on its first window's encoding."""
+        if not any(w.item.language is None for w in windows):
+            return
+        detections = self.model.model.detect_language(encoder_output)
+        for window, ranked in zip(windows, detections, strict=True):
+            if window.item.language is None:
+                token, probability = ranked[0]
+                window.item.language = token[2:-2]  # "<|zh|>" -> "zh"
+                window.item.language_probability = float(probability)
+
+    def _absorb(self, window: Window, result: Any, encoding: Any) -> Window | None:
+        """Turn one generate result into segments; return the follow-up window, if any."""
+        item = window.item
+        tokenizer = self._tokenizer(item.options.task, item.language or "en")
+        tokens: list[int] = result.sequences_ids[0]
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        silent = result.no_speech_prob > _NO_SPEECH_THRESHOLD and avg_logprob <= _LOG_PROB_THRESHOLD
+        next_seek = window.seek + window.segment_size
+        if not silent:
+            segments, next_seek, single_ending = self.model._split_segments_by_timestamps(
+                tokenizer=tokenizer,
+                tokens=tokens,
+                time_offset=window.time_offset,
+                segment_size=window.segment_size,
+                segment_duration=window.segment_duration,
+                seek=window.seek,
+            )
+            if item.options.word_timestamps and encoding is not None:
+                self.model.add_word_timestamps(
+                    [segments],
+                    tokenizer,
+                    ctranslate2.StorageView.from_array(np.ascontiguousarray(encoding)),
+                    window.segment_size,
+                    _PREPEND_PUNCTUATIONS,
+                    _APPEND_PUNCTUATIONS,
+                    last_speech_timestamp=0.0,
+                )
+                ends = [w["end"] for s in segments for w in s.get("words", [])]
+                if (
+                    item.mode == "seek"
+                    and not single_ending
+                    and ends
+                    and ends[-1] > window.time_offset
+                ):
+                    next_seek = round(ends[-1] * FRAMES_PER_SECOND)
+            kept = []
+            for segment in segments:
+                text = tokenizer.decode(segment["tokens"])
+                if segment["start"] == segment["end"] or not text.strip():
+                    continue
+                if item.mode == "seek":
+                    item.previous_tokens.extend(segment["tokens"])
+                kept.append(
+                    {
+                        **segment,
+                        "text": text,
+                        "avg_logprob": avg_logprob,
+                        "no_speech_prob": result.no_speech_prob,
+                    }
+                )
+            item.segments[window.order] = kept
+        if item.options.temperature > _PROMPT_RESET_ON_TEMPERATURE:
+            item.previous_tokens.clear()
+        if item.mode == "seek" and next_seek < item.content_frames:
+            return seek_window(item, next_seek, window.order + 1)
+        return None
+
+    def _prompt(self, window: Window, language: str | None = None) -> list[int]:
+        item = window.item
+        tokenizer = self._tokenizer(item.options.task, language or item.language or "en")
+        # Seek mode conditions on the text decoded so far; chunks are independent windows.
+        previous = (
+            item.previous_tokens if item.mode == "seek" else self._initial_prompt(item.options)
+        )
+        prompt: list[int] = self.model.get_prompt(
+            tokenizer, previous, without_timestamps=False, hotwords=item.options.hotwords
+        )
+        return prompt
+
+    def _initial_prompt(self, options: TranscribeOptions) -> list[int]:
+        if not options.prompt:
+            return []
+        tokens: list[int] = self._tokenizer(options.task, "en").encode(" " + options.prompt.strip())
+        return tokens
+
+    def _group_key(self, window: Window) -> GroupKey:
+        options = window.item.options
+        # CTranslate2 needs the start-of-transcript token at the same index in every row; that
+        # index does not depend on the language token, so compute it with any tokenizer.
+        tokenizer = self._tokenizer(options.task, "en")
+        sot_position = self._prompt(window, language="en").index(tokenizer.sot)
+        return (options.beam_size, options.temperature, sot_position)
+
+    def _tokenizer(self, task: str, language: str) -> Tokenizer:
+        key = (task, language)
+        if key not in self._tokenizers:
+            self._tokenizers[key] = Tokenizer(
+                self.model.hf_tokenizer, self._multilingual, task=task, language=language
+            )
+        return self._tokenizers[key]

@@ -1,0 +1,73 @@
+"""Stitch an item's decoded windows back into one `Transcription`, in order, in its own time."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from asr_server.engines.base import Segment, Transcription, Word
+from asr_server.engines.windows import ItemPlan
+
+
+def confidence(avg_logprob: float) -> float:
+    """exp(avg_logprob) clamped to [0, 1]: the geometric-mean token probability."""
+    return min(1.0, max(0.0, math.exp(avg_logprob)))
+
+
+def to_transcription(plan: ItemPlan) -> Transcription:
+    raw = [segment for order in sorted(plan.segments) for segment in plan.segments[order]]
+    segments = tuple(
+        _to_segment(number, segment, plan) for number, segment in enumerate(raw, start=1)
+    )
+    weights = [max(s.end - s.start, 0.0) for s in segments]
+    total = sum(weights)
+    mean_confidence = (
+        sum(w * s.confidence for w, s in zip(weights, segments, strict=True)) / total
+        if total > 0
+        else (sum(s.confidence for s in segments) / len(segments) if segments else 0.0)
+    )
+    return Transcription(
+        text="".join(s.text for s in segments).strip(),
+        language=plan.language or plan.options.language or "",
+        language_probability=plan.language_probability if plan.language else 0.0,
+        duration=plan.duration,
+        segments=segments,
+        confidence=mean_confidence,
+    )
+
+
+def _to_segment(number: int, raw: dict[str, Any], plan: ItemPlan) -> Segment:
+    start, end = float(raw["start"]), float(raw["end"])
+    words = [
+        Word(float(w["start"]), float(w["end"]), str(w["word"]), float(w["probability"]))
+        for w in raw.get("words") or []
+    ]
+    ts_map = plan.timestamp_map
+    if ts_map is not None:  # chunks mode: times are in the concatenated speech
+        if words:
+            restored = []
+            for word in words:
+                chunk = ts_map.get_chunk_index((word.start + word.end) / 2)
+                restored.append(
+                    Word(
+                        ts_map.get_original_time(word.start, chunk),
+                        ts_map.get_original_time(word.end, chunk),
+                        word.text,
+                        word.probability,
+                    )
+                )
+            words = restored
+            start, end = words[0].start, words[-1].end
+        else:
+            start, end = ts_map.get_original_time(start), ts_map.get_original_time(end, is_end=True)
+    avg_logprob = float(raw["avg_logprob"])
+    return Segment(
+        id=number,
+        start=round(start, 3),
+        end=round(end, 3),
+        text=str(raw["text"]),
+        avg_logprob=avg_logprob,
+        no_speech_prob=float(raw["no_speech_prob"]),
+        confidence=confidence(avg_logprob),
+        words=tuple(words),
+    )

@@ -1,0 +1,146 @@
+"""Split one request's audio into Whisper's <= 30 s decoding windows.
+
+Two plans, chosen per request:
+- `seek`: audio up to 30 s without VAD is decoded exactly as faster-whisper's sequential
+  `WhisperModel.transcribe` does: log-mel over the whole clip, a window at `seek`, and a
+  follow-up window from the last timestamp when the decoder stops mid-clip. Greedy results are
+  therefore identical to the unbatched path.
+- `chunks`: longer audio (or `vad_filter`) is cut at silences by Silero VAD into independent
+  <= 30 s chunks, as faster-whisper's `BatchedInferencePipeline` does, so every window of a
+  long file can share one batch; times are mapped back to the original audio afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from faster_whisper.audio import pad_or_trim
+from faster_whisper.feature_extractor import FeatureExtractor
+from faster_whisper.vad import (
+    SpeechTimestampsMap,
+    VadOptions,
+    collect_chunks,
+    get_speech_timestamps,
+)
+
+from asr_server.engines.base import SAMPLE_RATE, Audio, EngineError, TranscribeOptions
+
+Features = npt.NDArray[np.float32]
+
+WINDOW_SECONDS = 30
+"""Whisper's receptive field."""
+FRAMES_PER_SECOND = 100
+"""Log-mel frames per second (hop length 160 at 16 kHz)."""
+WINDOW_FRAMES = WINDOW_SECONDS * FRAMES_PER_SECOND
+TIME_PER_FRAME = 160 / SAMPLE_RATE
+"""Seconds per frame, computed as faster-whisper does so window times match it bit for bit."""
+
+# The VAD settings BatchedInferencePipeline uses: chunks never exceed one window.
+_VAD_OPTIONS = VadOptions(max_speech_duration_s=WINDOW_SECONDS, min_silence_duration_ms=160)
+
+
+@dataclass
+class ItemPlan:
+    """One request being decoded: its audio features and what has been decoded so far."""
+
+    index: int
+    options: TranscribeOptions
+    duration: float
+    mode: Literal["seek", "chunks"]
+    features: Features | None = None
+    """Seek mode: log-mel of the whole clip (frames beyond the content excluded)."""
+    timestamp_map: SpeechTimestampsMap | None = None
+    """Chunks mode: maps times in the concatenated speech back to the original audio."""
+    language: str | None = None
+    language_probability: float = 1.0
+    previous_tokens: list[int] = field(default_factory=list)
+    """Seek mode: tokens decoded so far (condition_on_previous_text)."""
+    segments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """Decoded segments per window order, stitched in order at the end."""
+    error: EngineError | None = None
+
+    @property
+    def content_frames(self) -> int:
+        return 0 if self.features is None else int(self.features.shape[-1])
+
+
+@dataclass
+class Window:
+    """A <= 30 s mel window of one item, ready for a batched encode."""
+
+    item: ItemPlan
+    order: int
+    """Position of this window in its item's transcript."""
+    features: Features
+    """(n_mels, 3000), padded."""
+    time_offset: float
+    segment_size: int
+    """Content frames in this window."""
+    segment_duration: float
+    seek: int
+    """Frame index of the window start (seek mode) or chunk offset in frames (chunks mode)."""
+
+
+def validate_audio(audio: Audio) -> None:
+    """Raise EngineError for audio no decoder should see."""
+    if not isinstance(audio, np.ndarray) or audio.ndim != 1:
+        raise EngineError("audio must be a one-dimensional array of samples")
+    if audio.size == 0:
+        raise EngineError("audio is empty")
+    if not np.isfinite(audio).all():
+        raise EngineError("audio contains non-finite samples")
+
+
+def plan_item(
+    index: int, audio: Audio, options: TranscribeOptions, extractor: FeatureExtractor
+) -> tuple[ItemPlan, list[Window]]:
+    """Plan an item's first windows: one window in seek mode, every chunk in chunks mode."""
+    validate_audio(audio)
+    audio = audio.astype(np.float32, copy=False)
+    duration = audio.shape[0] / SAMPLE_RATE
+    if duration <= WINDOW_SECONDS and not options.vad_filter:
+        features = extractor(audio)[..., :-1]
+        plan = ItemPlan(index, options, duration, "seek", features=features)
+        return plan, [seek_window(plan, seek=0, order=0)]
+    plan = ItemPlan(index, options, duration, "chunks")
+    speech = get_speech_timestamps(audio, _VAD_OPTIONS)
+    if not speech:
+        return plan, []
+    plan.timestamp_map = SpeechTimestampsMap(speech, SAMPLE_RATE)
+    chunks, metadata = collect_chunks(audio, speech, max_duration=WINDOW_SECONDS)
+    windows = []
+    for order, (chunk, meta) in enumerate(zip(chunks, metadata, strict=True)):
+        if chunk.size == 0:
+            continue
+        offset, chunk_seconds = float(meta["offset"]), float(meta["duration"])
+        windows.append(
+            Window(
+                item=plan,
+                order=order,
+                features=pad_or_trim(extractor(chunk)[..., :-1]),
+                time_offset=offset,
+                segment_size=int(math.ceil(chunk_seconds) * FRAMES_PER_SECOND),
+                segment_duration=chunk_seconds,
+                seek=int(offset * FRAMES_PER_SECOND),
+            )
+        )
+    return plan, windows
+
+
+def seek_window(plan: ItemPlan, seek: int, order: int) -> Window:
+    """The seek-mode window starting at frame `seek` (as WhisperModel.generate_segments)."""
+    assert plan.features is not None
+    segment_size = min(WINDOW_FRAMES, plan.content_frames - seek)
+    return Window(
+        item=plan,
+        order=order,
+        features=pad_or_trim(plan.features[:, seek : seek + segment_size]),
+        time_offset=seek * TIME_PER_FRAME,
+        segment_size=segment_size,
+        segment_duration=segment_size * TIME_PER_FRAME,
+        seek=seek,
+    )

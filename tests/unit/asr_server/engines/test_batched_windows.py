@@ -1,0 +1,131 @@
+"""Window planning and stitching for the batched decoder: pure numpy, no Whisper model."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from asr_server.engines.base import SAMPLE_RATE, EngineError, TranscribeOptions
+from asr_server.engines.batch_defaults import batch_defaults, default_batch_size
+from asr_server.engines.stitch import confidence, to_transcription
+from asr_server.engines.windows import WINDOW_FRAMES, plan_item, seek_window, validate_audio
+from faster_whisper.feature_extractor import FeatureExtractor
+
+
+@pytest.fixture(scope="module")
+def extractor() -> FeatureExtractor:
+    return FeatureExtractor()
+
+
+def tone_bursts(seconds: float, gaps: list[tuple[float, float]] | None = None) -> np.ndarray:
+    """A speech-band signal with silent gaps; Silero VAD still finds it voiced enough."""
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    audio = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    for start, end in gaps or []:
+        audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)] = 0
+    return audio
+
+
+@pytest.mark.parametrize(
+    ("audio", "message"),
+    [
+        (np.zeros(0, dtype=np.float32), "empty"),
+        (np.array([0.1, np.nan], dtype=np.float32), "non-finite"),
+        (np.zeros((2, 100), dtype=np.float32), "one-dimensional"),
+    ],
+)
+def test_unusable_audio_is_an_engine_error(audio: np.ndarray, message: str) -> None:
+    with pytest.raises(EngineError, match=message):
+        validate_audio(audio)
+
+
+def test_short_audio_is_one_seek_window_over_the_whole_clip(extractor: FeatureExtractor) -> None:
+    audio = tone_bursts(11.0)
+    plan, windows = plan_item(0, audio, TranscribeOptions(), extractor)
+    assert plan.mode == "seek"
+    assert [w.order for w in windows] == [0]
+    assert windows[0].features.shape == (80, WINDOW_FRAMES)
+    assert windows[0].segment_size == plan.content_frames == 1100
+    follow_up = seek_window(plan, seek=754, order=1)
+    assert follow_up.segment_size == 1100 - 754
+    assert follow_up.time_offset == pytest.approx(7.54)
+
+
+def test_long_audio_is_cut_into_vad_chunks_of_at_most_30_seconds(
+    extractor: FeatureExtractor,
+) -> None:
+    audio = tone_bursts(70.0, gaps=[(20.0, 21.5), (45.0, 46.5)])
+    plan, windows = plan_item(3, audio, TranscribeOptions(), extractor)
+    assert plan.mode == "chunks"
+    assert plan.timestamp_map is not None
+    assert len(windows) >= 3
+    assert [w.order for w in windows] == sorted(w.order for w in windows)
+    for window in windows:
+        assert window.segment_duration <= 30.0
+        assert window.features.shape == (80, WINDOW_FRAMES)
+    offsets = [w.time_offset for w in windows]
+    assert offsets == sorted(offsets)
+
+
+def test_vad_filter_on_silence_plans_no_windows(extractor: FeatureExtractor) -> None:
+    plan, windows = plan_item(
+        0, np.zeros(5 * SAMPLE_RATE, np.float32), TranscribeOptions(vad_filter=True), extractor
+    )
+    assert windows == []
+    result = to_transcription(plan)
+    assert result.text == ""
+    assert result.segments == ()
+    assert result.duration == 5.0
+
+
+def test_stitching_orders_windows_and_weights_confidence(extractor: FeatureExtractor) -> None:
+    plan, _ = plan_item(0, tone_bursts(11.0), TranscribeOptions(), extractor)
+    plan.language = "en"
+    plan.segments[1] = [_raw(" world", 5.0, 11.0, -0.1)]
+    plan.segments[0] = [_raw(" hello", 0.0, 5.0, -0.5)]
+    result = to_transcription(plan)
+    assert result.text == "hello world"
+    assert [s.id for s in result.segments] == [1, 2]
+    expected = (5 * math.exp(-0.5) + 6 * math.exp(-0.1)) / 11
+    assert result.confidence == pytest.approx(expected)
+
+
+def _raw(text: str, start: float, end: float, avg_logprob: float) -> dict[str, object]:
+    return {
+        "text": text,
+        "start": start,
+        "end": end,
+        "avg_logprob": avg_logprob,
+        "no_speech_prob": 0.01,
+        "tokens": [],
+    }
+
+
+def test_confidence_is_clamped_geometric_mean_probability() -> None:
+    assert confidence(0.0) == 1.0
+    assert confidence(0.5) == 1.0
+    assert confidence(-1.0) == pytest.approx(math.exp(-1.0))
+    assert 0.0 <= confidence(-1e6) < 1e-300 or confidence(-1e6) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("device", "cpus", "expected"),
+    [
+        ("cpu", 0.5, 2),
+        ("cpu", 1, 2),
+        ("cpu", 2, 4),
+        ("cpu", 3.7, 6),
+        ("cpu", 64, 8),
+        ("cuda", 2, 16),
+    ],
+)
+def test_default_batch_size_follows_the_cpu_limit_and_device(
+    device: str, cpus: float, expected: int
+) -> None:
+    assert default_batch_size(device, cpus) == expected
+
+
+def test_batch_defaults_report_threads_from_whole_cpus() -> None:
+    defaults = batch_defaults("cpu", 2.5)
+    assert (defaults.max_batch_size, defaults.cpu_threads) == (4, 2)
