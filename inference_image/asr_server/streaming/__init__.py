@@ -1,0 +1,1 @@
+"""Live speech recognition over WebSocket: protocol, streaming VAD, per-stream sessions."""

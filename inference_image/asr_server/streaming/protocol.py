@@ -1,0 +1,134 @@
+"""The `GET /v1/stream` WebSocket protocol: client messages parsed and validated into
+dataclasses, server messages as dataclasses that serialise to the JSON in DESIGN.md.
+
+Client: `{"type":"start","sample_rate":16000,"language"?,"hotwords"?,"prompt"?,
+"interim_results"?}`, then binary PCM16 little-endian mono frames, then `{"type":"eof"}`.
+Server: ready, partial, final, error, busy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+SUPPORTED_SAMPLE_RATE = 16_000
+"""The only PCM rate accepted: resampling is the client's job (the CLI client does it)."""
+MAX_TEXT_FIELD_CHARS = 1000
+
+
+class ProtocolError(Exception):
+    """A client message the server cannot accept; `code` is sent in the error message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class StartMessage:
+    sample_rate: int = SUPPORTED_SAMPLE_RATE
+    language: str | None = None
+    hotwords: str | None = None
+    prompt: str | None = None
+    interim_results: bool = True
+
+
+@dataclass(frozen=True)
+class EofMessage:
+    pass
+
+
+ClientMessage = StartMessage | EofMessage
+
+
+def parse_client_text(text: str) -> ClientMessage:
+    """Parse one text frame from the client, or raise ProtocolError."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ProtocolError("invalid_json", "text frames must be JSON objects") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_json", "text frames must be JSON objects")
+    kind = data.get("type")
+    if kind == "eof":
+        return EofMessage()
+    if kind == "start":
+        return _parse_start(data)
+    raise ProtocolError("unknown_type", f"unknown message type {kind!r}; expected start or eof")
+
+
+def _parse_start(data: dict[str, Any]) -> StartMessage:
+    rate = data.get("sample_rate", SUPPORTED_SAMPLE_RATE)
+    if not isinstance(rate, int) or isinstance(rate, bool):
+        raise ProtocolError("invalid_field", "sample_rate must be an integer")
+    if rate != SUPPORTED_SAMPLE_RATE:
+        raise ProtocolError(
+            "unsupported_sample_rate",
+            f"sample_rate {rate} is not supported; send 16000 Hz PCM16 mono",
+        )
+    interim = data.get("interim_results", True)
+    if not isinstance(interim, bool):
+        raise ProtocolError("invalid_field", "interim_results must be true or false")
+    return StartMessage(
+        sample_rate=rate,
+        language=_optional_text(data, "language", max_chars=16),
+        hotwords=_optional_text(data, "hotwords", max_chars=MAX_TEXT_FIELD_CHARS),
+        prompt=_optional_text(data, "prompt", max_chars=MAX_TEXT_FIELD_CHARS),
+        interim_results=interim,
+    )
+
+
+def _optional_text(data: dict[str, Any], name: str, *, max_chars: int) -> str | None:
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > max_chars:
+        raise ProtocolError("invalid_field", f"{name} must be a string of <= {max_chars} chars")
+    return value
+
+
+@dataclass(frozen=True)
+class ServerMessage:
+    type: ClassVar[str] = ""
+
+    def to_json(self) -> str:
+        return json.dumps({"type": self.type, **asdict(self)}, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Ready(ServerMessage):
+    type: ClassVar[str] = "ready"
+
+
+@dataclass(frozen=True)
+class Partial(ServerMessage):
+    type: ClassVar[str] = "partial"
+    text: str
+    segment_id: int
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Final(ServerMessage):
+    type: ClassVar[str] = "final"
+    text: str
+    segment_id: int
+    start: float
+    end: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Error(ServerMessage):
+    type: ClassVar[str] = "error"
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Busy(ServerMessage):
+    type: ClassVar[str] = "busy"
+    retry_after: float

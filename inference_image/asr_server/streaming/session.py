@@ -1,0 +1,259 @@
+"""One live stream: audio in, VAD-segmented utterances out as partial and final results.
+
+`feed()` runs on the event loop for every frame (cheap: append, VAD, bookkeeping). Decoding
+happens in one worker task per stream, so a stream never has more than one decode in flight:
+finals are decoded first, in order, and a partial is only a wish (`_partial_wanted`) that is
+coalesced until the worker is free. Under load a stream therefore gets fewer partials, never
+a growing backlog, and the shared scheduler sees at most one request per stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from asr_server.engines.base import SAMPLE_RATE, Audio, TranscribeOptions, Transcription
+from asr_server.streaming.protocol import Error, Final, Partial, ServerMessage, StartMessage
+from asr_server.streaming.vad import Endpointer, EndpointSettings, SileroStream
+
+log = logging.getLogger(__name__)
+
+Decode = Callable[[Audio, TranscribeOptions, bool], Awaitable[Transcription]]
+"""(audio, options, is_final) -> result; the shared scheduler in production."""
+Emit = Callable[[ServerMessage], Awaitable[None]]
+
+
+class StreamObserver(Protocol):
+    """Where a session reports what metrics need (see routes/stream.py)."""
+
+    def first_partial(self, seconds: float) -> None: ...
+    def final_latency(self, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    partial_interval_s: float = 0.5
+    """New audio in the open utterance between two partial decodes."""
+    max_utterance_s: float = 20.0
+    """An utterance this long is cut and finalised even without a pause (Whisper sees 30 s)."""
+    endpoint: EndpointSettings = field(default_factory=EndpointSettings)
+
+
+@dataclass(frozen=True)
+class _Utterance:
+    segment_id: int
+    start: int
+    """Absolute sample offset in the stream."""
+    end: int
+    audio: Audio
+    closed_at: float
+    """Clock time the audio at `end` arrived: the end of speech as the client lived it."""
+
+
+class StreamSession:
+    def __init__(
+        self,
+        start: StartMessage,
+        settings: StreamSettings,
+        decode: Decode,
+        emit: Emit,
+        *,
+        observer: StreamObserver | None = None,
+        language: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.interim = start.interim_results
+        self.options = TranscribeOptions(
+            language=start.language or language, hotwords=start.hotwords, prompt=start.prompt
+        )
+        self._decode, self._emit, self._observer, self._clock = decode, emit, observer, clock
+        self._vad = SileroStream()
+        self._endpointer = Endpointer(settings.endpoint)
+        self._pad = int(settings.endpoint.pad_s * SAMPLE_RATE)
+        self._min_speech = int(settings.endpoint.min_speech_s * SAMPLE_RATE)
+        self._max_utterance = int(settings.max_utterance_s * SAMPLE_RATE)
+        self._partial_step = max(1, int(settings.partial_interval_s * SAMPLE_RATE))
+        # The kept audio: samples [_buffer_start, total_samples) of the stream.
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._buffer_start = 0
+        self.total_samples = 0
+        self._leftover = b""
+        self._arrivals: deque[tuple[int, float]] = deque()  # (end sample, clock) per frame
+        self._open_start: int | None = None  # start sample of the open utterance
+        self._open_onset_at = 0.0
+        self._next_segment_id = 0
+        self._last_partial_at = 0  # stream sample when the last partial was requested
+        self._partial_wanted = False
+        self._finals: deque[_Utterance] = deque()
+        self._first_partial_seen = False
+        self._closing = False
+        self._wake = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+
+    # --- audio in ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._worker = asyncio.create_task(self._run(), name="asr-stream-decoder")
+
+    @property
+    def seconds(self) -> float:
+        return self.total_samples / SAMPLE_RATE
+
+    def feed(self, pcm: bytes) -> None:
+        """Take one binary frame of PCM16 little-endian mono (odd bytes carry over)."""
+        if self._closing:
+            return
+        data = self._leftover + pcm
+        usable = len(data) - len(data) % 2
+        self._leftover = data[usable:]
+        if usable == 0:
+            return
+        samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / 32768.0
+        self.total_samples += len(samples)
+        self._buffer = np.concatenate([self._buffer, samples])
+        self._arrivals.append((self.total_samples, self._clock()))
+        for event in self._endpointer.update(self._vad.feed(samples)):
+            if event.kind == "start":
+                self._open(max(event.sample - self._pad, self._buffer_start))
+            elif self._open_start is not None:
+                self._close(min(event.sample + self._pad, self.total_samples), event.sample)
+        if self._open_start is not None:
+            while self.total_samples - self._open_start >= self._max_utterance:
+                cut = self._open_start + self._max_utterance  # forced final, exactly at the limit
+                self._close(cut, cut)
+                self._open(cut)
+            if self.interim and self.total_samples - self._last_partial_at >= self._partial_step:
+                self._last_partial_at = self.total_samples
+                self._partial_wanted = True
+                self._wake.set()
+        else:
+            self._trim(self.total_samples - self._pad)
+
+    def _open(self, start: int) -> None:
+        self._open_start = start
+        self._open_onset_at = self._clock()
+        self._last_partial_at = start
+
+    def _close(self, end: int, speech_end: int) -> None:
+        start, self._open_start = self._open_start, None
+        assert start is not None
+        self._partial_wanted = False
+        if end - start >= self._min_speech:
+            audio = self._slice(start, end)
+            utt = _Utterance(self._next_segment_id, start, end, audio, self._arrival(speech_end))
+            self._next_segment_id += 1
+            self._finals.append(utt)
+            self._wake.set()
+        self._trim(end)
+
+    def _slice(self, start: int, end: int) -> Audio:
+        return self._buffer[start - self._buffer_start : end - self._buffer_start].copy()
+
+    def _trim(self, keep_from: int) -> None:
+        keep_from = max(keep_from, self._buffer_start)
+        if self._open_start is not None:
+            keep_from = min(keep_from, self._open_start)
+        self._buffer = self._buffer[keep_from - self._buffer_start :]
+        self._buffer_start = keep_from
+        while len(self._arrivals) > 1 and self._arrivals[0][0] <= keep_from:
+            self._arrivals.popleft()
+
+    def _arrival(self, sample: int) -> float:
+        """When the frame holding `sample` arrived (now if it is no longer remembered)."""
+        for end, at in self._arrivals:
+            if end >= sample:
+                return at
+        return self._clock()
+
+    # --- end of stream ----------------------------------------------------------------------
+
+    async def finish(self) -> None:
+        """Finalise the open utterance, then wait until every final has been sent."""
+        if not self._closing:
+            if self._open_start is not None:
+                self._close(self.total_samples, self.total_samples)
+            self._closing = True
+            self._partial_wanted = False
+            self._wake.set()
+        if self._worker is not None:
+            await asyncio.shield(self._worker)
+
+    async def abort(self) -> None:
+        """Drop everything now (client gone): cancel the worker and any decode it awaits."""
+        self._closing = True
+        if self._worker is not None and not self._worker.done():
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+
+    # --- decoding ---------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            if self._finals:
+                await self._decode_final(self._finals.popleft())
+            elif self._partial_wanted and self._open_start is not None:
+                self._partial_wanted = False
+                await self._decode_partial()
+            elif self._closing:
+                return
+            else:
+                await self._wake.wait()
+                self._wake.clear()
+
+    async def _decode_final(self, utt: _Utterance) -> None:
+        result = await self._try_decode(utt.audio, final=True)
+        if result is None:
+            return
+        await self._emit(
+            Final(
+                text=result.text.strip(),
+                segment_id=utt.segment_id,
+                start=round(utt.start / SAMPLE_RATE, 3),
+                end=round(utt.end / SAMPLE_RATE, 3),
+                confidence=round(result.confidence, 4),
+            )
+        )
+        if self._observer is not None:
+            self._observer.final_latency(self._clock() - utt.closed_at)
+
+    async def _decode_partial(self) -> None:
+        start, segment_id = self._open_start, self._next_segment_id
+        assert start is not None
+        end = self.total_samples
+        result = await self._try_decode(self._slice(start, end), final=False)
+        # Stale if the utterance was closed meanwhile: its final is queued and supersedes it.
+        if result is None or self._open_start != start or self._closing:
+            return
+        text = result.text.strip()
+        if not text:
+            return
+        await self._emit(
+            Partial(text, segment_id, round(start / SAMPLE_RATE, 3), round(end / SAMPLE_RATE, 3))
+        )
+        if not self._first_partial_seen:
+            self._first_partial_seen = True
+            if self._observer is not None:
+                self._observer.first_partial(self._clock() - self._open_onset_at)
+
+    async def _try_decode(self, audio: Audio, *, final: bool) -> Transcription | None:
+        """Decode; a refused or failed partial is skipped, a failed final is reported."""
+        try:
+            return await self._decode(audio, self.options, final)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the scheduler's domain errors and EngineError
+            code = str(getattr(exc, "code", "decode_failed"))
+            log.warning("stream %s decode failed: %s", "final" if final else "partial", exc)
+            if final:
+                await self._emit(Error(code, f"utterance not transcribed: {exc}"))
+            return None
