@@ -65,6 +65,22 @@ class ServerConfig:
     """json | text."""
     drain_seconds: float = field(default=30.0, metadata={"env": "ASR_DRAIN_SECONDS"})
     """Longest SIGTERM waits for in-flight work before exiting."""
+    max_streams: int = field(default=32, metadata={"env": "ASR_MAX_STREAMS"})
+    """Concurrent WebSocket streams; the next one gets `busy` (0 disables streaming)."""
+    stream_max_seconds: float = field(default=3600.0, metadata={"env": "ASR_STREAM_MAX_SECONDS"})
+    """Most audio one stream may send before it is finalised and closed."""
+    stream_idle_timeout_s: float = field(
+        default=30.0, metadata={"env": "ASR_STREAM_IDLE_TIMEOUT_S"}
+    )
+    """A stream that sends nothing for this long is finalised and closed."""
+    stream_partial_interval_ms: float = field(
+        default=500.0, metadata={"env": "ASR_STREAM_PARTIAL_INTERVAL_MS"}
+    )
+    """New audio between two partial results of an utterance."""
+    stream_max_utterance_s: float = field(
+        default=20.0, metadata={"env": "ASR_STREAM_MAX_UTTERANCE_S"}
+    )
+    """An utterance this long is finalised without waiting for a pause (at most 30)."""
 
     def __post_init__(self) -> None:
         _check_choice("ASR_DEVICE", self.device, DEVICES)
@@ -77,9 +93,21 @@ class ServerConfig:
         for name in ("port", "max_queue", "max_concurrency", "batch_max_size", "cache_entries"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{env_name(name)} must be >= 0, got {getattr(self, name)}")
-        for name in ("max_audio_seconds", "max_body_mb", "request_timeout_s"):
+        for name in (
+            "max_audio_seconds",
+            "max_body_mb",
+            "request_timeout_s",
+            "stream_max_seconds",
+            "stream_idle_timeout_s",
+            "stream_partial_interval_ms",
+            "stream_max_utterance_s",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{env_name(name)} must be > 0, got {getattr(self, name)}")
+        if self.stream_max_utterance_s > 30:
+            raise ConfigError("ASR_STREAM_MAX_UTTERANCE_S must be <= 30 (Whisper's window)")
+        if self.max_streams < 0:
+            raise ConfigError(f"ASR_MAX_STREAMS must be >= 0, got {self.max_streams}")
         if not 0 < self.port < 65536:
             raise ConfigError(f"ASR_PORT must be a TCP port (1-65535), got {self.port}")
 
@@ -141,4 +169,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "cache_entries": int,
     "log_format": str,
     "drain_seconds": float,
+    "max_streams": int,
+    "stream_max_seconds": float,
+    "stream_idle_timeout_s": float,
+    "stream_partial_interval_ms": float,
+    "stream_max_utterance_s": float,
 }
