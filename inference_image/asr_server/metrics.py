@@ -1,0 +1,103 @@
+"""Prometheus metrics of one server instance (prefix `asr_`).
+
+Each app gets its own `CollectorRegistry` (via `Metrics.create()`), so tests can build many
+apps in one process and `/metrics` shows only this app's series. The streaming route uses the
+`stream_*` and `active_streams` members defined here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0)
+_RTF_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0)
+_BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
+_WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry
+    requests_total: Counter
+    """Finished HTTP requests by route (the route's path pattern) and status code."""
+    request_duration_seconds: Histogram
+    audio_seconds_total: Counter
+    """Seconds of audio recognised (HTTP and streams)."""
+    realtime_factor: Histogram
+    """Processing seconds per second of audio, per request (lower is faster)."""
+    inflight_requests: Gauge
+    """API requests being handled now (the HPA's pods metric)."""
+    queue_depth: Gauge
+    """Requests admitted and waiting for a decode worker."""
+    batch_size: Histogram
+    """Requests decoded together in one engine call."""
+    queue_wait_seconds: Histogram
+    """Time from admission to the start of the request's decode."""
+    model_load_seconds: Gauge
+    cache_hits_total: Counter
+    cache_misses_total: Counter
+    stream_first_partial_seconds: Histogram
+    """Streaming: time from the first audio frame to the first partial result."""
+    stream_final_latency_seconds: Histogram
+    """Streaming: time from the end of a segment's audio to its final result."""
+    active_streams: Gauge
+
+    @classmethod
+    def create(cls) -> Metrics:
+        reg = CollectorRegistry(auto_describe=True)
+        return cls(
+            registry=reg,
+            requests_total=Counter(
+                "asr_requests_total", "HTTP requests handled", ["route", "code"], registry=reg
+            ),
+            request_duration_seconds=Histogram(
+                "asr_request_duration_seconds",
+                "HTTP request duration",
+                buckets=_LATENCY_BUCKETS,
+                registry=reg,
+            ),
+            audio_seconds_total=Counter(
+                "asr_audio_seconds_total", "Seconds of audio recognised", registry=reg
+            ),
+            realtime_factor=Histogram(
+                "asr_realtime_factor",
+                "Processing time divided by audio duration",
+                buckets=_RTF_BUCKETS,
+                registry=reg,
+            ),
+            inflight_requests=Gauge(
+                "asr_inflight_requests", "API requests in progress", registry=reg
+            ),
+            queue_depth=Gauge("asr_queue_depth", "Requests waiting for a decode", registry=reg),
+            batch_size=Histogram(
+                "asr_batch_size", "Requests per engine batch", buckets=_BATCH_BUCKETS, registry=reg
+            ),
+            queue_wait_seconds=Histogram(
+                "asr_queue_wait_seconds",
+                "Time from admission to decode start",
+                buckets=_WAIT_BUCKETS,
+                registry=reg,
+            ),
+            model_load_seconds=Gauge(
+                "asr_model_load_seconds", "Seconds the model took to load", registry=reg
+            ),
+            cache_hits_total=Counter("asr_cache_hits_total", "Result-cache hits", registry=reg),
+            cache_misses_total=Counter(
+                "asr_cache_misses_total", "Result-cache misses", registry=reg
+            ),
+            stream_first_partial_seconds=Histogram(
+                "asr_stream_first_partial_seconds",
+                "Streaming: first audio to first partial",
+                buckets=_LATENCY_BUCKETS,
+                registry=reg,
+            ),
+            stream_final_latency_seconds=Histogram(
+                "asr_stream_final_latency_seconds",
+                "Streaming: end of segment audio to its final result",
+                buckets=_LATENCY_BUCKETS,
+                registry=reg,
+            ),
+            active_streams=Gauge("asr_active_streams", "Open streaming sessions", registry=reg),
+        )

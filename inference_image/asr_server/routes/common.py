@@ -1,0 +1,110 @@
+"""What every recognition route shares: decode off the loop, cache, schedule, account."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from aiohttp import web
+
+from asr_server import errors
+from asr_server.app import AUDIO_SECONDS, CACHE, CONFIG, SCHEDULER
+from asr_server.audio import decode_audio, pcm16_to_audio
+from asr_server.cache import cache_key
+from asr_server.engines.base import Audio, TranscribeOptions, Transcription
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+async def decode_container(request: web.Request, data: bytes) -> Audio:
+    """Any container PyAV reads -> 16 kHz mono float32, in a thread (raises BadAudio)."""
+    limit = request.app[CONFIG].max_audio_seconds
+    return await asyncio.to_thread(decode_audio, data, max_seconds=limit)
+
+
+async def decode_pcm16(request: web.Request, data: bytes, sample_rate: int, channels: int) -> Audio:
+    limit = request.app[CONFIG].max_audio_seconds
+    return await asyncio.to_thread(
+        pcm16_to_audio, data, sample_rate, channels=channels, max_seconds=limit
+    )
+
+
+async def recognize(
+    request: web.Request, audio: Audio, options: TranscribeOptions
+) -> Transcription:
+    """Cached result or a scheduled decode; adds the audio to the request's accounting."""
+    app = request.app
+    cache = app[CACHE]
+    key = cache_key(audio, options) if cache.enabled else ""
+    result = cache.get(key) if cache.enabled else None
+    if result is None:
+        result = await app[SCHEDULER].submit(audio, options)
+        cache.put(key, result)
+    request[AUDIO_SECONDS] = request.get(AUDIO_SECONDS, 0.0) + result.duration
+    return result
+
+
+def language_field(request: web.Request, value: str | None, field: str = "language") -> str | None:
+    """A request's language (validated), else the server's fixed language, else None."""
+    if value is None or value == "":
+        return request.app[CONFIG].language
+    value = value.strip()
+    if not _LANGUAGE.match(value):
+        raise errors.BadRequest(
+            f"{field} must be an ISO 639-1 code such as 'en' or 'zh'; got {value[:20]!r}",
+            code="invalid_field",
+        )
+    return value.split("-")[0].lower()
+
+
+def bool_field(value: str | None, field: str) -> bool:
+    text = (value or "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise errors.BadRequest(f"{field} must be true or false; got {value!r}", code="invalid_field")
+
+
+def float_field(value: str | None, field: str, low: float, high: float, default: float) -> float:
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise errors.BadRequest(
+            f"{field} must be a number; got {value!r}", code="invalid_field"
+        ) from None
+    if not low <= number <= high:
+        raise errors.BadRequest(
+            f"{field} must be between {low:g} and {high:g}; got {number:g}", code="invalid_field"
+        )
+    return number
+
+
+def int_field(value: object, field: str, low: int, high: int) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise errors.BadRequest(
+            f"{field} must be an integer; got {value!r}", code="invalid_field"
+        ) from None
+    if not low <= number <= high:
+        raise errors.BadRequest(
+            f"{field} must be between {low} and {high}; got {number}", code="invalid_field"
+        )
+    return number
+
+
+def text_field(value: object, field: str, max_chars: int = 2000) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise errors.BadRequest(f"{field} must be a string", code="invalid_field")
+    if len(value) > max_chars:
+        raise errors.BadRequest(
+            f"{field} is longer than {max_chars} characters", code="invalid_field"
+        )
+    return value

@@ -1,0 +1,90 @@
+"""Operational endpoints: /healthz, /readyz, /metrics, /v1/models."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from asr_server.app import CONFIG, ENGINE, METRICS, SCHEDULER, STATE, error_body
+
+OPENAI_ALIAS = "whisper-1"
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/v1/models", models)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process is alive and its event loop answers (liveness)."""
+    return web.json_response({"status": "ok"})
+
+
+def _not_ready_reason(app: web.Application) -> tuple[str, str] | None:
+    state, scheduler = app[STATE], app[SCHEDULER]
+    if state.load_error:
+        return "load_failed", f"model load failed: {state.load_error}"
+    if state.draining:
+        return "draining", "the server is shutting down"
+    if not app[ENGINE].ready or not scheduler.started:
+        return "not_ready", "the model is still loading"
+    if scheduler.saturated:
+        return "saturated", f"queue full ({scheduler.queue_depth} waiting)"
+    return None
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """200 when the model is loaded, the server is not draining and the queue has room."""
+    reason = _not_ready_reason(request.app)
+    if reason is None:
+        return web.json_response({"status": "ready"})
+    code, message = reason
+    body = {"status": code, **error_body(code, message, "server_error")}
+    return web.json_response(body, status=503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[METRICS].registry
+    response = web.Response(body=generate_latest(registry))
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
+
+
+async def models(request: web.Request) -> web.Response:
+    """OpenAI list shape; the loaded model appears under its own name and as `whisper-1`."""
+    app = request.app
+    info, config, scheduler = app[ENGINE].info, app[CONFIG], app[SCHEDULER]
+    entries = [
+        {"id": name, "object": "model", "created": 0, "owned_by": "asrfleet"}
+        for name in dict.fromkeys((info.name, OPENAI_ALIAS))
+    ]
+    settings = scheduler.settings
+    return web.json_response(
+        {
+            "object": "list",
+            "data": entries,
+            "loaded": {**asdict(info), "ready": app[ENGINE].ready},
+            "batching": {
+                "max_batch_size": settings.max_batch_size if settings else config.batch_max_size,
+                "max_wait_ms": config.batch_max_wait_ms,
+                "configured_max_batch_size": config.batch_max_size,
+            },
+            "admission": {
+                "max_concurrency": settings.concurrency if settings else config.max_concurrency,
+                "configured_max_concurrency": config.max_concurrency,
+                "cpu_limit": settings.cpu_limit if settings else None,
+                "max_queue": config.max_queue,
+                "queue_depth": scheduler.queue_depth,
+                "request_timeout_s": config.request_timeout_s,
+                "max_audio_seconds": config.max_audio_seconds,
+                "max_body_mb": config.max_body_mb,
+            },
+            "cache_entries": config.cache_entries,
+            "language": config.language,
+            "output_script": config.output_script,
+        }
+    )

@@ -1,0 +1,222 @@
+"""Admission control and batched decoding: the one way work reaches the engine.
+
+Public API (HTTP routes and the WebSocket stream use only this)::
+
+    transcription = await scheduler.submit(audio, options)
+
+`audio` is 16 kHz mono float32 (see `asr_server.audio`), `options` a `TranscribeOptions`.
+`submit` raises, all `asr_server.errors`:
+
+- `NotReady`: the model is not loaded yet (or the scheduler is stopped);
+- `Draining`: the server is shutting down and takes no new work;
+- `QueueFull`: every worker is busy and `max_queue` requests already wait; `.retry_after`
+  (seconds) is estimated from recent decode times;
+- `RequestTimeout`: no result within `request_timeout_s` (waiting plus decoding). A decode
+  already running in its thread finishes and its result is discarded, so the worker is free
+  again afterwards;
+- `BadRequest` (code `engine_error`): the engine rejected this item (other items of the same
+  batch are unaffected).
+
+Requests are served FIFO by `settings.concurrency` decode workers; each worker takes the oldest
+request plus queued requests with identical options (up to `max_batch_size`, waiting at most
+`max_wait_s`; see `batching.py`) and decodes them with ONE `engine.transcribe_batch` call in a
+worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from asr_server import errors
+from asr_server.batching import BatchSettings, PendingQueue, PendingRequest
+from asr_server.engines.base import ASREngine, Audio, EngineError, TranscribeOptions, Transcription
+from asr_server.metrics import Metrics
+
+log = logging.getLogger("asr_server.scheduler")
+
+_EWMA_WEIGHT = 0.3
+"""Weight of the newest batch in the decode-time estimate behind Retry-After."""
+
+
+class Scheduler:
+    def __init__(
+        self,
+        engine: ASREngine,
+        *,
+        max_queue: int,
+        request_timeout_s: float,
+        metrics: Metrics,
+    ) -> None:
+        self.engine = engine
+        self.max_queue = max_queue
+        self.request_timeout_s = request_timeout_s
+        self.metrics = metrics
+        self.settings: BatchSettings | None = None
+        self._queue: PendingQueue | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._executor: ThreadPoolExecutor | None = None
+        self._draining = False
+        self._decoding = 0
+        self._batch_seconds = 1.0
+        """Recent seconds per batch decode (EWMA), for Retry-After."""
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        return self.settings is not None
+
+    def start(self, settings: BatchSettings) -> None:
+        """Start the decode workers (call from the event loop, once the engine is loaded)."""
+        if self.started:
+            return
+        self.settings = settings
+        self._queue = PendingQueue()
+        self._executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="asr-decode")
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"asr-decode-worker-{i}")
+            for i in range(settings.concurrency)
+        ]
+        log.info(
+            "scheduler started",
+            extra={
+                "concurrency": settings.concurrency,
+                "max_batch_size": settings.max_batch_size,
+                "max_wait_ms": settings.max_wait_s * 1000,
+                "max_queue": self.max_queue,
+            },
+        )
+
+    async def stop(self) -> None:
+        """Stop the workers; requests still queued get `Draining`."""
+        self._draining = True
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+        if self._queue is not None:
+            for item in self._queue.drain():
+                _fail(item, errors.Draining("the server is shutting down"))
+            self.metrics.queue_depth.set(0)
+        if self._executor is not None:
+            # Never wait for a decode stuck in its thread: shutdown must not hang.
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def begin_drain(self) -> None:
+        """Refuse new work from now on; admitted requests still finish."""
+        self._draining = True
+
+    # -- state ----------------------------------------------------------------------------
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._queue) if self._queue is not None else 0
+
+    @property
+    def decoding(self) -> int:
+        """Requests inside a running engine call."""
+        return self._decoding
+
+    @property
+    def saturated(self) -> bool:
+        """True when the next request would get 429."""
+        if self._queue is None:
+            return False
+        return len(self._queue) >= self.max_queue + self._queue.idle_takers
+
+    def retry_after(self) -> int:
+        """Whole seconds until a queued request would likely start: batches ahead of it
+        times the recent batch decode time, at least 1."""
+        assert self.settings is not None
+        per_round = self.settings.concurrency * self.settings.max_batch_size
+        rounds = math.ceil((self.queue_depth + 1) / per_round)
+        return max(1, math.ceil(rounds * self._batch_seconds))
+
+    # -- work -----------------------------------------------------------------------------
+
+    async def submit(self, audio: Audio, options: TranscribeOptions) -> Transcription:
+        if self._draining:
+            raise errors.Draining("the server is shutting down; retry on another replica")
+        if self._queue is None or not self.engine.ready:
+            raise errors.NotReady("the model is still loading")
+        if self.saturated:
+            seconds = self.retry_after()
+            raise errors.QueueFull(
+                f"server busy: {self.queue_depth} requests queued; retry in {seconds} s",
+                retry_after=seconds,
+            )
+        item = PendingRequest(audio, options, asyncio.get_running_loop().create_future())
+        self._queue.put(item)
+        self.metrics.queue_depth.set(len(self._queue))
+        try:
+            return await asyncio.wait_for(asyncio.shield(item.future), self.request_timeout_s)
+        except TimeoutError:
+            raise errors.RequestTimeout(
+                f"no result within {self.request_timeout_s:g} s (request_timeout_s)"
+            ) from None
+        finally:
+            # Gave up (timeout, client gone): leave the queue, or let the running decode
+            # finish in its thread and drop its result.
+            if not item.future.done():
+                item.future.cancel()
+            if self._queue.discard(item):
+                self.metrics.queue_depth.set(len(self._queue))
+
+    async def _work(self) -> None:
+        assert self._queue is not None and self.settings is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = await self._queue.take_batch(
+                self.settings.max_batch_size, self.settings.max_wait_s
+            )
+            self.metrics.queue_depth.set(len(self._queue))
+            batch = [item for item in batch if not item.future.done()]
+            if not batch:
+                continue
+            started = time.monotonic()
+            for item in batch:
+                self.metrics.queue_wait_seconds.observe(started - item.enqueued_at)
+            self.metrics.batch_size.observe(len(batch))
+            self._decoding += len(batch)
+            try:
+                results = await loop.run_in_executor(
+                    self._executor,
+                    self.engine.transcribe_batch,
+                    [(item.audio, item.options) for item in batch],
+                )
+            except asyncio.CancelledError:
+                for item in batch:
+                    _fail(item, errors.Draining("the server stopped before this decode finished"))
+                raise
+            except Exception as exc:  # an engine fault: fail this batch, keep serving
+                log.exception("engine batch of %d failed", len(batch))
+                for item in batch:
+                    _fail(item, exc)
+                continue
+            finally:
+                self._decoding -= len(batch)
+            elapsed = time.monotonic() - started
+            self._batch_seconds += _EWMA_WEIGHT * (elapsed - self._batch_seconds)
+            if len(results) != len(batch):
+                log.error("engine returned %d results for %d items", len(results), len(batch))
+                for item in batch:
+                    _fail(item, RuntimeError("engine returned a malformed batch result"))
+                continue
+            for item, result in zip(batch, results, strict=True):
+                if isinstance(result, EngineError):
+                    _fail(item, errors.BadRequest(str(result), code="engine_error"))
+                elif not item.future.done():
+                    item.future.set_result(result)
+
+
+def _fail(item: PendingRequest, exc: BaseException) -> None:
+    if not item.future.done():
+        item.future.set_exception(exc)

@@ -1,0 +1,66 @@
+"""ServerConfig from ASR_* env and `serve` flags (flags win); bad values are one-line errors."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from asr_server.__main__ import build_parser, main
+from asr_server.commands.serve import load_config
+from asr_server.config import ConfigError, ServerConfig, env_names
+
+
+def test_env_values_are_parsed_into_typed_fields() -> None:
+    config = ServerConfig.from_env(
+        {
+            "ASR_MODEL": "whisper-base",
+            "ASR_MODEL_DIR": "/models",
+            "ASR_PORT": "9000",
+            "ASR_MAX_QUEUE": "3",
+            "ASR_REQUEST_TIMEOUT_S": "2.5",
+            "ASR_BATCH_MAX_WAIT_MS": "20",
+            "ASR_API_KEY": "s3cret",
+            "ASR_LANGUAGE": "zh",
+            "ASR_LOG_FORMAT": "json",
+            "UNRELATED": "x",
+        }
+    )
+    assert config.model == "whisper-base"
+    assert config.model_dir == Path("/models")
+    assert (config.port, config.max_queue) == (9000, 3)
+    assert (config.request_timeout_s, config.batch_max_wait_ms) == (2.5, 20.0)
+    assert (config.api_key, config.language, config.log_format) == ("s3cret", "zh", "json")
+    assert "s3cret" not in repr(config)  # the key never reaches logs through repr
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"ASR_PORT": "eighty"}, "ASR_PORT"),
+        ({"ASR_MAX_QUEUE": "-1"}, "ASR_MAX_QUEUE"),
+        ({"ASR_DEVICE": "tpu"}, "ASR_DEVICE"),
+        ({"ASR_REQUEST_TIMEOUT_S": "0"}, "ASR_REQUEST_TIMEOUT_S"),
+    ],
+)
+def test_invalid_env_names_the_variable(env: dict[str, str], names: str) -> None:
+    with pytest.raises(ConfigError, match=names):
+        ServerConfig.from_env(env)
+
+
+def test_every_field_has_a_serve_flag_and_flags_win_over_env() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["serve", "--max-queue", "7", "--port", "8181", "--engine", "fake"])
+    config = load_config(args, {"ASR_MAX_QUEUE": "99", "ASR_CACHE_ENTRIES": "5"})
+    assert (config.max_queue, config.port, config.engine) == (7, 8181, "fake")
+    assert config.cache_entries == 5  # env still applies where no flag is given
+    defaults = vars(parser.parse_args(["serve"]))
+    assert {f.name for f in dataclasses.fields(ServerConfig)} <= defaults.keys()
+    assert len(env_names()) == len(dataclasses.fields(ServerConfig))
+
+
+def test_invalid_flag_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--max-queue", "-5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "ASR_MAX_QUEUE" in err
