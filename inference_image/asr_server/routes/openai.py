@@ -41,7 +41,7 @@ def _string(form: Form, name: str) -> str | None:
 
 
 async def read_form(request: web.Request) -> Form:
-    if request.content_type != "multipart/form-data":
+    if request.content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
         raise errors.UnsupportedMediaType(
             f"expected multipart/form-data, got {request.content_type or 'no content type'}"
         )
