@@ -8,6 +8,17 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 CONSTRAINTS := requirements/constraints.txt
 VENV_STAMP := $(VENV)/.installed
+CHART := charts/asrfleet
+
+# One version for both images: the chart's appVersion (override: make images VERSION=0.2.0).
+VERSION ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' $(CHART)/Chart.yaml)
+REGISTRY ?= ghcr.io/asrfleet
+SERVER_IMAGE := $(REGISTRY)/asr-server:$(VERSION)
+OPERATOR_IMAGE := $(REGISTRY)/operator:$(VERSION)
+# `make install` settings.
+RELEASE ?= asrfleet
+NAMESPACE ?= asrfleet-system
+HELM_ARGS ?=
 
 ##@ Setup
 .PHONY: venv
@@ -31,6 +42,68 @@ lint: venv ## Lint (ruff) and type-check (mypy)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy inference_image/asr_server operator/asrfleet_operator
+
+.PHONY: e2e
+e2e: venv ## End-to-end tests against the cluster in KUBECONFIG (kind/k3d; skipped without one)
+	$(PY) -m pytest tests/e2e -m e2e -rs
+
+##@ Run
+
+.PHONY: demo
+demo: venv ## Operator + emulated cluster + inference server; transcribe ../shared/audio/jfk.flac
+	$(PY) scripts/demo.py
+
+.PHONY: bench
+bench: venv ## Run the benchmarks in bench/ (figures and ratios; never part of `make test`)
+	@set -e; found=0; for script in bench/bench_*.py; do \
+	  [ -e "$$script" ] || continue; found=1; echo "== $$script"; $(PY) "$$script"; done; \
+	  [ $$found = 1 ] || { echo "bench: no bench/bench_*.py scripts" >&2; exit 1; }
+
+##@ Kubernetes
+
+.PHONY: helm-lint
+helm-lint: venv ## Lint the chart (helm when on PATH, else Helm's library via helm-sdkpy)
+	@if command -v helm >/dev/null; then helm lint $(CHART); \
+	else $(PY) scripts/helm_chart.py lint $(CHART); fi
+
+.PHONY: install
+install: venv ## helm install the operator into the current kube context (RELEASE, NAMESPACE, HELM_ARGS)
+	@if command -v helm >/dev/null; then \
+	  helm upgrade --install $(RELEASE) $(CHART) -n $(NAMESPACE) --create-namespace $(HELM_ARGS); \
+	else $(PY) scripts/helm_chart.py install $(RELEASE) $(CHART) -n $(NAMESPACE) --create-namespace $(HELM_ARGS); fi
+
+.PHONY: sync-crds chart
+sync-crds: ## Copy crds/ into the chart (a test fails when they differ)
+	cp crds/*.yaml $(CHART)/crds/
+chart: sync-crds helm-lint ## Sync the chart's CRDs and lint it
+
+.PHONY: images
+images: ## Build both images tagged $(VERSION) (needs a running docker)
+	@command -v docker >/dev/null || { echo "images: docker is not installed here; run this on a machine with docker" >&2; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "images: docker is installed but its daemon is not reachable (docker info failed)" >&2; exit 1; }
+	docker build -f inference_image/Dockerfile -t $(SERVER_IMAGE) .
+	docker build -f operator/Dockerfile -t $(OPERATOR_IMAGE) .
+	@echo "built $(SERVER_IMAGE) and $(OPERATOR_IMAGE)"
+
+##@ Maintenance
+
+.PHONY: docs reference
+docs: reference ## Regenerate generated documentation
+reference: venv ## Regenerate the SpeechRecognizer reference (docs/reference.md) from the CRD schema
+	$(PY) scripts/gen_reference.py
+
+.PHONY: constraints
+constraints: venv ## Re-pin requirements/constraints.txt from the dev venv
+	{ echo "# Every package CI installs, pinned. Regenerate with \`make constraints\` after changing a dependency."; \
+	  $(PIP) freeze --exclude-editable | grep -v '^-e '; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+
+.PHONY: clean distclean
+clean: ## Remove caches and demo state (keeps the venv)
+	rm -rf .demo .pytest_cache .ruff_cache .mypy_cache build dist
+	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} +
+distclean: clean ## Also remove the venv
+	rm -rf $(VENV)
 
 ##@ Help
 .PHONY: help
