@@ -1,0 +1,39 @@
+"""`GET /v1/stream`: live recognition over WebSocket (protocol in docs/streaming.md).
+
+Every decode goes through the app's one scheduler (no model copy per stream); the stream
+logic lives in `asr_server.streaming`.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from asr_server.app import CONFIG, METRICS, SCHEDULER, STATE
+from asr_server.engines.base import Audio, TranscribeOptions, Transcription
+from asr_server.streaming.connection import StreamConnection
+from asr_server.streaming.hub import StreamHub, StreamLimits
+
+STREAMS = web.AppKey("streams", StreamHub)
+
+
+def setup(app: web.Application) -> None:
+    scheduler = app[SCHEDULER]
+
+    async def decode(audio: Audio, options: TranscribeOptions, final: bool) -> Transcription:
+        return await scheduler.submit(audio, options)
+
+    config = app[CONFIG]
+    limits = StreamLimits.from_config(config)
+    hub = StreamHub(limits, decode, app[METRICS], language=config.language)
+    app[STREAMS] = hub
+    app[STATE].on_drain.append(hub.drain)
+    app.router.add_get("/v1/stream", handle_stream)
+
+
+async def handle_stream(request: web.Request) -> web.WebSocketResponse:
+    hub = request.app[STREAMS]
+    # aiohttp's own cap sits above ours so an oversized frame gets a protocol error message.
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=hub.limits.max_frame_bytes * 4)
+    await ws.prepare(request)
+    await StreamConnection(ws, hub).serve()
+    return ws

@@ -1,0 +1,97 @@
+"""Every open stream of one server: the concurrency limit, metrics and SIGTERM drain."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from asr_server.config import ServerConfig
+from asr_server.metrics import Metrics
+from asr_server.streaming.session import Decode, StreamSettings
+from asr_server.streaming.vad import EndpointSettings
+
+MAX_FRAME_BYTES = 64 * 1024
+"""Largest binary frame accepted (2 s of 16 kHz PCM16); clients send 20-200 ms frames."""
+BUSY_RETRY_AFTER_S = 2.0
+"""Suggested wait in `busy`: streams are long-lived, a slot frees when one ends."""
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    max_streams: int = 32
+    max_stream_seconds: float = 3600.0
+    idle_timeout_s: float = 30.0
+    max_frame_bytes: int = MAX_FRAME_BYTES
+    session: StreamSettings = field(default_factory=StreamSettings)
+
+    @classmethod
+    def from_config(cls, config: ServerConfig) -> StreamLimits:
+        return cls(
+            max_streams=config.max_streams,
+            max_stream_seconds=config.stream_max_seconds,
+            idle_timeout_s=config.stream_idle_timeout_s,
+            session=StreamSettings(
+                partial_interval_s=config.stream_partial_interval_ms / 1000,
+                max_utterance_s=config.stream_max_utterance_s,
+                endpoint=EndpointSettings(),
+            ),
+        )
+
+
+class _MetricsObserver:
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def first_partial(self, seconds: float) -> None:
+        self._metrics.stream_first_partial_seconds.observe(seconds)
+
+    def final_latency(self, seconds: float) -> None:
+        self._metrics.stream_final_latency_seconds.observe(seconds)
+
+
+DrainCallback = Callable[[], Awaitable[None]]
+
+
+class StreamHub:
+    """Admits streams up to the limit and finalises them all on drain."""
+
+    def __init__(
+        self,
+        limits: StreamLimits,
+        decode: Decode,
+        metrics: Metrics,
+        *,
+        language: str | None = None,
+    ) -> None:
+        self.limits = limits
+        self.decode = decode
+        self.metrics = metrics
+        self.language = language
+        self.observer = _MetricsObserver(metrics)
+        self.draining = False
+        self._open: dict[object, DrainCallback] = {}
+
+    @property
+    def active(self) -> int:
+        return len(self._open)
+
+    def try_admit(self, key: object, on_drain: DrainCallback) -> bool:
+        """Register a stream; False when the server already has `max_streams`."""
+        if self.draining or len(self._open) >= self.limits.max_streams:
+            return False
+        self._open[key] = on_drain
+        self.metrics.active_streams.set(len(self._open))
+        return True
+
+    def release(self, key: object, audio_seconds: float) -> None:
+        if self._open.pop(key, None) is not None:
+            self.metrics.active_streams.set(len(self._open))
+            self.metrics.audio_seconds_total.inc(audio_seconds)
+
+    async def drain(self) -> None:
+        """No new streams; finalise every open one and close it with 1001 (going away)."""
+        self.draining = True
+        callbacks = list(self._open.values())
+        if callbacks:
+            await asyncio.gather(*(cb() for cb in callbacks), return_exceptions=True)

