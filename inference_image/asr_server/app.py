@@ -88,9 +88,9 @@ def create_app(config: ServerConfig, engine: ASREngine | None = None) -> web.App
     )
     app.cleanup_ctx.append(_engine_and_scheduler)
 
-    from asr_server.routes import asrt, openai, ops, recognize
+    from asr_server.routes import asrt, openai, ops, recognize, stream
 
-    for module in (ops, openai, recognize, asrt):
+    for module in (ops, openai, recognize, asrt, stream):
         module.setup(app)
     return app
 
