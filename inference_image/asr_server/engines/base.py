@@ -64,6 +64,12 @@ class Segment:
     confidence: float
     """exp(avg_logprob) clamped to [0, 1]: the geometric-mean token probability."""
     words: tuple[Word, ...] = ()
+    # Decoder details OpenAI's verbose_json reports; engines fill what they know.
+    seek: int = 0
+    """Offset of the decoded window in mel frames (100 per second)."""
+    tokens: tuple[int, ...] = ()
+    temperature: float = 0.0
+    compression_ratio: float = 0.0
 
 
 @dataclass(frozen=True)
