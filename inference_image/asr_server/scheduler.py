@@ -142,8 +142,12 @@ class Scheduler:
 
     # -- work -----------------------------------------------------------------------------
 
-    async def submit(self, audio: Audio, options: TranscribeOptions) -> Transcription:
-        if self._draining:
+    async def submit(
+        self, audio: Audio, options: TranscribeOptions, *, finishing: bool = False
+    ) -> Transcription:
+        """`finishing`: the last work of something admitted before the drain (an open stream's
+        final result), still accepted while draining."""
+        if self._draining and not finishing:
             raise errors.Draining("the server is shutting down; retry on another replica")
         if self._queue is None or not self.engine.ready:
             raise errors.NotReady("the model is still loading")
