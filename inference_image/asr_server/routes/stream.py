@@ -20,7 +20,8 @@ def setup(app: web.Application) -> None:
     scheduler = app[SCHEDULER]
 
     async def decode(audio: Audio, options: TranscribeOptions, final: bool) -> Transcription:
-        return await scheduler.submit(audio, options)
+        # While draining, an open stream's finals still decode (DESIGN.md: streams finish).
+        return await scheduler.submit(audio, options, finishing=final)
 
     config = app[CONFIG]
     limits = StreamLimits.from_config(config)
