@@ -43,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         if f.name == "api_key":
             doc = f"{env} (prefer the variable: flags are visible in the process list)"
         parser.add_argument(_flag(f.name), dest=f.name, metavar="VALUE", default=None, help=doc)
+    # Hidden: make the fake engine slow, for drain tests of the real process.
+    parser.add_argument("--fake-delay-s", type=float, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
 
@@ -63,7 +65,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"asr-server serve: invalid configuration: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.log_format)
-    return asyncio.run(serve(config))
+    return asyncio.run(serve(config, _fake_engine(config, args, os.environ)))
+
+
+def _fake_engine(
+    config: ServerConfig, args: argparse.Namespace, environ: Mapping[str, str]
+) -> ASREngine | None:
+    """A slowed-down FakeEngine when `--fake-delay-s`/`ASR_FAKE_DELAY_S` asks for one."""
+    delay = getattr(args, "fake_delay_s", None) or float(environ.get("ASR_FAKE_DELAY_S") or 0)
+    if config.engine != "fake" or not delay:
+        return None
+    from asr_server.engines.fake import FakeEngine
+
+    return FakeEngine(name=config.model, delay_s=delay, language=config.language or "en")
 
 
 async def serve(config: ServerConfig, engine: ASREngine | None = None) -> int:

@@ -28,7 +28,10 @@ from asr_server.routes.common import (
 )
 
 PCM_FORMATS = frozenset({"pcm16", "s16le"})
-_RAW_TYPES = frozenset({"", "application/octet-stream", "application/ogg"})
+_RAW_TYPES = frozenset(
+    # curl --data-binary sends application/x-www-form-urlencoded unless told otherwise
+    {"", "application/octet-stream", "application/ogg", "application/x-www-form-urlencoded"}
+)
 
 
 def setup(app: web.Application) -> None:

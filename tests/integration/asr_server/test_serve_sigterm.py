@@ -1,0 +1,80 @@
+"""`asr-server serve` as a real process: SIGTERM while a request is decoding.
+
+That request completes with 200, new requests get 503 `draining` (or connection refused once
+the socket has closed), and the process exits 0."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+from support.asr_http import wav_bytes
+
+ASR_SERVER = Path(sys.executable).parent / "asr-server"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def inflight(http: aiohttp.ClientSession, url: str) -> float:
+    async with http.get(f"{url}/metrics") as response:
+        for line in (await response.text()).splitlines():
+            if line.startswith("asr_inflight_requests "):
+                return float(line.split()[1])
+    return 0.0
+
+
+async def test_sigterm_drains_in_flight_request_then_exits_0(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    env = {**os.environ, "ASR_FAKE_DELAY_S": "3", "ASR_LOG_FORMAT": "json"}
+    with log.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            str(ASR_SERVER), "serve", "--engine", "fake", "--host", "127.0.0.1",
+            "--port", str(port), "--drain-seconds", "30",
+            env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log_file,
+        )  # fmt: skip
+    try:
+        async with aiohttp.ClientSession() as http, asyncio.timeout(60):
+            while True:
+                try:
+                    async with http.get(f"{url}/readyz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.1)
+
+            slow = asyncio.create_task(http.post(f"{url}/v1/recognize", data=wav_bytes(1.0)))
+            while await inflight(http, url) < 1:  # noqa: ASYNC110 - polls another process
+                await asyncio.sleep(0.05)
+            process.send_signal(signal.SIGTERM)
+
+            try:
+                async with http.post(f"{url}/v1/recognize", data=wav_bytes(0.5)) as refused:
+                    assert refused.status == 503
+                    assert (await refused.json())["error"]["code"] == "draining"
+            except aiohttp.ClientConnectionError:
+                pass  # already closed: also a refusal
+
+            response = await slow
+            assert response.status == 200
+            assert (await response.json())["text"]
+            exit_code = await process.wait()
+        assert exit_code == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    messages = [json.loads(line)["message"] for line in log.read_text().splitlines()]
+    assert messages.index("signal received: draining") < messages.index("stopped")
