@@ -4,6 +4,8 @@ streamed in 100 ms frames, checked against the reference transcripts."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -139,3 +141,45 @@ async def test_jfk_gives_partials_before_eof_and_finals_matching_the_reference(
     assert outcome.close_code == 1000
     # Every partial names an utterance that later got its final.
     assert {p["segment_id"] for p in outcome.of("partial")} <= {f["segment_id"] for f in finals}
+
+
+def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "asr_server", "stream", *args],
+        input=stdin.decode("latin-1") if stdin is not None else None,
+        capture_output=True,
+        text=True,
+        encoding="latin-1",
+        timeout=120,
+    )
+
+
+def test_cli_streams_a_file_and_prints_finals(tiny_server: ServerThread, jfk_clip: Any) -> None:
+    done = run_cli(str(jfk_clip.path), "--url", tiny_server.url)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) >= 2 and all(line.startswith("[") for line in lines)
+    text = " ".join(line.split("] ", 1)[1] for line in lines)
+    assert word_error_rate(jfk_clip.transcript, text) <= 0.15, text
+
+
+def test_cli_streams_stdin_pcm(tiny_server: ServerThread, jfk_clip: Any) -> None:
+    pcm = to_pcm16(load_16k(jfk_clip.path)[8 * SAMPLE_RATE :])
+    done = run_cli("-", "--url", tiny_server.url, stdin=pcm)
+    assert done.returncode == 0, done.stderr
+    assert "your country" in done.stdout.lower()
+
+
+def test_cli_errors_are_one_line_with_exit_codes(tiny_server: ServerThread, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"not audio at all")
+    bad = run_cli(str(junk), "--url", tiny_server.url)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+    missing = run_cli(str(tmp_path / "missing.flac"), "--url", tiny_server.url)
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    unreachable = run_cli(str(junk.parent), "--url", "ws://127.0.0.1:9/v1/stream")
+    assert unreachable.returncode == 2  # a directory is not a file: checked before connecting
+    pcm = to_pcm16(np.zeros(SAMPLE_RATE, dtype=np.float32))
+    refused = run_cli("-", "--url", "ws://127.0.0.1:9/v1/stream", stdin=pcm)
+    assert refused.returncode == 1 and refused.stderr.startswith("asr-server stream: error:")
+    assert refused.stderr.count("\n") == 1
