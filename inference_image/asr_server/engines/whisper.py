@@ -1,0 +1,207 @@
+"""The faster-whisper (CTranslate2) engine.
+
+Confidence: faster-whisper reports each segment's `avg_logprob`, the mean log-probability of
+its tokens. A segment's confidence is `exp(avg_logprob)` clamped to [0, 1] (the geometric-mean
+probability of its tokens: 0.9 means the decoder was, on average, 90 % sure of each token).
+A transcription's confidence is the mean over its segments weighted by segment duration.
+
+Chinese: Whisper writes Mandarin in simplified or traditional characters unpredictably. When
+the language is Chinese the text is converted to `config.output_script` (simplified by
+default, traditional, or as-is) with OpenCC.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from asr_server.config import ServerConfig
+from asr_server.engines.base import (
+    SAMPLE_RATE,
+    Audio,
+    EngineError,
+    EngineInfo,
+    Segment,
+    TranscribeOptions,
+    Transcription,
+    Word,
+)
+from asr_server.engines.cpu_limit import container_cpu_limit, cpu_threads
+from asr_server.models import resolve_model
+from asr_server.text import convert_script, is_chinese
+
+log = logging.getLogger(__name__)
+
+FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+"""Temperature 0 means greedy with Whisper's fallback to higher temperatures when a window's
+output looks like a failure (as OpenAI's API does)."""
+
+Progress = Callable[[float, float], None]
+"""Called with (seconds decoded so far, total seconds) after each segment."""
+
+
+def choose_device(device: str, compute_type: str, cuda_devices: int) -> tuple[str, str]:
+    """(device, compute type): `auto` is CUDA float16 when a GPU is visible, else CPU int8."""
+    if device == "auto":
+        device = "cuda" if cuda_devices > 0 else "cpu"
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    return device, compute_type
+
+
+def confidence(avg_logprob: float) -> float:
+    """exp(avg_logprob) clamped to [0, 1]: the geometric-mean token probability."""
+    return min(1.0, max(0.0, math.exp(avg_logprob)))
+
+
+def overall_confidence(segments: Sequence[Segment]) -> float:
+    """Duration-weighted mean of the segments' confidence (plain mean if all are 0 s)."""
+    weights = [max(s.end - s.start, 0.0) for s in segments]
+    total = sum(weights)
+    if total > 0:
+        return sum(w * s.confidence for w, s in zip(weights, segments, strict=True)) / total
+    return sum(s.confidence for s in segments) / len(segments) if segments else 0.0
+
+
+class WhisperEngine:
+    """ASREngine on faster-whisper's `WhisperModel`. `self.model` is the loaded WhisperModel
+    (its `.model` is the CTranslate2 Whisper, with `.feature_extractor` and `.hf_tokenizer`)
+    for the batched and streaming decoders."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.model: Any = None
+        self._info = EngineInfo(
+            name=config.model,
+            engine="faster-whisper",
+            device=config.device,
+            compute_type=config.compute_type,
+        )
+
+    @property
+    def info(self) -> EngineInfo:
+        return self._info
+
+    @property
+    def ready(self) -> bool:
+        return self.model is not None
+
+    def load(self) -> None:
+        import ctranslate2
+        from faster_whisper import WhisperModel
+
+        started = time.monotonic()
+        path = resolve_model(self.config.model, self.config.model_dir)
+        device, compute_type = choose_device(
+            self.config.device, self.config.compute_type, ctranslate2.get_cuda_device_count()
+        )
+        threads = cpu_threads(container_cpu_limit()) if device == "cpu" else 0
+        model = WhisperModel(
+            str(path), device=device, compute_type=compute_type, cpu_threads=threads
+        )
+        seconds = time.monotonic() - started
+        self._info = EngineInfo(
+            name=self.config.model,
+            engine="faster-whisper",
+            device=device,
+            compute_type=compute_type,
+            path=str(path),
+            languages=tuple(model.supported_languages),
+            load_seconds=seconds,
+        )
+        self.model = model
+        log.info(
+            "loaded %s from %s on %s/%s (%d CPU threads) in %.2f s",
+            self.config.model, path, device, compute_type, threads, seconds,
+        )  # fmt: skip
+
+    def transcribe(
+        self, audio: Audio, options: TranscribeOptions, *, progress: Progress | None = None
+    ) -> Transcription:
+        if self.model is None:
+            raise RuntimeError("WhisperEngine.transcribe() before load()")
+        try:
+            raw_segments, info = self.model.transcribe(
+                audio,
+                language=options.language,
+                task=options.task,
+                initial_prompt=options.prompt,
+                hotwords=options.hotwords,
+                temperature=options.temperature or FALLBACK_TEMPERATURES,
+                beam_size=options.beam_size,
+                best_of=max(options.beam_size, 1),
+                word_timestamps=options.word_timestamps,
+                vad_filter=options.vad_filter,
+            )
+            segments = tuple(_segments(raw_segments, info.duration, progress))
+        except ValueError as exc:  # e.g. a language the model does not know
+            raise EngineError(str(exc)) from None
+        result = Transcription(
+            text="".join(s.text for s in segments).strip(),
+            language=info.language,
+            language_probability=float(info.language_probability),
+            duration=float(info.duration) or len(audio) / SAMPLE_RATE,
+            segments=segments,
+            confidence=overall_confidence(segments),
+        )
+        return self.postprocess(result)
+
+    def transcribe_batch(
+        self, items: Sequence[tuple[Audio, TranscribeOptions]]
+    ) -> list[Transcription | EngineError]:
+        """One request after another; `engines/batched.py` replaces this with batched decoding."""
+        results: list[Transcription | EngineError] = []
+        for audio, options in items:
+            try:
+                results.append(self.transcribe(audio, options))
+            except EngineError as exc:
+                results.append(exc)
+        return results
+
+    def postprocess(self, result: Transcription) -> Transcription:
+        """Chinese script conversion; apply to every result, however it was decoded."""
+        script = self.config.output_script
+        if script == "as-is" or not is_chinese(result.language):
+            return result
+        segments = tuple(
+            dataclasses.replace(
+                s,
+                text=convert_script(s.text, script),
+                words=tuple(
+                    dataclasses.replace(w, text=convert_script(w.text, script)) for w in s.words
+                ),
+            )
+            for s in result.segments
+        )
+        return dataclasses.replace(
+            result, text=convert_script(result.text, script), segments=segments
+        )
+
+
+def _segments(raw: Iterable[Any], duration: float, progress: Progress | None) -> Iterable[Segment]:
+    """faster-whisper's lazy segments -> ours (decoding happens as this is iterated)."""
+    for number, segment in enumerate(raw):
+        words = tuple(
+            Word(float(w.start), float(w.end), str(w.word), float(w.probability))
+            for w in segment.words or ()
+        )
+        yield Segment(
+            id=number,
+            start=round(float(segment.start), 3),
+            end=round(float(segment.end), 3),
+            text=str(segment.text),
+            avg_logprob=float(segment.avg_logprob),
+            no_speech_prob=float(segment.no_speech_prob),
+            confidence=confidence(float(segment.avg_logprob)),
+            words=words,
+            seek=int(segment.seek),
+            tokens=tuple(int(t) for t in segment.tokens),
+            temperature=float(segment.temperature or 0.0),
+            compression_ratio=float(segment.compression_ratio),
+        )
+        if progress is not None:
+            progress(min(float(segment.end), duration), duration)

