@@ -1,0 +1,175 @@
+"""Make one child match its desired manifest: create, server-side apply, or delete it.
+
+Idempotent: a child that already holds every desired field gets no write request at all.
+A child that exists but belongs to someone else is never overwritten.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import kopf
+
+from asrfleet_operator.kube import ApiError, KubeClient, Resource
+from asrfleet_operator.render import DEPLOYMENT, ChildKind
+
+Path = tuple[str, ...]
+
+
+class Action(StrEnum):
+    CREATED = "created"
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+    DELETED = "deleted"
+    ABSENT = "absent"
+
+
+class ChildError(Exception):
+    """A child that cannot be made as desired; `reason` is the condition/event reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ChildOutcome:
+    kind: ChildKind
+    action: Action
+    current: Mapping[str, Any] | None  # the child as the API server last returned it
+
+
+def resource_of(kind: ChildKind) -> Resource:
+    return Resource(kind.api_version, kind.plural)
+
+
+def is_subset(desired: Any, current: Any) -> bool:
+    """True if every field in `desired` has the same value in `current`. Fields the API server
+    defaulted (present only in `current`) do not count as drift; lists must match item by item."""
+    if isinstance(desired, Mapping):
+        if not isinstance(current, Mapping):
+            return False
+        return all(key in current and is_subset(v, current[key]) for key, v in desired.items())
+    if isinstance(desired, list):
+        if not isinstance(current, list) or len(desired) != len(current):
+            return False
+        return all(is_subset(d, c) for d, c in zip(desired, current, strict=True))
+    return bool(desired == current)
+
+
+def without(manifest: Mapping[str, Any], paths: tuple[Path, ...]) -> dict[str, Any]:
+    """A deep copy of `manifest` without the fields at `paths`."""
+    result = copy.deepcopy(dict(manifest))
+    for path in paths:
+        node: Any = result
+        for key in path[:-1]:
+            node = node.get(key, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+    return result
+
+
+def _lookup(obj: Mapping[str, Any], path: Path) -> Any:
+    node: Any = obj
+    for key in path:
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node
+
+
+def controlled_by(child: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:
+    """True if `owner` is the child's controller (by uid when the owner has one)."""
+    owner_meta = owner.get("metadata", {})
+    for ref in child.get("metadata", {}).get("ownerReferences", []) or []:
+        if not ref.get("controller"):
+            continue
+        if owner_meta.get("uid"):
+            return bool(ref.get("uid") == owner_meta["uid"])
+        return bool(ref.get("kind") == owner.get("kind") and ref.get("name") == owner_meta["name"])
+    return False
+
+
+async def reconcile_child(
+    client: KubeClient,
+    kind: ChildKind,
+    desired: dict[str, Any] | None,
+    owner: kopf.Body | Mapping[str, Any],
+    create_only: tuple[Path, ...] = (),
+) -> ChildOutcome:
+    """Converge one child. `create_only` fields are sent on creation and not enforced while
+    they hold a non-zero value (e.g. Deployment replicas while an HPA owns them)."""
+    name = owner["metadata"]["name"]
+    namespace = owner["metadata"]["namespace"]
+    resource = resource_of(kind)
+    try:
+        current = await client.get(resource, namespace, name)
+        if desired is None:
+            if current is None or not controlled_by(current, owner):
+                return ChildOutcome(kind, Action.ABSENT, None)
+            await client.delete(resource, namespace, name)
+            return ChildOutcome(kind, Action.DELETED, None)
+
+        kopf.adopt(desired, owner=owner)  # type: ignore[arg-type]
+        if current is None:
+            try:
+                created = await client.create(resource, namespace, desired)
+                return ChildOutcome(kind, Action.CREATED, created)
+            except ApiError as exc:
+                if exc.status != 409:  # 409: made meanwhile (a racing worker): converge it below
+                    raise
+                current = await client.get(resource, namespace, name)
+                if current is None:
+                    raise
+        if not controlled_by(current, owner):
+            raise ChildError(
+                "ChildConflict",
+                f"{kind.kind} {namespace}/{name} exists and is not controlled by this"
+                " SpeechRecognizer; delete or rename it",
+            )
+        # A create-only field is still enforced while it is unset or zero: an HPA never scales
+        # a Deployment up from 0 replicas (e.g. after `suspend` is lifted).
+        enforced = without(desired, tuple(p for p in create_only if _lookup(current, p)))
+        if is_subset(enforced, current):
+            return ChildOutcome(kind, Action.UNCHANGED, current)
+        applied = await client.apply(resource, namespace, enforced)
+        return ChildOutcome(kind, Action.APPLIED, applied)
+    except ApiError as exc:
+        raise _classify(kind, exc) from exc
+
+
+def _classify(kind: ChildKind, exc: ApiError) -> Exception:
+    """Permanent problems become ChildError (reported, not retried in a loop); the rest are
+    temporary and retried by kopf with backoff."""
+    if exc.status == 404:
+        return ChildError(
+            "KindNotInstalled",
+            f"{kind.kind} ({kind.api_version}) is not served by this cluster: {exc.message}",
+        )
+    if exc.status in (400, 403, 422):
+        reason = "Forbidden" if exc.status == 403 else "ChildRejected"
+        return ChildError(reason, f"{kind.kind} rejected by the API server: {exc.message}")
+    delay = 30.0 if exc.status == 429 else 5.0
+    return kopf.TemporaryError(f"{kind.kind}: {exc}", delay=delay)
+
+
+def deployment_create_only(autoscaled: bool) -> tuple[Path, ...]:
+    """With an HPA, the HPA owns `spec.replicas` after the Deployment is created."""
+    return (("spec", "replicas"),) if autoscaled else ()
+
+
+__all__ = [
+    "DEPLOYMENT",
+    "Action",
+    "ChildError",
+    "ChildOutcome",
+    "controlled_by",
+    "deployment_create_only",
+    "is_subset",
+    "reconcile_child",
+    "resource_of",
+    "without",
+]

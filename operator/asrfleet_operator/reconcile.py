@@ -1,0 +1,205 @@
+"""One reconciliation of a SpeechRecognizer: parse -> render -> converge children -> status.
+
+Called by the kopf handlers (create/update/resume/timer); the status goes out through kopf's
+`patch` so it rides on kopf's own write, and only when it changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from asrfleet_operator.apply import (
+    Action,
+    ChildError,
+    deployment_create_only,
+    reconcile_child,
+    resource_of,
+)
+from asrfleet_operator.kube import KubeClient, Resource
+from asrfleet_operator.render import DEPLOYMENT, desired_children
+from asrfleet_operator.render.labels import API_VERSION, KIND, PLURAL
+from asrfleet_operator.settings import Settings
+from asrfleet_operator.spec import SpecError, SpeechRecognizerSpec, parse_spec
+from asrfleet_operator.status import DEGRADED, Problem, compute_status, status_changed
+
+SPEECH_RECOGNIZERS = Resource(API_VERSION, PLURAL)
+SECRETS = Resource("v1", "secrets")
+# Degraded reasons the operator itself decides (not read from the Deployment): a Deployment
+# event must not clear them, only the next full reconcile of the same generation can.
+OPERATOR_REASONS = frozenset(
+    {"InvalidSpec", "ChildConflict", "KindNotInstalled", "ChildRejected", "Forbidden"}
+)
+
+
+@dataclass
+class Context:
+    """What every handler needs; kept in kopf's memo."""
+
+    settings: Settings
+    client: KubeClient
+
+
+def body_mapping(body: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": body.get("apiVersion", API_VERSION),
+        "kind": body.get("kind", KIND),
+        "metadata": dict(body.get("metadata", {})),
+    }
+
+
+async def config_checksum(client: KubeClient, namespace: str, spec: SpeechRecognizerSpec) -> str:
+    """Hash of the config the pods read but the Deployment does not contain (the API-key
+    Secret's value), so that changing it rolls the pods."""
+    ref = spec.server.api_key_secret_ref
+    if ref is None:
+        return ""
+    secret = await client.get(SECRETS, namespace, ref.name)
+    value = ((secret or {}).get("data") or {}).get(ref.key)
+    if value is None:
+        return "missing"
+    return hashlib.sha256(base64.b64decode(value)).hexdigest()[:16]
+
+
+async def reconcile(
+    ctx: Context,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    *,
+    drift_check: bool = False,
+) -> None:
+    name, namespace = body.metadata.name, body.metadata.namespace
+    assert name is not None and namespace is not None
+    owner = body_mapping(body)
+    previous = body.get("status", {})
+    try:
+        spec: SpeechRecognizerSpec | None = parse_spec(body.get("spec", {}), name=name)
+    except SpecError as exc:
+        # Leave running children as they are; report, do not retry (the spec must change).
+        running = await ctx.client.get(resource_of(DEPLOYMENT), namespace, name)
+        _report(ctx, body, patch, None, running, Problem("InvalidSpec", str(exc)), previous)
+        return
+
+    assert spec is not None
+    checksum = await config_checksum(ctx.client, namespace, spec)
+    children = desired_children(name, namespace, spec, ctx.settings, checksum)
+    problem: Problem | None = None
+    deployment: Mapping[str, Any] | None = None
+    for kind, desired in children.items():
+        autoscaled = spec.autoscaling is not None and not spec.suspend
+        create_only = deployment_create_only(autoscaled) if kind is DEPLOYMENT else ()
+        try:
+            outcome = await reconcile_child(ctx.client, kind, desired, owner, create_only)
+        except ChildError as exc:
+            logger.warning(f"{kind.kind}: {exc.reason}: {exc.message}")
+            problem = problem or Problem(exc.reason, exc.message)
+            continue
+        if kind is DEPLOYMENT:
+            deployment = outcome.current
+        if outcome.action not in (Action.UNCHANGED, Action.ABSENT):
+            verb = outcome.action.value.capitalize()
+            reason = "DriftCorrected" if drift_check and outcome.action is Action.APPLIED else verb
+            kopf.event(body, type="Normal", reason=reason, message=f"{kind.kind} {verb.lower()}")
+            logger.info(f"{kind.kind} {namespace}/{name} {outcome.action.value}")
+    _report(ctx, body, patch, spec, deployment, problem, previous)
+
+
+def _report(
+    ctx: Context,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    spec: SpeechRecognizerSpec | None,
+    deployment: Mapping[str, Any] | None,
+    problem: Problem | None,
+    previous: Mapping[str, Any],
+) -> None:
+    status = compute_status(
+        name=str(body.metadata.name),
+        namespace=str(body.metadata.namespace),
+        generation=body.metadata.get("generation"),
+        spec=spec,
+        deployment=deployment,
+        problem=problem,
+        previous=previous,
+        settings=ctx.settings,
+    )
+    if problem is not None and _is_new_problem(previous, problem, body.metadata.get("generation")):
+        kopf.event(body, type="Warning", reason=problem.reason, message=problem.message[:1000])
+    if status_changed(status, previous):
+        patch.status.update(status)
+
+
+def _is_new_problem(previous: Mapping[str, Any], problem: Problem, generation: Any) -> bool:
+    """Warn once per problem and generation, not on every timer tick."""
+    for cond in previous.get("conditions") or []:
+        if cond.get("type") == "Degraded" and cond.get("status") == "True":
+            return not (
+                cond.get("reason") == problem.reason
+                and cond.get("message") == problem.message
+                and cond.get("observedGeneration") == generation
+            )
+    return True
+
+
+def standing_problem(status: Mapping[str, Any], generation: Any) -> Problem | None:
+    """An operator-decided problem recorded for this generation (kept by Deployment events)."""
+    if status.get("phase") != DEGRADED:
+        return None
+    for cond in status.get("conditions") or []:
+        if (
+            cond.get("type") == "Degraded"
+            and cond.get("reason") in OPERATOR_REASONS
+            and cond.get("observedGeneration") == generation
+        ):
+            return Problem(str(cond["reason"]), str(cond.get("message", "")))
+    return None
+
+
+async def refresh_status_from_deployment(
+    ctx: Context, deployment: Mapping[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]
+) -> None:
+    """A Deployment changed (pods became ready, a rollout stalled...): update its parent's
+    status. Reads the parent, writes only when the status differs."""
+    meta = deployment.get("metadata", {})
+    parent = next(
+        (
+            ref
+            for ref in meta.get("ownerReferences") or []
+            if ref.get("controller") and ref.get("kind") == KIND
+        ),
+        None,
+    )
+    if parent is None:
+        return
+    namespace = meta.get("namespace", "")
+    sr = await ctx.client.get(SPEECH_RECOGNIZERS, namespace, parent["name"])
+    if sr is None:
+        return
+    previous: MutableMapping[str, Any] = sr.get("status") or {}
+    generation = sr.get("metadata", {}).get("generation")
+    problem = standing_problem(previous, generation)
+    try:
+        spec: SpeechRecognizerSpec | None = parse_spec(sr.get("spec", {}), name=parent["name"])
+    except SpecError as exc:
+        spec, problem = None, Problem("InvalidSpec", str(exc))
+    status = compute_status(
+        name=parent["name"],
+        namespace=namespace,
+        generation=generation,
+        spec=spec,
+        deployment=deployment,
+        problem=problem,
+        previous=previous,
+        settings=ctx.settings,
+    )
+    if status_changed(status, previous):
+        path = SPEECH_RECOGNIZERS.path(namespace, parent["name"]) + "/status"
+        await ctx.client.request("PATCH", path, {"status": status}, "application/merge-patch+json")
+        logger.debug(f"status of {namespace}/{parent['name']}: {status['phase']}")

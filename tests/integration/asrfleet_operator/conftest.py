@@ -1,0 +1,50 @@
+"""The operator running in-process (kopf) against the kmock API emulator, driven by kubectl."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import kopf
+import pytest
+from asrfleet_operator.handlers import register
+from asrfleet_operator.kube import KubeClient
+from asrfleet_operator.reconcile import Context
+from asrfleet_operator.settings import Settings
+from support.kube_emulator import SERVICE_MONITOR_CRD, running_emulator
+from support.operator_cluster import CRD_PATH, RESYNC_SECONDS, Cluster
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with running_emulator([CRD_PATH], extra_crds=[SERVICE_MONITOR_CRD]) as emu:
+        kubeconfig = emu.write_kubeconfig(tmp_path / "kubeconfig")
+        settings = Settings(resync_seconds=RESYNC_SECONDS, health_port=0)
+        ctx = Context(settings=settings, client=KubeClient())
+        registry = kopf.OperatorRegistry()
+        register(registry, ctx, login=emu.connection_info)
+        stop, ready = asyncio.Event(), asyncio.Event()
+        os.environ.pop("KUBECONFIG", None)
+        operator = asyncio.create_task(
+            kopf.operator(
+                registry=registry,
+                clusterwide=True,
+                standalone=True,
+                stop_flag=stop,
+                ready_flag=ready,
+            )
+        )
+        await asyncio.wait_for(ready.wait(), timeout=30)
+        try:
+            yield Cluster(emu=emu, kubeconfig=kubeconfig, ctx=ctx, tmp=tmp_path)
+        finally:
+            stop.set()
+            # kopf stops its watchers gracefully; kmock's watch streams never end on their own.
+            done, _ = await asyncio.wait([operator], timeout=5)
+            if not done:
+                operator.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await operator

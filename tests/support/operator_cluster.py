@@ -1,0 +1,101 @@
+"""Helpers for the operator integration tests: a Cluster handle (emulator + kubectl) and sample
+SpeechRecognizers. The fixture itself is in tests/integration/asrfleet_operator/conftest.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import kmock
+import yaml
+from asrfleet_operator.reconcile import Context
+
+from support.kube_emulator import EmulatorHandle
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CRD_PATH = REPO_ROOT / "crds" / "asrfleet.io_speechrecognizers.yaml"
+RESYNC_SECONDS = 1.0  # short drift-correction timer so the tests stay quick
+DEPLOYMENTS = "apps/v1/deployments"
+SERVICES = "v1/services"
+HPAS = "autoscaling/v2/horizontalpodautoscalers"
+PDBS = "policy/v1/poddisruptionbudgets"
+SERVICE_MONITORS = "monitoring.coreos.com/v1/servicemonitors"
+SRS = "asrfleet.io/v1alpha1/speechrecognizers"
+WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
+
+
+@dataclass
+class Cluster:
+    emu: EmulatorHandle
+    kubeconfig: Path
+    ctx: Context
+    tmp: Path
+
+    async def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        """Run the real kubectl against the emulator (asynchronously: the emulator shares this
+        event loop)."""
+        proc = await asyncio.create_subprocess_exec(
+            "kubectl",
+            "--kubeconfig",
+            str(self.kubeconfig),
+            *args,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else None,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate(stdin.encode() if stdin is not None else None)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {err.decode()}")
+        return out.decode()
+
+    async def apply(self, manifest: dict[str, Any]) -> None:
+        await self.kubectl("apply", "--validate=false", "-f", "-", stdin=yaml.safe_dump(manifest))
+
+    async def get_json(self, kind: str, name: str, namespace: str = "default") -> dict[str, Any]:
+        text = await self.kubectl("get", kind, name, "-n", namespace, "-o", "json")
+        return dict(json.loads(text))
+
+    def obj(self, resource: str, name: str, namespace: str = "default") -> dict[str, Any] | None:
+        return self.emu.get(resource, namespace, name)
+
+    def patch_stored(self, resource: str, name: str, patch: dict[str, Any]) -> None:
+        """Change a stored object the way a controller would (no API request recorded)."""
+        group_version, _, plural = resource.rpartition("/")
+        group, _, version = group_version.rpartition("/")
+        key = (kmock.resource(group, version, plural), "default", name)
+        self.emu.emulator.objects[key].patch(patch)
+
+    async def wait_for(self, check: Callable[[], Any], what: str, seconds: float = 30.0) -> Any:
+        deadline = time.monotonic() + seconds
+        while True:
+            result = check()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            await asyncio.sleep(0.1)
+
+    def writes(self, exclude: tuple[str, ...] = ("events",)) -> list[Any]:
+        """Write requests the emulator received, except to `exclude`d plurals."""
+        return [
+            r
+            for r in list(self.emu.emulator)
+            if r.method.value in WRITE_METHODS
+            and not any(f"/{plural}" in str(r.url.path) for plural in exclude)
+        ]
+
+
+def sample_sr(name: str = "english", **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": {"name": "whisper-tiny.en", "language": "en"}, "replicas": 1}
+    body.update(spec)
+    return {
+        "apiVersion": "asrfleet.io/v1alpha1",
+        "kind": "SpeechRecognizer",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": body,
+    }
