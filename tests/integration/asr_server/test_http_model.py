@@ -18,13 +18,15 @@ import openai
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from asr_server.app import ENGINE, METRICS
 from asr_server.config import ServerConfig
+from asr_server.engines.base import TranscribeOptions, Transcription
 from conftest import Clip
 from support.asr_http import Server, start_server_on_socket, wait_ready
 from support.asr_standins import install_if_missing
 from support.pcm import load_16k, to_pcm16
 from support.stream_server import make_engine
-from support.text import char_error_rate, word_error_rate
+from support.text import char_error_rate, normalize_words, word_error_rate
 
 install_if_missing()
 
@@ -242,3 +244,42 @@ async def test_mandarin_detected_simplified_and_pinyin(base: Server, mandarin_cl
     expected = lazy_pinyin(mandarin_clip.transcript, style=Style.TONE3)
     hits = sum(1 for a, b in zip(expected, speech["result"], strict=False) if a == b)
     assert hits >= 0.8 * len(expected), speech["result"]
+
+
+async def test_concurrent_requests_share_batches_and_match_unbatched(
+    tiny: Server, jfk_clip: Clip
+) -> None:
+    """Eight different clips at once: each gets its own transcript, identical word for word
+    to the same engine decoding that clip alone, and some of them were decoded together."""
+    audio = load_16k(jfk_clip.path)
+    spans = [(0, 5.5), (2, 11), (0, 8), (3.5, 11), (1, 9.5), (0, 3.5), (5, 11), (0.5, 10)]
+    clips = [audio[int(start * 16000) : int(end * 16000)] for start, end in spans]
+    engine = tiny.app[ENGINE]
+    options = TranscribeOptions(language="en")
+    alone = [
+        (await asyncio.to_thread(engine.transcribe_batch, [(clip, options)]))[0] for clip in clips
+    ]
+    registry = tiny.app[METRICS].registry
+    batches_before = registry.get_sample_value("asr_batch_size_count") or 0.0
+    items_before = registry.get_sample_value("asr_batch_size_sum") or 0.0
+
+    async def post(clip: np.ndarray[Any, Any]) -> dict[str, Any]:
+        body = {
+            "audio": base64.b64encode(to_pcm16(clip)).decode(),
+            "format": "pcm16",
+            "sample_rate": 16000,
+            "language": "en",
+        }
+        async with tiny.http.post(f"{tiny.url}/v1/recognize", json=body, headers=AUTH) as r:
+            result: dict[str, Any] = await r.json()
+            assert r.status == 200, result
+            return result
+
+    results = await asyncio.gather(*(post(clip) for clip in clips))
+    for expected, got in zip(alone, results, strict=True):
+        assert isinstance(expected, Transcription)
+        assert normalize_words(got["text"]) == normalize_words(expected.text)
+    batches = (registry.get_sample_value("asr_batch_size_count") or 0.0) - batches_before
+    items = (registry.get_sample_value("asr_batch_size_sum") or 0.0) - items_before
+    assert items == len(clips)
+    assert batches < len(clips)  # at least one batch held several requests
