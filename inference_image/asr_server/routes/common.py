@@ -18,13 +18,30 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
 
+def refuse_early(request: web.Request) -> None:
+    """Fail fast, before spending CPU on decoding audio the scheduler would refuse anyway."""
+    scheduler = request.app[SCHEDULER]
+    if scheduler.draining:
+        raise errors.Draining("the server is shutting down; retry on another replica")
+    if not scheduler.started:
+        raise errors.NotReady("the model is still loading")
+    if scheduler.saturated:
+        seconds = scheduler.retry_after()
+        raise errors.QueueFull(
+            f"server busy: {scheduler.queue_depth} requests queued; retry in {seconds} s",
+            retry_after=seconds,
+        )
+
+
 async def decode_container(request: web.Request, data: bytes) -> Audio:
     """Any container PyAV reads -> 16 kHz mono float32, in a thread (raises BadAudio)."""
+    refuse_early(request)
     limit = request.app[CONFIG].max_audio_seconds
     return await asyncio.to_thread(decode_audio, data, max_seconds=limit)
 
 
 async def decode_pcm16(request: web.Request, data: bytes, sample_rate: int, channels: int) -> Audio:
+    refuse_early(request)
     limit = request.app[CONFIG].max_audio_seconds
     return await asyncio.to_thread(
         pcm16_to_audio, data, sample_rate, channels=channels, max_seconds=limit

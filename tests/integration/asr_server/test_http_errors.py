@@ -186,3 +186,35 @@ async def test_503_draining_while_in_flight_work_finishes(start_server: StartSer
     response = await in_flight
     assert response.status == 200
     assert await draining is True
+
+
+class BrokenEngine(GatedEngine):
+    """An engine with a bug: every batch raises."""
+
+    def transcribe_batch(self, items: Any) -> Any:
+        raise RuntimeError("engine bug")
+
+
+async def test_500_on_an_engine_bug_is_json_and_logged(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await start_server(BrokenEngine())
+    async with server.http.post(f"{server.url}/v1/recognize", data=GOOD_WAV) as r:
+        body = await expect_error(r, 500, "internal_error")
+    assert "engine bug" not in body["error"]["message"]  # internals stay in the log
+    assert "engine bug" in caplog.text
+    async with server.http.get(f"{server.url}/healthz") as r:
+        assert r.status == 200
+
+
+async def test_engine_rejection_is_400(start_server: StartServer) -> None:
+    from asr_server.engines.fake import FakeEngine
+
+    engine = FakeEngine()
+    server = await start_server(engine)
+    engine.fail_with = "cannot decode this"
+    async with server.http.post(f"{server.url}/v1/recognize", data=GOOD_WAV) as r:
+        body = await expect_error(r, 400, "engine_error")
+    assert "cannot decode this" in body["error"]["message"]
+    engine.fail_with = None
+    await still_serves(server)
