@@ -7,7 +7,6 @@ import threading
 from functools import cache
 
 import opencc
-from pypinyin import Style, lazy_pinyin
 
 SCRIPT_CONVERSIONS = {"simplified": "t2s", "traditional": "s2t"}
 """`output_script` -> OpenCC configuration; `as-is` converts nothing."""
@@ -45,6 +44,9 @@ def to_pinyin(text: str) -> str:
     The neutral tone is 5 (ASRT's convention); punctuation is dropped; Latin words and digits
     in the text are kept as they are.
     """
+    # Imported on first use: loading pypinyin's phrase dictionary costs ~0.5 s of startup.
+    from pypinyin import Style, lazy_pinyin
+
     syllables = lazy_pinyin(
         text,
         style=Style.TONE3,
