@@ -85,6 +85,8 @@ class PendingRequest:
     options: TranscribeOptions
     future: asyncio.Future[Transcription]
     enqueued_at: float = field(default_factory=time.monotonic)
+    background: bool = False
+    """Best-effort work (a stream's partial result): served after all other queued work."""
 
 
 class PendingQueue:
@@ -100,7 +102,11 @@ class PendingQueue:
         return len(self._items)
 
     def put(self, item: PendingRequest) -> None:
-        self._items.append(item)
+        if item.background or not self._items or not self._items[-1].background:
+            self._items.append(item)
+        else:  # ahead of the background items, behind the other foreground ones
+            first_background = next(i for i, q in enumerate(self._items) if q.background)
+            self._items.insert(first_background, item)
         self._arrived.set()
 
     def discard(self, item: PendingRequest) -> bool:

@@ -143,10 +143,16 @@ class Scheduler:
     # -- work -----------------------------------------------------------------------------
 
     async def submit(
-        self, audio: Audio, options: TranscribeOptions, *, finishing: bool = False
+        self,
+        audio: Audio,
+        options: TranscribeOptions,
+        *,
+        finishing: bool = False,
+        background: bool = False,
     ) -> Transcription:
         """`finishing`: the last work of something admitted before the drain (an open stream's
-        final result), still accepted while draining."""
+        final result), still accepted while draining. `background`: best-effort work (a
+        stream's partial result) that waits behind every other queued request."""
         if self._draining and not finishing:
             raise errors.Draining("the server is shutting down; retry on another replica")
         if self._queue is None or not self.engine.ready:
@@ -157,7 +163,8 @@ class Scheduler:
                 f"server busy: {self.queue_depth} requests queued; retry in {seconds} s",
                 retry_after=seconds,
             )
-        item = PendingRequest(audio, options, asyncio.get_running_loop().create_future())
+        future = asyncio.get_running_loop().create_future()
+        item = PendingRequest(audio, options, future, background=background)
         self._queue.put(item)
         self.metrics.queue_depth.set(len(self._queue))
         try:

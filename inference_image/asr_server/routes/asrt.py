@@ -15,8 +15,6 @@ the proper HTTP status. Status codes are ASRT's own:
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from aiohttp import web
@@ -24,7 +22,15 @@ from aiohttp import web
 from asr_server import errors
 from asr_server.app import error_body
 from asr_server.engines.base import TranscribeOptions
-from asr_server.routes.common import decode_pcm16, int_field, language_field, recognize, text_field
+from asr_server.routes.common import (
+    b64decode,
+    decode_pcm16,
+    int_field,
+    language_field,
+    read_json_object,
+    recognize,
+    text_field,
+)
 from asr_server.text import to_pinyin
 
 OK = 200000
@@ -80,21 +86,11 @@ def _error_response(exc: errors.ASRError) -> web.Response:
 async def _recognize_text(request: web.Request) -> str:
     if request.content_type != "application/json":
         raise errors.UnsupportedMediaType("ASRT API expects application/json")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise errors.BadRequest("body is not valid JSON", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise errors.BadRequest("JSON body must be an object", code="invalid_json")
+    body = await read_json_object(request)
     samples = body.get("samples")
     if not isinstance(samples, str):
         raise errors.BadRequest("samples is required: urlsafe-base64 PCM", code="invalid_field")
-    try:
-        pcm = base64.urlsafe_b64decode(samples)
-    except (binascii.Error, ValueError):
-        raise errors.BadRequest(
-            "samples is not valid urlsafe base64", code="invalid_field"
-        ) from None
+    pcm = await b64decode(samples, "samples", urlsafe=True)
     rate = int_field(body.get("sample_rate", 16000), "sample_rate", 1000, 192000)
     channels = int_field(body.get("channels", 1), "channels", 1, 8)
     byte_width = int_field(body.get("byte_width", 2), "byte_width", 1, 8)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
 import re
+from typing import Any
 
 from aiohttp import web
 
@@ -16,6 +20,29 @@ from asr_server.engines.base import Audio, TranscribeOptions, Transcription
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object, parsed in a thread (bodies of base64 audio run to MBs)."""
+    raw = await request.read()
+    try:
+        body = await asyncio.to_thread(json.loads, raw)
+    except ValueError:
+        raise errors.BadRequest("body is not valid JSON", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise errors.BadRequest("JSON body must be an object", code="invalid_json")
+    return body
+
+
+async def b64decode(text: str, field: str, *, urlsafe: bool = False) -> bytes:
+    """Base64 (standard or urlsafe) in a thread; 400 naming the field when invalid."""
+    try:
+        if urlsafe:
+            return await asyncio.to_thread(base64.urlsafe_b64decode, text)
+        return await asyncio.to_thread(base64.b64decode, text, validate=True)
+    except (binascii.Error, ValueError):
+        kind = "urlsafe base64" if urlsafe else "base64"
+        raise errors.BadRequest(f"{field} is not valid {kind}", code="invalid_field") from None
 
 
 def refuse_early(request: web.Request) -> None:

@@ -7,8 +7,6 @@ Options come from the query string (`language`, `prompt`, `hotwords`, `word_time
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,11 +16,13 @@ from asr_server import errors, formats
 from asr_server.app import error_body
 from asr_server.engines.base import Audio, TranscribeOptions
 from asr_server.routes.common import (
+    b64decode,
     bool_field,
     decode_container,
     decode_pcm16,
     int_field,
     language_field,
+    read_json_object,
     recognize,
     text_field,
 )
@@ -57,21 +57,13 @@ def _options(request: web.Request, values: Mapping[str, Any]) -> TranscribeOptio
 
 
 async def _json_audio(request: web.Request) -> tuple[Audio, dict[str, Any]]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise errors.BadRequest("body is not valid JSON", code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise errors.BadRequest("JSON body must be an object", code="invalid_json")
+    body = await read_json_object(request)
     encoded = body.get("audio")
     if not isinstance(encoded, str) or not encoded:
         raise errors.BadRequest(
             "audio is required: base64-encoded audio bytes", code="invalid_field"
         )
-    try:
-        data = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise errors.BadRequest("audio is not valid base64", code="invalid_field") from None
+    data = await b64decode(encoded, "audio")
     audio_format = body.get("format")
     if audio_format is not None and not isinstance(audio_format, str):
         raise errors.BadRequest("format must be a string", code="invalid_field")

@@ -4,6 +4,7 @@ the server keeps serving. The engine is a `GatedEngine` held by the test where t
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
 import aiohttp
@@ -218,3 +219,28 @@ async def test_engine_rejection_is_400(start_server: StartServer) -> None:
     assert "cannot decode this" in body["error"]["message"]
     engine.fail_with = None
     await still_serves(server)
+
+
+async def test_asrt_errors_keep_asrt_shape_and_http_status(start_server: StartServer) -> None:
+    server = await start_server(GatedEngine())
+    cases: list[tuple[dict[str, Any], str, int, int, str]] = [
+        ({"json": {"sample_rate": 16000}}, "/all", 400, 400000, "invalid_field"),
+        ({"json": {"samples": ""}}, "/speech", 400, 400001, "empty_audio"),
+        ({"json": {"samples": "AAAA", "byte_width": 4}}, "/all", 400, 400002,
+         "unsupported_audio_config"),
+        ({"data": b"{not json", "headers": {"Content-Type": "application/json"}}, "/all", 400,
+         400000, "invalid_json"),
+        ({"data": b"x"}, "/all", 415, 400000, "unsupported_media_type"),
+    ]  # fmt: skip
+    for kwargs, path, status, asrt_code, code in cases:
+        async with server.http.post(f"{server.url}{path}", **kwargs) as r:
+            body = await r.json()
+            assert r.status == status, body
+        assert body["status_code"] == asrt_code, body
+        assert body["error"]["code"] == code, body
+        assert body["result"] == ""
+    pcm = base64.urlsafe_b64encode(b"\x00\x01" * 8000).decode()
+    async with server.http.post(f"{server.url}/all", json={"samples": pcm}) as r:
+        ok = await r.json()
+        assert r.status == 200, ok
+    assert ok["status_code"] == 200000 and ok["status_message"] == "all level"
