@@ -45,24 +45,24 @@ ESPEAK_TEXT = "And so my fellow Americans, ask not what your country can do for 
 CHILD_KINDS = ["deployment", "service", "horizontalpodautoscaler", "poddisruptionbudget"]
 
 
-def start_emulator(children: Children) -> tuple[Child, Path]:
-    kubeconfig = STATE / "kubeconfig"
+def start_emulator(children: Children, state: Path) -> tuple[Child, Path]:
+    kubeconfig = state / "kubeconfig"
     kubeconfig.unlink(missing_ok=True)
     argv = [sys.executable, str(REPO / "scripts" / "kube_emulator.py"),
             "--kubeconfig", str(kubeconfig), "--crds", str(REPO / "crds")]  # fmt: skip
-    child = children.start("kube emulator", argv, STATE / "emulator.log")
+    child = children.start("kube emulator", argv, state / "emulator.log")
     wait_until("the emulator's kubeconfig", kubeconfig.exists, 60, alive=child)
     server = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
     print(f"    Kubernetes API emulator on {server}; KUBECONFIG={kubeconfig}")
     return child, kubeconfig
 
 
-def start_operator(children: Children, kubeconfig: Path) -> Child:
+def start_operator(children: Children, kubeconfig: Path, state: Path) -> Child:
     port = free_port()
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "ASRFLEET_HEALTH_PORT": str(port),
            "ASRFLEET_LOG_FORMAT": "text", "ASRFLEET_RESYNC_SECONDS": "30"}  # fmt: skip
     argv = [sys.executable, "-m", "asrfleet_operator"]
-    child = children.start("operator", argv, STATE / "operator.log", env)
+    child = children.start("operator", argv, state / "operator.log", env)
     health = f"http://127.0.0.1:{port}/healthz"
     wait_until(f"the operator's {health}", lambda: http_get(health)[0] == 200, 90, alive=child)
     print(f"    operator running: {' '.join(argv[1:])} (health {health}, log {child.log})")
@@ -156,12 +156,12 @@ def server_process(container: dict[str, Any]) -> tuple[list[str], dict[str, str]
     return [executable, *command[1:]], {**os.environ, **env}, int(env.get("ASR_PORT", port))
 
 
-def speech_file() -> Path:
+def speech_file(state: Path) -> Path:
     if JFK.exists():
         return JFK
     if shutil.which("espeak-ng") is None:
         raise StepFailed(f"{JFK} is absent and espeak-ng is not installed to generate speech")
-    generated = STATE / "speech.wav"
+    generated = state / "speech.wav"
     subprocess.run(["espeak-ng", "-w", str(generated), ESPEAK_TEXT], check=True)
     print(f"    {JFK} is absent: generated {generated} with espeak-ng")
     return generated
@@ -189,16 +189,16 @@ def print_metrics(base_url: str) -> None:
             print(f"    {name} {value:g}")
 
 
-def run(steps: Steps, children: Children, example_path: Path) -> None:
-    STATE.mkdir(parents=True, exist_ok=True)
-    example = yaml.safe_load(example_path.read_text(encoding="utf-8"))
-    name = example["metadata"]["name"]
-    ns = example["metadata"].get("namespace", "default")
+def run(steps: Steps, children: Children, example_path: Path, state: Path) -> None:
+    state.mkdir(parents=True, exist_ok=True)
     with steps.step("start a Kubernetes API emulator (kmock) on 127.0.0.1"):
-        _, kubeconfig = start_emulator(children)
+        _, kubeconfig = start_emulator(children, state)
     with steps.step("run the operator against it (python -m asrfleet_operator)"):
-        operator = start_operator(children, kubeconfig)
+        operator = start_operator(children, kubeconfig, state)
     with steps.step(f"kubectl apply crds/ and {example_path.name}"):
+        example = yaml.safe_load(example_path.read_text(encoding="utf-8"))
+        name = example["metadata"]["name"]
+        ns = example["metadata"].get("namespace", "default")
         apply(kubeconfig, REPO / "crds")
         apply(kubeconfig, example_path)
     with steps.step(f"wait for the operator to reconcile {ns}/{name}"):
@@ -211,14 +211,14 @@ def run(steps: Steps, children: Children, example_path: Path) -> None:
     with steps.step("run the inference server as that container would"):
         argv, env, port = server_process(container)
         print(f"    {' '.join(argv)}")
-        server = children.start("inference server", argv, STATE / "server.log", env)
+        server = children.start("inference server", argv, state / "server.log", env)
     base_url = f"http://127.0.0.1:{port}"
     with steps.step(f"wait for {base_url}/readyz (loads the model)"):
         ready = lambda: http_get(f"{base_url}/readyz")[0] == 200  # noqa: E731
         wait_until("/readyz to answer 200", ready, 300, alive=server)
         print("    ready")
     with steps.step("transcribe speech through the OpenAI-compatible API"):
-        text = transcribe(base_url, speech_file())
+        text = transcribe(base_url, speech_file(state))
         print(f"\n    transcript: {text.strip()}\n")
         if not text.strip():
             raise StepFailed("the transcript is empty")
@@ -233,11 +233,13 @@ def _raise_interrupt(signum: int, frame: object) -> NoReturn:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--example", type=Path, default=EXAMPLE, help="SpeechRecognizer to apply")
+    parser.add_argument("--state-dir", type=Path, default=STATE, help="logs and kubeconfig")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
+        signal.signal(sig, _raise_interrupt)
     steps, children = Steps(), Children()
     try:
-        run(steps, children, args.example)
+        run(steps, children, args.example, args.state_dir)
     except KeyboardInterrupt:
         print(f"\ndemo: interrupted during {steps.current}; shutting down", flush=True)
         return 130

@@ -34,7 +34,9 @@ class Steps:
         self.number += 1
         self.current = f"step {self.number} ({title})"
         print(f"\n==> {self.number}. {title}", flush=True)
+        started = time.monotonic()
         yield
+        print(f"    ({time.monotonic() - started:.1f} s)", flush=True)
 
 
 @dataclass

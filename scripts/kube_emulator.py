@@ -22,16 +22,24 @@ from pathlib import Path
 from typing import Any, cast
 
 import yaml
-from kmock import KubernetesEmulator, Server
+from kmock import Server
 from kmock._internal import rendering
+
+# The operator tests' emulator adds what kopf needs (uid, resourceVersion, generation); reuse
+# it rather than keep two. It lives with the test support code.
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO / "tests") not in sys.path:
+    sys.path.insert(0, str(REPO / "tests"))
+from support.kube_emulator import ApiServerEmulator  # noqa: E402
 
 SERVER_VERSION = {"major": "1", "minor": "31", "gitVersion": "v1.31.0-kmock"}
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
 
-class CoreFixedEmulator(KubernetesEmulator):  # type: ignore[misc]
-    """kmock 0.8 answers `/api/v1` with groupVersion "/v1"; client-go's REST mapper (kubectl,
-    Helm) keys the core resources by "v1" and then finds no ConfigMap, Secret or Service."""
+class CoreFixedEmulator(ApiServerEmulator):
+    """The operator tests' emulator, plus what client-go (kubectl, Helm) needs: kmock 0.8
+    answers `/api/v1` with groupVersion "/v1", so client-go's REST mapper (which keys the core
+    resources by "v1") finds no ConfigMap, Secret or Service; and Helm asks for OpenAPI."""
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
