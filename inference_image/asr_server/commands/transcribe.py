@@ -119,7 +119,9 @@ def _transcribe(
         def advance(done: float, total: float) -> None:
             bar.update(round(done, 1) - bar.n)
 
-        return engine.transcribe(audio, options, progress=advance)
+        result = engine.transcribe(audio, options, progress=advance)
+        bar.update(bar.total - bar.n)  # the last segment ends before trailing silence
+        return result
 
 
 def _print(path: Path, result: Any, args: argparse.Namespace, several: bool) -> None:

@@ -30,6 +30,8 @@ from asr_server.engines.base import (
     Transcription,
     Word,
 )
+from asr_server.engines.batch_defaults import default_batch_size
+from asr_server.engines.batched import BatchedWhisperDecoder
 from asr_server.engines.cpu_limit import container_cpu_limit, cpu_threads
 from asr_server.models import resolve_model
 from asr_server.text import convert_script, is_chinese
@@ -75,6 +77,7 @@ class WhisperEngine:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.model: Any = None
+        self._batched: BatchedWhisperDecoder | None = None
         self._info = EngineInfo(
             name=config.model,
             engine="faster-whisper",
@@ -124,6 +127,14 @@ class WhisperEngine:
     ) -> Transcription:
         if self.model is None:
             raise RuntimeError("WhisperEngine.transcribe() before load()")
+        languages = self._info.languages
+        if options.language and options.language not in languages:
+            # faster-whisper would silently decode English with an English-only model.
+            supported = ", ".join(languages) if len(languages) <= 5 else f"{len(languages)} codes"
+            raise EngineError(
+                f"language {options.language!r} is not supported by {self._info.name} "
+                f"(supported: {supported})"
+            )
         try:
             raw_segments, info = self.model.transcribe(
                 audio,
@@ -153,14 +164,21 @@ class WhisperEngine:
     def transcribe_batch(
         self, items: Sequence[tuple[Audio, TranscribeOptions]]
     ) -> list[Transcription | EngineError]:
-        """One request after another; `engines/batched.py` replaces this with batched decoding."""
-        results: list[Transcription | EngineError] = []
-        for audio, options in items:
-            try:
-                results.append(self.transcribe(audio, options))
-            except EngineError as exc:
-                results.append(exc)
-        return results
+        """All items decoded together by `engines/batched.py` (one CTranslate2 encode + generate
+        per group of up to `batch_max_size` windows); one bad item never fails the others."""
+        if self.model is None:
+            raise RuntimeError("WhisperEngine.transcribe_batch() before load()")
+        if self._batched is None:
+            size = self.config.batch_max_size or default_batch_size(
+                self._info.device, container_cpu_limit()
+            )
+            self._batched = BatchedWhisperDecoder(
+                self.model, max_batch_size=size, name=self._info.name
+            )
+        return [
+            r if isinstance(r, EngineError) else self.postprocess(r)
+            for r in self._batched.decode(items)
+        ]
 
     def postprocess(self, result: Transcription) -> Transcription:
         """Chinese script conversion; apply to every result, however it was decoded."""
