@@ -10,9 +10,6 @@ from aiohttp import web
 from asr_server.config import ServerConfig
 from asr_server.engines.base import ASREngine
 from support.asr_http import Server, StartServer, start_server_on_socket, wait_ready
-from support.asr_standins import install_if_missing
-
-install_if_missing()
 
 
 @pytest.fixture

@@ -23,12 +23,8 @@ from asr_server.config import ServerConfig
 from asr_server.engines.base import TranscribeOptions, Transcription
 from conftest import Clip
 from support.asr_http import Server, start_server_on_socket, wait_ready
-from support.asr_standins import install_if_missing
 from support.pcm import load_16k, to_pcm16
-from support.stream_server import make_engine
 from support.text import char_error_rate, normalize_words, word_error_rate
-
-install_if_missing()
 
 pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="module")]
 
@@ -39,7 +35,7 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 async def _serve(model: str, tmp: Path) -> AsyncIterator[Server]:
     config = ServerConfig(model=model, model_dir=tmp, api_key=API_KEY, batch_max_wait_ms=5.0)
     runners: list[web.AppRunner] = []
-    server = await start_server_on_socket(make_engine(config, tmp), config, runners)
+    server = await start_server_on_socket(None, config, runners)  # the configured engine
     await wait_ready(server, timeout_s=300)
     yield server
     await server.http.close()

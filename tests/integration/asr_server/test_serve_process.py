@@ -1,7 +1,8 @@
-"""`asr-server serve` as a real process: SIGTERM while a request is decoding.
+"""`asr-server serve` as a real process.
 
-That request completes with 200, new requests get 503 `draining` (or connection refused once
-the socket has closed), and the process exits 0."""
+SIGTERM while a request is decoding: that request completes with 200, new requests get 503
+`draining` (or connection refused once the socket has closed), and the process exits 0.
+A model that fails to load exits 1; an invalid setting exits 2 with one line."""
 
 from __future__ import annotations
 
@@ -78,3 +79,29 @@ async def test_sigterm_drains_in_flight_request_then_exits_0(tmp_path: Path) -> 
             await process.wait()
     messages = [json.loads(line)["message"] for line in log.read_text().splitlines()]
     assert messages.index("signal received: draining") < messages.index("stopped")
+
+
+async def test_model_that_fails_to_load_exits_1_with_the_reason(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        str(ASR_SERVER), "serve", "--model", str(tmp_path / "no-such-model"),
+        "--host", "127.0.0.1", "--port", str(free_port()), "--log-format", "json",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(120):
+        _, stderr = await process.communicate()
+    assert process.returncode == 1
+    last = json.loads(stderr.decode().strip().splitlines()[-1])
+    assert last["message"] == "exiting: model load failed"
+    assert "no-such-model" in last["error"]
+
+
+async def test_invalid_setting_exits_2_with_one_line() -> None:
+    process = await asyncio.create_subprocess_exec(
+        str(ASR_SERVER), "serve", "--max-queue", "lots",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(60):
+        _, stderr = await process.communicate()
+    assert process.returncode == 2
+    lines = stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "ASR_MAX_QUEUE" in lines[0]
