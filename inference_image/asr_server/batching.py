@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from asr_server.config import ServerConfig
 from asr_server.engines.base import Audio, TranscribeOptions, Transcription
+from asr_server.engines.batch_defaults import default_batch_size
+from asr_server.engines.cpu_limit import container_cpu_limit
 
-CPU_BATCH_SIZE = 4
-"""On a 2-core CPU, batches of about 4 gave the best throughput (8 was slower than 4)."""
-GPU_BATCH_SIZE = 16
 GPU_CONCURRENCY = 2
 
 
@@ -38,39 +35,19 @@ class BatchSettings:
     cpu_limit: float
 
 
-def cpu_limit() -> float:
-    """CPUs this process may use: the cgroup quota (container limit) when set, else the
-    CPUs in its affinity mask."""
-    cpus = float(len(os.sched_getaffinity(0)))
-    v2 = Path("/sys/fs/cgroup/cpu.max")
-    v1_quota = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
-    v1_period = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
-    try:
-        if v2.exists():
-            quota, period = v2.read_text().split()[:2]
-            if quota != "max":
-                return max(min(cpus, int(quota) / int(period)), 0.1)
-        elif v1_quota.exists() and v1_period.exists():
-            quota_us = int(v1_quota.read_text())
-            if quota_us > 0:
-                return max(min(cpus, quota_us / int(v1_period.read_text())), 0.1)
-    except (OSError, ValueError):
-        pass
-    return cpus
-
-
 def resolve_settings(config: ServerConfig, device: str) -> BatchSettings:
-    """Fill the zeros in config: on CPU one decode worker per 4 CPUs (each batch already uses
-    every core through CTranslate2's threads) and batches of 4; on GPU 2 workers, batches of 16."""
-    cpus = cpu_limit()
+    """Fill the zeros in config from the device: on CPU one decode worker per 4 CPUs of the
+    container's limit (each batch already uses every core through CTranslate2's threads) and
+    the engine's own batch size (`engines.batch_defaults`: 4 on 2 CPUs, where batches of ~4
+    gave the best throughput); on GPU 2 workers and batches of 16."""
+    cpus = container_cpu_limit()
     on_gpu = device.startswith("cuda")
     concurrency = config.max_concurrency or (
         GPU_CONCURRENCY if on_gpu else max(1, math.floor(cpus / 4))
     )
-    batch = config.batch_max_size or (GPU_BATCH_SIZE if on_gpu else CPU_BATCH_SIZE)
     return BatchSettings(
         concurrency=concurrency,
-        max_batch_size=batch,
+        max_batch_size=config.batch_max_size or default_batch_size(device, cpus),
         max_wait_s=config.batch_max_wait_ms / 1000.0,
         device=device,
         cpu_limit=cpus,

@@ -13,6 +13,7 @@ temperature=0)`. One failing item yields its EngineError and never fails the oth
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
+from asr_server.engines import fallback
 from asr_server.engines.base import Audio, EngineError, TranscribeOptions, Transcription
 from asr_server.engines.stitch import to_transcription
 from asr_server.engines.windows import (
@@ -38,8 +40,6 @@ from asr_server.engines.windows import (
 log = logging.getLogger(__name__)
 
 # faster-whisper's sequential defaults, so both paths decode alike.
-_NO_SPEECH_THRESHOLD = 0.6
-_LOG_PROB_THRESHOLD = -1.0
 _PROMPT_RESET_ON_TEMPERATURE = 0.5
 _MAX_INITIAL_TIMESTAMP_INDEX = 50  # 1.0 s / 0.02 s
 _PREPEND_PUNCTUATIONS = "\"'“¿([{-"
@@ -52,9 +52,16 @@ GroupKey = tuple[int, float, int]
 class BatchedWhisperDecoder:
     """Batched encode + generate over `model.model` (a `ctranslate2.models.Whisper`)."""
 
-    def __init__(self, model: WhisperModel, max_batch_size: int = 4, workers: int = 1) -> None:
+    def __init__(
+        self,
+        model: WhisperModel,
+        max_batch_size: int = 4,
+        workers: int = 1,
+        name: str = "this model",
+    ) -> None:
         """`max_batch_size` windows per encode/generate call; `workers` calls at a time (give
         the WhisperModel as many `num_workers`: CTranslate2 runs one call per worker)."""
+        self.name = name
         if max_batch_size < 1 or workers < 1:
             raise ValueError("max_batch_size and workers must be >= 1")
         self.model = model
@@ -63,6 +70,7 @@ class BatchedWhisperDecoder:
         self._pool = ThreadPoolExecutor(workers, "batched-decode") if workers > 1 else None
         self._multilingual = bool(model.model.is_multilingual)
         self._tokenizers: dict[tuple[str, str], Tokenizer] = {}
+        self._languages = frozenset(model.supported_languages)
         self._suppress = list(get_suppressed_tokens(self._tokenizer("transcribe", "en"), [-1]))
 
     def decode(
@@ -80,6 +88,10 @@ class BatchedWhisperDecoder:
             except Exception as exc:  # a feature/VAD failure is this item's problem only
                 log.warning("item %d could not be prepared: %s", index, exc)
                 plans.append(EngineError(f"audio could not be processed: {exc}"))
+                continue
+            if options.language and options.language not in self._languages:
+                # As the unbatched engine: an English-only model refuses other languages.
+                plans.append(self._unsupported(options.language))
                 continue
             if not self._multilingual:
                 plan.language = "en"
@@ -100,6 +112,13 @@ class BatchedWhisperDecoder:
             plan if isinstance(plan, EngineError) else plan.error or to_transcription(plan)
             for plan in plans
         ]
+
+    def _unsupported(self, language: str) -> EngineError:
+        known = sorted(self._languages)
+        supported = ", ".join(known) if len(known) <= 5 else f"{len(known)} codes"
+        return EngineError(
+            f"language {language!r} is not supported by {self.name} (supported: {supported})"
+        )
 
     def _decode_round(self, windows: list[Window]) -> list[Window]:
         chunks: list[list[Window]] = []
@@ -192,61 +211,74 @@ class BatchedWhisperDecoder:
                     item.language, item.language_probability = window.language, float(probability)
 
     def _absorb(self, window: Window, result: Any, encoding: Any) -> Window | None:
-        """Turn one generate result into segments; return the follow-up window, if any."""
+        """Judge one generate result: retry at the next temperature, or keep its segments.
+        Returns the window to decode in the next round, if any."""
         item = window.item
         tokenizer = self._tokenizer(item.options.task, window.language or item.language or "en")
-        tokens: list[int] = result.sequences_ids[0]
-        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
-        silent = result.no_speech_prob > _NO_SPEECH_THRESHOLD and avg_logprob <= _LOG_PROB_THRESHOLD
+        schedule = fallback.temperatures(item.options.temperature)
+        tried = fallback.attempt(
+            result,
+            tokenizer.decode(result.sequences_ids[0]),
+            schedule[window.temperature_index],
+            encoding,
+        )
+        if tried.failed:
+            window.attempts.append(tried)
+            if window.temperature_index + 1 < len(schedule):
+                return dataclasses.replace(window, temperature_index=window.temperature_index + 1)
+            tried = fallback.best(window.attempts)
         next_seek = window.seek + window.segment_size
-        if not silent:
-            segments, next_seek, single_ending = self.model._split_segments_by_timestamps(
-                tokenizer=tokenizer,
-                tokens=tokens,
-                time_offset=window.time_offset,
-                segment_size=window.segment_size,
-                segment_duration=window.segment_duration,
-                seek=window.seek,
-            )
-            if item.options.word_timestamps and encoding is not None:
-                self.model.add_word_timestamps(
-                    [segments],
-                    tokenizer,
-                    ctranslate2.StorageView.from_array(np.ascontiguousarray(encoding)),
-                    window.segment_size,
-                    _PREPEND_PUNCTUATIONS,
-                    _APPEND_PUNCTUATIONS,
-                    last_speech_timestamp=0.0,
-                )
-                ends = [w["end"] for s in segments for w in s.get("words", [])]
-                if (
-                    item.mode == "seek"
-                    and not single_ending
-                    and ends
-                    and ends[-1] > window.time_offset
-                ):
-                    next_seek = round(ends[-1] * FRAMES_PER_SECOND)
-            kept = []
-            for segment in segments:
-                text = tokenizer.decode(segment["tokens"])
-                if segment["start"] == segment["end"] or not text.strip():
-                    continue
-                if item.mode == "seek":
-                    item.previous_tokens.extend(segment["tokens"])
-                kept.append(
-                    {
-                        **segment,
-                        "text": text,
-                        "avg_logprob": avg_logprob,
-                        "no_speech_prob": result.no_speech_prob,
-                    }
-                )
-            item.segments[window.order] = kept
-        if item.options.temperature > _PROMPT_RESET_ON_TEMPERATURE:
+        if not tried.silent:
+            next_seek = self._keep_segments(window, tried, tokenizer)
+        if tried.temperature > _PROMPT_RESET_ON_TEMPERATURE:
             item.previous_tokens.clear()
         if item.mode == "seek" and next_seek < item.content_frames:
             return seek_window(item, next_seek, window.order + 1)
         return None
+
+    def _keep_segments(self, window: Window, tried: fallback.Attempt, tokenizer: Tokenizer) -> int:
+        """Split the tokens into timed segments, keep them; return where the next window starts."""
+        item = window.item
+        segments, next_seek, single_ending = self.model._split_segments_by_timestamps(
+            tokenizer=tokenizer,
+            tokens=tried.tokens,
+            time_offset=window.time_offset,
+            segment_size=window.segment_size,
+            segment_duration=window.segment_duration,
+            seek=window.seek,
+        )
+        if item.options.word_timestamps and tried.encoding is not None:
+            self.model.add_word_timestamps(
+                [segments],
+                tokenizer,
+                ctranslate2.StorageView.from_array(np.ascontiguousarray(tried.encoding)),
+                window.segment_size,
+                _PREPEND_PUNCTUATIONS,
+                _APPEND_PUNCTUATIONS,
+                last_speech_timestamp=0.0,
+            )
+            ends = [w["end"] for s in segments for w in s.get("words", [])]
+            if item.mode == "seek" and not single_ending and ends and ends[-1] > window.time_offset:
+                next_seek = round(ends[-1] * FRAMES_PER_SECOND)
+        kept = []
+        for segment in segments:
+            text = tokenizer.decode(segment["tokens"])
+            if segment["start"] == segment["end"] or not text.strip():
+                continue
+            if item.mode == "seek":
+                item.previous_tokens.extend(segment["tokens"])
+            kept.append(
+                {
+                    **segment,
+                    "text": text,
+                    "avg_logprob": tried.avg_logprob,
+                    "no_speech_prob": tried.no_speech_prob,
+                    "temperature": tried.temperature,
+                    "compression_ratio": tried.compression_ratio,
+                }
+            )
+        item.segments[window.order] = kept
+        return int(next_seek)
 
     def _prompt(self, window: Window, language: str | None = None) -> list[int]:
         item = window.item
@@ -273,7 +305,8 @@ class BatchedWhisperDecoder:
         # index does not depend on the language token, so compute it with any tokenizer.
         tokenizer = self._tokenizer(options.task, "en")
         sot_position = self._prompt(window, language="en").index(tokenizer.sot)
-        return (options.beam_size, options.temperature, sot_position)
+        temperature = fallback.temperatures(options.temperature)[window.temperature_index]
+        return (options.beam_size, temperature, sot_position)
 
     def _tokenizer(self, task: str, language: str) -> Tokenizer:
         key = (task, language)

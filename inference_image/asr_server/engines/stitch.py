@@ -70,4 +70,8 @@ def _to_segment(number: int, raw: dict[str, Any], plan: ItemPlan) -> Segment:
         no_speech_prob=float(raw["no_speech_prob"]),
         confidence=confidence(avg_logprob),
         words=tuple(words),
+        seek=int(raw.get("seek", 0)),
+        tokens=tuple(int(t) for t in raw.get("tokens", ())),
+        temperature=float(raw.get("temperature", 0.0)),
+        compression_ratio=float(raw.get("compression_ratio", 0.0)),
     )

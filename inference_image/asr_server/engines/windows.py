@@ -85,6 +85,10 @@ class Window:
     segment_duration: float
     seek: int
     """Frame index of the window start (seek mode) or chunk offset in frames (chunks mode)."""
+    temperature_index: int = 0
+    """Position in the temperature fallback schedule (engines/fallback.py)."""
+    attempts: list[Any] = field(default_factory=list)
+    """Failed decodes at lower temperatures, for the best-of choice when all fail."""
     language: str | None = None
     """Detected on this window when its item's language was not known yet (parallel chunks)."""
 
