@@ -137,9 +137,12 @@ async def drain(app: web.Application, grace_s: float) -> bool:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(state.idle.wait(), grace_s)
     if hooks:
-        _done, pending = await asyncio.wait(hooks, timeout=max(0.0, deadline - time.monotonic()))
+        done, pending = await asyncio.wait(hooks, timeout=max(0.0, deadline - time.monotonic()))
         for task in pending:
             task.cancel()
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("drain hook failed", exc_info=task.exception())
     log.info("drained", extra={"inflight_left": state.inflight})
     return state.inflight == 0
 

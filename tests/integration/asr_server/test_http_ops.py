@@ -9,6 +9,7 @@ import logging
 
 import aiohttp
 import pytest
+from asr_server.app import STATE, drain
 from asr_server.engines.fake import FakeEngine
 from support.asr_http import StartServer, wav_bytes
 
@@ -112,3 +113,23 @@ async def test_batch_endpoint_isolates_a_bad_file(start_server: StartServer) -> 
         f"{server.url}/v1/recognize/batch", data=aiohttp.FormData({"a": "b"})
     ) as response:
         assert response.status == 415
+
+
+async def test_drain_runs_the_hooks_and_survives_a_failing_one(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await start_server(FakeEngine())
+    called: list[str] = []
+
+    async def finalise_streams() -> None:
+        called.append("finalised")
+
+    async def broken() -> None:
+        raise RuntimeError("hook broke")
+
+    server.app[STATE].on_drain.extend([broken, finalise_streams])
+    assert await drain(server.app, grace_s=5) is True
+    assert called == ["finalised"]
+    assert "drain hook failed" in caplog.text
+    async with server.http.get(f"{server.url}/readyz") as response:
+        assert response.status == 503
