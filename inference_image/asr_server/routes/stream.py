@@ -21,7 +21,8 @@ def setup(app: web.Application) -> None:
 
     async def decode(audio: Audio, options: TranscribeOptions, final: bool) -> Transcription:
         # While draining, an open stream's finals still decode (DESIGN.md: streams finish).
-        return await scheduler.submit(audio, options, finishing=final)
+        # Partials are best-effort: they queue behind finals and HTTP requests.
+        return await scheduler.submit(audio, options, finishing=final, background=not final)
 
     config = app[CONFIG]
     limits = StreamLimits.from_config(config)

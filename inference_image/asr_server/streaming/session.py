@@ -98,6 +98,7 @@ class StreamSession:
         self._closing = False
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
+        self._partial_task: asyncio.Future[Transcription | None] | None = None
 
     # --- audio in ---------------------------------------------------------------------------
 
@@ -147,6 +148,10 @@ class StreamSession:
         start, self._open_start = self._open_start, None
         assert start is not None
         self._partial_wanted = False
+        if self._partial_task is not None:
+            # Finals first: a partial still queued in the scheduler would hold this stream's
+            # one decode slot, so drop it (a running one finishes; its result is discarded).
+            self._partial_task.cancel()
         if end - start >= self._min_speech:
             audio = self._slice(start, end)
             utt = _Utterance(self._next_segment_id, start, end, audio, self._arrival(speech_end))
@@ -230,9 +235,20 @@ class StreamSession:
         start, segment_id = self._open_start, self._next_segment_id
         assert start is not None
         end = self.total_samples
-        result = await self._try_decode(self._slice(start, end), final=False)
-        # Stale if the utterance was closed meanwhile: its final is queued and supersedes it.
-        if result is None or self._open_start != start or self._closing:
+        task = asyncio.ensure_future(self._try_decode(self._slice(start, end), final=False))
+        self._partial_task = task
+        try:
+            await asyncio.wait([task])
+        finally:
+            self._partial_task = None
+            if not task.done():  # the worker itself was cancelled (client gone)
+                task.cancel()
+                await asyncio.wait([task])
+        # Cancelled or stale when the utterance closed meanwhile: its final supersedes it.
+        if task.cancelled() or self._open_start != start or self._closing:
+            return
+        result = task.result()
+        if result is None:
             return
         text = result.text.strip()
         if not text:

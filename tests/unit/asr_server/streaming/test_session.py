@@ -7,71 +7,14 @@ import asyncio
 import numpy as np
 import numpy.typing as npt
 import pytest
-from asr_server.engines.base import SAMPLE_RATE, Audio, TranscribeOptions, Transcription
-from asr_server.errors import QueueFull
+from asr_server.engines.base import SAMPLE_RATE
 from asr_server.streaming.protocol import (
     Error,
     Final,
     Partial,
-    ServerMessage,
-    StartMessage,
 )
-from asr_server.streaming.session import StreamSession, StreamSettings
-from support.pcm import FRAME_SAMPLES, frames, to_pcm16
-
-
-class RecordingDecoder:
-    """Answers with the decoded length; can hold decodes until released and can fail."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[float, bool]] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.gate: asyncio.Event | None = None
-        self.fail_next_final = False
-
-    async def __call__(
-        self, audio: Audio, options: TranscribeOptions, final: bool
-    ) -> Transcription:
-        self.calls.append((len(audio) / SAMPLE_RATE, final))
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            if self.gate is not None:
-                await self.gate.wait()
-            await asyncio.sleep(0)
-            if final and self.fail_next_final:
-                self.fail_next_final = False
-                raise QueueFull("full", retry_after=1)
-            text = f"{len(audio) / SAMPLE_RATE:.2f}s"
-            return Transcription(text, "en", 1.0, len(audio) / SAMPLE_RATE, confidence=0.8)
-        finally:
-            self.in_flight -= 1
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.messages: list[ServerMessage] = []
-
-    async def __call__(self, message: ServerMessage) -> None:
-        self.messages.append(message)
-
-    def of(self, kind: type[ServerMessage]) -> list[ServerMessage]:
-        return [m for m in self.messages if isinstance(m, kind)]
-
-
-def make_session(decoder: RecordingDecoder, out: Collector, **settings: float) -> StreamSession:
-    session = StreamSession(
-        StartMessage(interim_results=True), StreamSettings(**settings), decoder, out
-    )
-    session.start()
-    return session
-
-
-async def feed_all(session: StreamSession, pcm: bytes) -> None:
-    for frame in frames(pcm):
-        session.feed(frame)
-        await asyncio.sleep(0)  # let the decoder task run, as between network frames
+from support.pcm import FRAME_SAMPLES, to_pcm16
+from support.stream_session import Collector, RecordingDecoder, feed_all, make_session
 
 
 @pytest.fixture

@@ -1,0 +1,48 @@
+"""Finals before partials, across streams (scheduler queue) and within one (session)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import numpy.typing as npt
+from asr_server.batching import PendingQueue, PendingRequest
+from asr_server.engines.base import SAMPLE_RATE, TranscribeOptions
+from asr_server.streaming.protocol import Final
+from support.pcm import to_pcm16
+from support.stream_session import Collector, RecordingDecoder, feed_all, make_session
+
+
+def request(name: str, *, background: bool = False) -> PendingRequest:
+    loop = asyncio.get_running_loop()
+    options = TranscribeOptions(prompt=name)  # distinct options: one request per batch
+    return PendingRequest(
+        np.zeros(1, np.float32), options, loop.create_future(), background=background
+    )
+
+
+async def test_background_requests_queue_behind_all_other_work() -> None:
+    queue = PendingQueue()
+    order = ["p1", "f1", "p2", "http", "f2"]
+    for name in order:
+        queue.put(request(name, background=name.startswith("p")))
+    taken = [(await queue.take_batch(1, 0))[0].options.prompt for _ in order]
+    assert taken == ["f1", "http", "f2", "p1", "p2"]
+
+
+async def test_a_closing_utterance_cancels_its_queued_partial(
+    jfk_samples: npt.NDArray[np.float32],
+) -> None:
+    decoder, out = RecordingDecoder(), Collector()
+    decoder.gate = asyncio.Event()  # the partial stays "queued in the scheduler"
+    session = make_session(decoder, out, partial_interval_s=0.3)
+    speech = jfk_samples[: 2 * SAMPLE_RATE]
+    silence = np.zeros(SAMPLE_RATE, dtype=np.float32)
+    await feed_all(session, to_pcm16(np.concatenate([speech, silence])))
+    await asyncio.sleep(0)
+    # The partial was given up; the stream's one decode slot now holds the final.
+    assert [final for _, final in decoder.calls] == [False, True]
+    assert decoder.in_flight == 1
+    decoder.gate.set()
+    await session.finish()
+    assert [type(m) for m in out.messages] == [Final]
