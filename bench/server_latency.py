@@ -8,7 +8,8 @@ call, so machine load from elsewhere hits both alike. Prints:
   in-process call (audio decode + `engine.transcribe_batch`, i.e. the same work minus HTTP,
   admission and batching), and their ratio (target: HTTP p50 within 10%);
 - peak RSS of the serving process (target < 600 MB);
-- server start to the first `/readyz` 200 (target < 3 s).
+- server start to the first `/readyz` 200 (target < 3 s), and the CPU time the process used
+  until then (what that start costs without the other load on a shared machine).
 
 Usage: .venv/bin/python bench/server_latency.py [--rounds 20]
 """
@@ -55,6 +56,12 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (a start-up figure other load barely moves)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_ready(url: str, timeout_s: float = 120) -> float:
     started = time.perf_counter()
     while time.perf_counter() - started < timeout_s:
@@ -97,6 +104,7 @@ def main() -> int:
     try:
         wait_ready(url)
         start_to_ready = time.perf_counter() - launched
+        ready_cpu = cpu_seconds(server.pid)
 
         engine = create_engine(ServerConfig(cache_entries=0))
         engine.load()
@@ -143,7 +151,8 @@ def main() -> int:
     print(f"serving process peak RSS: {rss:.0f} MB  (target < 600 MB)")
     print(
         f"start to /readyz 200: {start_to_ready:.2f} s  (target < 3 s; "
-        f"of which model load {load_seconds:.2f} s)"
+        f"of which model load {load_seconds:.2f} s; the process used {ready_cpu:.2f} s of CPU "
+        "by then, the wall time on an idle machine)"
     )
     print(f"server exit code after SIGTERM: {exit_code}")
     return 0
