@@ -152,7 +152,7 @@ def main() -> int:
     print(
         f"start to /readyz 200: {start_to_ready:.2f} s  (target < 3 s; "
         f"of which model load {load_seconds:.2f} s; the process used {ready_cpu:.2f} s of CPU "
-        "by then, the wall time on an idle machine)"
+        "by then: roughly the start time on an idle machine)"
     )
     print(f"server exit code after SIGTERM: {exit_code}")
     return 0
