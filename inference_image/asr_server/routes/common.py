@@ -81,7 +81,8 @@ async def recognize(
     """Cached result or a scheduled decode; adds the audio to the request's accounting."""
     app = request.app
     cache = app[CACHE]
-    key = cache_key(audio, options) if cache.enabled else ""
+    # hashing 10 minutes of samples takes tens of ms: not on the event loop
+    key = await asyncio.to_thread(cache_key, audio, options) if cache.enabled else ""
     result = cache.get(key) if cache.enabled else None
     if result is None:
         result = await app[SCHEDULER].submit(audio, options)
