@@ -143,3 +143,26 @@ def test_pcm16_too_long_is_refused_before_conversion() -> None:
         pcm16_to_audio(pcm, 8_000, max_seconds=2.5)
     assert caught.value.code == "audio_too_long"
     assert len(pcm16_to_audio(pcm, 8_000, max_seconds=3.0)) == pytest.approx(48_000, abs=32)
+
+
+def test_raw_pcm16_of_the_original_recording_matches_the_container_decode(
+    jfk_clip,  # type: ignore[no-untyped-def]
+    jfk_16k: np.ndarray,
+) -> None:
+    # The FLAC's own 44.1 kHz stereo samples as raw interleaved PCM16, as an ASRT client sends.
+    import av
+
+    with av.open(str(jfk_clip.path)) as container:
+        stream = container.streams.audio[0]
+        rate, channels = stream.rate, stream.channels
+        resampler = av.AudioResampler(format="s16", layout=stream.layout.name, rate=rate)
+        pcm = b"".join(
+            bytes(out.planes[0])[: out.samples * 2 * channels]
+            for frame in container.decode(stream)
+            for out in resampler.resample(frame)
+        )
+    assert (rate, channels) == (44_100, 2)
+    audio = pcm16_to_audio(pcm, rate, channels=channels, max_seconds=60)
+    assert abs(len(audio) - len(jfk_16k)) <= 32
+    n = min(len(audio), len(jfk_16k))
+    assert float(np.abs(audio[:n] - jfk_16k[:n]).max()) < 1e-3
