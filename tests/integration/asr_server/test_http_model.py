@@ -21,6 +21,7 @@ from aiohttp import web
 from asr_server.app import ENGINE, METRICS
 from asr_server.config import ServerConfig
 from asr_server.engines.base import TranscribeOptions, Transcription
+from asr_server.text import convert_script
 from conftest import Clip
 from support.asr_http import Server, start_server_on_socket, wait_ready
 from support.pcm import load_16k, to_pcm16
@@ -222,6 +223,7 @@ async def test_mandarin_detected_simplified_and_pinyin(base: Server, mandarin_cl
         assert response.status == 200, result
     assert result["language"] == "zh"
     assert char_error_rate(mandarin_clip.transcript, result["text"]) <= 0.15, result["text"]
+    assert convert_script(result["text"], "simplified") == result["text"]  # no traditional left
 
     pcm = to_pcm16(load_16k(mandarin_clip.path))
     body = {
