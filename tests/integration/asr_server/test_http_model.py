@@ -177,7 +177,7 @@ async def test_other_containers_rates_and_layouts_give_the_same_text(
     assert word_error_rate(jfk_clip.transcript, body["text"]) * reference_words <= words_off
 
 
-async def test_asrt_all_with_pcm_samples(tiny: Server, jfk_clip: Clip) -> None:
+async def test_asrt_all_and_speech_with_pcm_samples(tiny: Server, jfk_clip: Clip) -> None:
     pcm = to_pcm16(load_16k(jfk_clip.path))
     body = {
         "samples": base64.urlsafe_b64encode(pcm).decode(),
@@ -190,6 +190,12 @@ async def test_asrt_all_with_pcm_samples(tiny: Server, jfk_clip: Clip) -> None:
         assert response.status == 200, result
     assert result["status_code"] == 200000
     assert_jfk(result["result"], jfk_clip)
+    async with tiny.http.post(f"{tiny.url}/speech", json=body, headers=AUTH) as response:
+        speech = await response.json()
+        assert response.status == 200, speech
+    # pinyin of English text keeps its words (ASRT's syllable list shape)
+    assert isinstance(speech["result"], list)
+    assert_jfk(" ".join(speech["result"]), jfk_clip)
     async with tiny.http.post(
         f"{tiny.url}/all", json={**body, "byte_width": 4}, headers=AUTH
     ) as response:
