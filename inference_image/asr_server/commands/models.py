@@ -60,6 +60,6 @@ def run(args: argparse.Namespace) -> int:
         installed = "yes" if e.installed else "no"
         prepared = "yes" if e.prepared else "no"
         print(f"{e.name:<18} {languages:<10} {e.size_mb:>4} MB  {installed:<9}  {prepared}")
-    if not all(e.installed for e in entries):
+    if not all(e.installed or e.prepared for e in entries):
         print(f"\n{models.INSTALL_HINT}")
     return 0
