@@ -21,6 +21,9 @@ from asr_server.errors import BadAudio
 
 MAX_PCM_CHANNELS = 8
 MAX_PCM_RATE = 384_000
+_NO_NESTED_OPENS = {"protocol_whitelist": "none"}
+"""No protocol may be opened from inside the body: an ffconcat list or HLS playlist sent as
+"audio" must not make FFmpeg read the server's files or fetch URLs (SSRF)."""
 _DURATION_SLACK_S = 0.5
 """Container headers round durations; reject up front only when clearly over the limit."""
 
@@ -35,7 +38,9 @@ def decode_audio(data: bytes, *, max_seconds: float | None = None) -> Audio:
     if not data:
         raise BadAudio("the audio is empty (0 bytes)", code="empty_audio")
     try:
-        container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
+        container = av.open(
+            io.BytesIO(data), mode="r", metadata_errors="ignore", options=_NO_NESTED_OPENS
+        )
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise BadAudio(
             f"cannot decode the audio: not a recognised audio format ({_reason(exc)})",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from asr_server.audio import decode_audio, pcm16_to_audio
@@ -166,3 +168,21 @@ def test_raw_pcm16_of_the_original_recording_matches_the_container_decode(
     assert abs(len(audio) - len(jfk_16k)) <= 32
     n = min(len(audio), len(jfk_16k))
     assert float(np.abs(audio[:n] - jfk_16k[:n]).max()) < 1e-3
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"ffconcat version 1.0\nfile 'speech.flac'\n",
+        b"#EXTM3U\n#EXT-X-TARGETDURATION:5\n#EXTINF:4.0,\nspeech.flac\n#EXT-X-ENDLIST\n",
+    ],
+    ids=["ffconcat", "hls"],
+)
+def test_playlists_cannot_make_ffmpeg_read_server_files(
+    body: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "speech.flac").write_bytes(encode(sine(4.0), SAMPLE_RATE, FLAC))
+    monkeypatch.chdir(tmp_path)  # the concat demuxer resolves relative names from here
+    with pytest.raises(BadAudio) as caught:
+        decode_audio(body)
+    assert caught.value.code == "undecodable_audio"
