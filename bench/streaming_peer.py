@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,37 @@ def run_peer_levels(
     sys.path.insert(0, str(repo / "tests"))
     from support.text import word_error_rate
 
+    frames = [speech.pcm[i : i + FRAME_BYTES] for i in range(0, len(speech.pcm), FRAME_BYTES)]
+    print(
+        f"\nwhisper-live {_version(python)} (faster_whisper backend, single_model, batch_enabled,"
+        f" same model dir; a fresh server per level)\n{header}"
+    )
+    results = []
+    for n in levels:
+        level = level_cls(n)
+        with _peer_server(python, model_dir) as (url, problem):
+            if problem:
+                return None, problem
+            for result in asyncio.run(_level(url, model_dir, frames, n)):
+                _score(level, result, speech, word_error_rate, reference)
+        results.append(level)
+        print(level.row(), flush=True)
+    return results, ""
+
+
+async def _level(url: str, model_dir: str, frames: list[bytes], n: int) -> list[dict[str, Any]]:
+    async def staggered(i: int) -> dict[str, Any]:
+        await asyncio.sleep(i / n)
+        try:
+            return await _one(url, model_dir, frames)
+        except Exception as exc:
+            return {"error": f"{type(exc).__name__}: {exc}"}
+
+    return await asyncio.gather(*(staggered(i) for i in range(n)))
+
+
+@contextlib.contextmanager
+def _peer_server(python: Path, model_dir: str) -> Iterator[tuple[str, str]]:
     port = _free_port()
     log = tempfile.NamedTemporaryFile(prefix="whisperlive-", suffix=".log", delete=False)  # noqa: SIM115
     env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
@@ -183,38 +215,15 @@ def run_peer_levels(
         problem = _wait_port(port, process)
         if problem:
             tail = Path(log.name).read_text(errors="replace").strip().splitlines()[-3:]
-            return None, f"whisper-live server {problem}: {' | '.join(tail)}"
-        frames = [speech.pcm[i : i + FRAME_BYTES] for i in range(0, len(speech.pcm), FRAME_BYTES)]
-        url = f"ws://127.0.0.1:{port}"
-        print(
-            f"\nwhisper-live {_version(python)} (faster_whisper backend, single_model, "
-            f"batch_enabled, same model dir; log {log.name})\n{header}"
-        )
-        results = []
-        for n in levels:
-            level = level_cls(n)
-
-            async def run_level(n: int = n) -> list[dict[str, Any]]:
-                async def staggered(i: int) -> dict[str, Any]:
-                    await asyncio.sleep(i / n)
-                    try:
-                        return await _one(url, model_dir, frames)
-                    except Exception as exc:
-                        return {"error": f"{type(exc).__name__}: {exc}"}
-
-                return await asyncio.gather(*(staggered(i) for i in range(n)))
-
-            for result in asyncio.run(run_level()):
-                _score(level, result, speech, word_error_rate, reference)
-            results.append(level)
-            print(level.row(), flush=True)
-        return results, ""
+            problem = f"whisper-live server {problem}: {' | '.join(tail)}"
+        yield f"ws://127.0.0.1:{port}", problem
     finally:
         process.terminate()
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()
 
 
 def _version(python: Path) -> str:
