@@ -71,7 +71,7 @@ helm-lint: venv ## Lint the chart (helm when on PATH, else Helm's library via he
 install: venv ## helm install the operator into the current kube context (RELEASE, NAMESPACE, HELM_ARGS)
 	@if command -v helm >/dev/null; then \
 	  helm upgrade --install $(RELEASE) $(CHART) -n $(NAMESPACE) --create-namespace $(HELM_ARGS); \
-	else $(PY) scripts/helm_chart.py install $(RELEASE) $(CHART) -n $(NAMESPACE) --create-namespace $(HELM_ARGS); fi
+	else $(PY) scripts/helm_chart.py upgrade --install $(RELEASE) $(CHART) -n $(NAMESPACE) --create-namespace $(HELM_ARGS); fi
 
 .PHONY: sync-crds chart
 sync-crds: ## Copy crds/ into the chart (a test fails when they differ)

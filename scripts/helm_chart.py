@@ -2,6 +2,8 @@
 
     python scripts/helm_chart.py lint charts/asrfleet
     python scripts/helm_chart.py install RELEASE charts/asrfleet -n NAMESPACE [-f values.yaml]
+    python scripts/helm_chart.py upgrade --install RELEASE charts/asrfleet -n NAMESPACE [...]
+    python scripts/helm_chart.py uninstall RELEASE -n NAMESPACE
 
 `make helm-lint` and `make install` use a real `helm` when one is on PATH and this otherwise.
 Helm reads HELM_DRIVER (secret, configmap, memory) when its library loads, so set it in the
@@ -83,24 +85,26 @@ def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
 
 
 def install(args: argparse.Namespace) -> int:
-    """Install like `helm install` (no waiting: the operator reports readiness itself)."""
+    """`helm install` or `helm upgrade [--install]` (no waiting: the operator reports its
+    readiness itself, and the emulator runs no controllers)."""
     helm = _helm()
-    config = helm.Configuration(
-        namespace=args.namespace, kubeconfig=args.kubeconfig, kubecontext=args.kube_context
-    )
-    values = load_values(args.values, args.set)
+    config = _config(helm, args)
+    values = load_values(args.values, args.set) or None
+    chart = str(args.chart)
     try:
-        release = asyncio.run(
-            helm.Install(config).run(
-                args.release,
-                str(args.chart),
-                values=values or None,
-                create_namespace=args.create_namespace,
-                wait=False,
-            )
-        )
+        if args.command == "upgrade":
+            action = helm.Upgrade(config).run(
+                args.release, chart, values=values, install=args.install,
+                create_namespace=args.create_namespace, wait=False,
+            )  # fmt: skip
+        else:
+            action = helm.Install(config).run(
+                args.release, chart, values=values,
+                create_namespace=args.create_namespace, wait=False,
+            )  # fmt: skip
+        release = asyncio.run(action)
     except helm.HelmError as exc:
-        print(f"helm install: {exc}", file=sys.stderr)
+        print(f"helm {args.command}: {exc}", file=sys.stderr)
         return 1
     info = release.get("info", {})
     print(f"NAME: {release.get('name')}\nNAMESPACE: {args.namespace}")
@@ -108,23 +112,52 @@ def install(args: argparse.Namespace) -> int:
     return 0
 
 
+def uninstall(args: argparse.Namespace) -> int:
+    helm = _helm()
+    try:
+        asyncio.run(helm.Uninstall(_config(helm, args)).run(args.release, wait=False))
+    except helm.HelmError as exc:
+        print(f"helm uninstall: {exc}", file=sys.stderr)
+        return 1
+    print(f'release "{args.release}" uninstalled')
+    return 0
+
+
+def _config(helm: Any, args: argparse.Namespace) -> Any:
+    return helm.Configuration(
+        namespace=args.namespace, kubeconfig=args.kubeconfig, kubecontext=args.kube_context
+    )
+
+
+def _cluster_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-n", "--namespace", default="default")
+    parser.add_argument("--kubeconfig", default=None, help="default: $KUBECONFIG or ~/.kube/config")
+    parser.add_argument("--kube-context", default=None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     lint_parser = sub.add_parser("lint", help="lint a chart")
     lint_parser.add_argument("chart", type=Path)
-    inst = sub.add_parser("install", help="install a chart into the current kube context")
-    inst.add_argument("release")
-    inst.add_argument("chart", type=Path)
-    inst.add_argument("-n", "--namespace", default="default")
-    inst.add_argument("-f", "--values", type=Path, action="append", default=[])
-    inst.add_argument("--set", action="append", default=[], help="key.path=value (JSON or text)")
-    inst.add_argument("--kubeconfig", default=None, help="default: $KUBECONFIG or ~/.kube/config")
-    inst.add_argument("--kube-context", default=None)
-    inst.add_argument("--create-namespace", action="store_true")
+    for verb in ("install", "upgrade"):
+        inst = sub.add_parser(verb, help=f"{verb} a chart in the current kube context")
+        if verb == "upgrade":
+            inst.add_argument("--install", action="store_true", help="install when absent")
+        inst.add_argument("release")
+        inst.add_argument("chart", type=Path)
+        _cluster_flags(inst)
+        inst.add_argument("-f", "--values", type=Path, action="append", default=[])
+        inst.add_argument("--set", action="append", default=[], help="key.path=JSON-or-text")
+        inst.add_argument("--create-namespace", action="store_true")
+    remove = sub.add_parser("uninstall", help="uninstall a release")
+    remove.add_argument("release")
+    _cluster_flags(remove)
     args = parser.parse_args(argv)
     if args.command == "lint":
         return lint(args.chart)
+    if args.command == "uninstall":
+        return uninstall(args)
     return install(args)
 
 

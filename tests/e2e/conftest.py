@@ -85,16 +85,11 @@ def operator_installed() -> Iterator[None]:
     }
     values_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"{RELEASE}-values.yaml"
     values_file.write_text(yaml.safe_dump(values))
-    _helm("install", RELEASE, str(CHART), "-n", SYSTEM_NAMESPACE, "--create-namespace",
+    _helm("upgrade", "--install", RELEASE, str(CHART), "-n", SYSTEM_NAMESPACE, "--create-namespace",
           "-f", str(values_file))  # fmt: skip
     kubectl("-n", SYSTEM_NAMESPACE, "rollout", "status", f"deployment/{RELEASE}", "--timeout=300s")
     yield
-    if shutil.which("helm"):
-        subprocess.run(["helm", "uninstall", RELEASE, "-n", SYSTEM_NAMESPACE], check=False)
-    else:  # what `helm uninstall` removes; the CRD stays, as with Helm
-        kubectl("delete", "namespace", SYSTEM_NAMESPACE, "--wait=false", check=False)
-        for kind in ("clusterrolebinding", "clusterrole"):
-            kubectl("delete", kind, RELEASE, check=False)
+    _helm("uninstall", RELEASE, "-n", SYSTEM_NAMESPACE)  # the CRD stays, as Helm does
 
 
 @pytest.fixture

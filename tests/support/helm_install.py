@@ -65,12 +65,14 @@ def plain(value: Any) -> Any:
     return value
 
 
-async def helm_install(emulator: RunningEmulator, *values_args: str) -> Installed:
+async def helm_install(
+    emulator: RunningEmulator, *values_args: str, verb: tuple[str, ...] = ("install",)
+) -> Installed:
     """Run scripts/helm_chart.py install in a child process with HELM_DRIVER=memory (Helm reads
     it when its library loads; the emulator cannot store Helm's release Secret)."""
     before = set(emulator.emulator.objects)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(SCRIPTS / "helm_chart.py"), "install", RELEASE, str(CHART),
+        sys.executable, str(SCRIPTS / "helm_chart.py"), *verb, RELEASE, str(CHART),
         "-n", NAMESPACE, "--kubeconfig", str(emulator.kubeconfig), *values_args,
         env={**os.environ, "HELM_DRIVER": "memory"},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

@@ -26,7 +26,7 @@ async def emulator(tmp_path: Path) -> AsyncIterator[RunningEmulator]:
 def install(emulator: RunningEmulator) -> Install:
     """`await install("-f", "values.yaml", "--set", "a=b")` -> Installed."""
 
-    async def run(*values_args: str) -> Installed:
-        return await helm_install(emulator, *values_args)
+    async def run(*values_args: str, verb: tuple[str, ...] = ("install",)) -> Installed:
+        return await helm_install(emulator, *values_args, verb=verb)
 
     return run

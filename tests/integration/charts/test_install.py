@@ -169,6 +169,15 @@ async def test_install_with_every_option(install: Install) -> None:
     assert_valid(installed)
 
 
+async def test_make_install_path_upgrade_install_installs(install: Install) -> None:
+    # `make install` without a helm binary runs `upgrade --install`; on an empty cluster that
+    # is an install. (Upgrading an existing release needs Helm's release Secret, which the
+    # emulator cannot store; tests/e2e installs this way too, on a real cluster.)
+    installed = await install("--set", "replicaCount=2", verb=("upgrade", "--install"))
+    assert installed.returncode == 0, installed.stderr
+    assert installed.one("Deployment", "fleet-asrfleet", NAMESPACE)["spec"]["replicas"] == 2
+
+
 @pytest.mark.parametrize(
     "wrong",
     ['replicaCount="two"', 'rbac.scope="everywhere"', 'operator.healthPort="8081"'],
