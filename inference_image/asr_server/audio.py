@@ -10,6 +10,7 @@ input makes them hang or crash the process.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterator
 
 import av
@@ -19,8 +20,14 @@ import numpy as np
 from asr_server.engines.base import SAMPLE_RATE, Audio
 from asr_server.errors import BadAudio
 
+log = logging.getLogger(__name__)
+
 MAX_PCM_CHANNELS = 8
-MAX_PCM_RATE = 384_000
+MIN_SAMPLE_RATE = 2_000
+MAX_SAMPLE_RATE = 384_000
+"""Rates outside this range are refused: a damaged header claiming 800 MHz made FFmpeg's
+resampler spin for tens of seconds on a 64 kB body, and 1 Hz would expand 16000-fold."""
+MAX_CHANNELS = 64
 _NO_NESTED_OPENS = {"protocol_whitelist": "none"}
 """No protocol may be opened from inside the body: an ffconcat list or HLS playlist sent as
 "audio" must not make FFmpeg read the server's files or fetch URLs (SSRF)."""
@@ -38,6 +45,19 @@ def decode_audio(data: bytes, *, max_seconds: float | None = None) -> Audio:
     if not data:
         raise BadAudio("the audio is empty (0 bytes)", code="empty_audio")
     try:
+        return _decode(data, max_seconds)
+    except (BadAudio, MemoryError):
+        raise
+    except Exception as exc:  # FFmpeg/PyAV corner cases on hostile input: still bad audio
+        log.info("undecodable audio (%s: %s)", type(exc).__name__, exc)
+        raise BadAudio(
+            f"cannot decode the audio ({type(exc).__name__}: {_reason(exc)})",
+            code="undecodable_audio",
+        ) from None
+
+
+def _decode(data: bytes, max_seconds: float | None) -> Audio:
+    try:
         container = av.open(
             io.BytesIO(data), mode="r", metadata_errors="ignore", options=_NO_NESTED_OPENS
         )
@@ -53,6 +73,7 @@ def decode_audio(data: bytes, *, max_seconds: float | None = None) -> Audio:
                 code="undecodable_audio",
             )
         stream = container.streams.audio[0]
+        _check_shape(stream.rate or MIN_SAMPLE_RATE, stream.channels or 1)  # 0: not in header
         declared = _declared_seconds(container, stream)
         if max_seconds is not None and declared > max_seconds + _DURATION_SLACK_S:
             raise _too_long(declared, max_seconds)
@@ -67,8 +88,7 @@ def decode_audio(data: bytes, *, max_seconds: float | None = None) -> Audio:
                 raise _too_long(total / SAMPLE_RATE, max_seconds or 0.0)
     if total == 0 and damaged:
         raise BadAudio(
-            f"cannot decode the audio: the {stream.codec_context.name} data is damaged "
-            f"({damaged[0]})",
+            f"cannot decode the audio: the {_codec_name(stream)} data is damaged ({damaged[0]})",
             code="undecodable_audio",
         )
     if total == 0:
@@ -82,9 +102,10 @@ def pcm16_to_audio(
     """Raw little-endian signed 16-bit PCM (interleaved when `channels` > 1) -> 16 kHz mono."""
     if not data:
         raise BadAudio("the audio is empty (0 bytes)", code="empty_audio")
-    if not 0 < sample_rate <= MAX_PCM_RATE:
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
         raise BadAudio(
-            f"sample_rate must be between 1 and {MAX_PCM_RATE} Hz; got {sample_rate}",
+            f"sample_rate must be between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz; "
+            f"got {sample_rate}",
             code="invalid_pcm",
         )
     if not 0 < channels <= MAX_PCM_CHANNELS:
@@ -139,12 +160,32 @@ def _resampled(
                 damaged.append(_reason(exc))
                 continue
             for frame in frames:
+                _check_shape(frame.sample_rate, len(frame.layout.channels))
                 for out in resampler.resample(frame):
                     yield _mono(out)
+        for out in resampler.resample(None):  # flush
+            yield _mono(out)
     except (av.error.FFmpegError, ValueError) as exc:
         damaged.append(_reason(exc))  # demuxing stopped at damaged data; keep what came before
-    for out in resampler.resample(None):
-        yield _mono(out)
+
+
+def _check_shape(sample_rate: int, channels: int) -> None:
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise BadAudio(
+            f"cannot decode the audio: unsupported sample rate {sample_rate} Hz "
+            f"(accepted: {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE})",
+            code="undecodable_audio",
+        )
+    if not 0 < channels <= MAX_CHANNELS:
+        raise BadAudio(
+            f"cannot decode the audio: unsupported channel count {channels}",
+            code="undecodable_audio",
+        )
+
+
+def _codec_name(stream: av.AudioStream) -> str:
+    context = stream.codec_context
+    return str(context.name) if context is not None else "audio"
 
 
 def _mono(frame: av.AudioFrame) -> Audio:

@@ -129,6 +129,8 @@ def test_pcm16_stereo_8k_is_averaged_and_resampled() -> None:
         (b"\x00\x01\x02", 16_000, 1, "invalid_pcm"),
         (b"\x00" * 6, 16_000, 2, "invalid_pcm"),
         (b"\x00" * 4, 0, 1, "invalid_pcm"),
+        (b"\x00" * 4, 1_000, 1, "invalid_pcm"),
+        (b"\x00" * 4, 1_000_000, 1, "invalid_pcm"),
         (b"\x00" * 4, 16_000, 0, "invalid_pcm"),
         (b"\x00" * 4, 16_000, 99, "invalid_pcm"),
     ],
@@ -185,4 +187,36 @@ def test_playlists_cannot_make_ffmpeg_read_server_files(
     monkeypatch.chdir(tmp_path)  # the concat demuxer resolves relative names from here
     with pytest.raises(BadAudio) as caught:
         decode_audio(body)
+    assert caught.value.code == "undecodable_audio"
+
+
+@pytest.mark.parametrize(
+    "target", [FLAC, MP3, OGG_OPUS, WAV_8K_STEREO, M4A, WEBM_OPUS], ids=lambda t: t.container
+)
+def test_corrupted_files_give_audio_or_bad_audio_never_another_error(target: Target) -> None:
+    """Byte flips in headers and bodies, and truncations, of real encoder output (a seeded
+    fuzz: it found a crash on a damaged wav header and one on a webm without a codec)."""
+    rng = np.random.default_rng(3)
+    original = encode(sine(2.0), SAMPLE_RATE, target)
+    for case in range(80):
+        data = bytearray(original)
+        span = 400 if case % 2 else len(data)  # half the flips hit the headers
+        for _ in range(int(rng.integers(1, 20))):
+            data[int(rng.integers(0, min(span, len(data))))] = int(rng.integers(0, 256))
+        if case % 5 == 0:
+            data = data[: int(rng.integers(1, len(data)))]
+        try:
+            audio = decode_audio(bytes(data), max_seconds=30)
+        except BadAudio as exc:
+            assert exc.code in {"undecodable_audio", "empty_audio", "audio_too_long"}
+            continue
+        assert audio.dtype == np.float32 and audio.ndim == 1
+        assert len(audio) <= 30 * SAMPLE_RATE
+
+
+def test_a_header_claiming_an_absurd_sample_rate_is_refused() -> None:
+    data = bytearray(encode(sine(1.0), SAMPLE_RATE, WAV_8K_STEREO))
+    data[24:28] = (822_091_584).to_bytes(4, "little")  # WAVE fmt chunk: sample rate
+    with pytest.raises(BadAudio, match="unsupported sample rate 822091584 Hz") as caught:
+        decode_audio(bytes(data))
     assert caught.value.code == "undecodable_audio"
