@@ -10,7 +10,7 @@ import base64
 import hashlib
 import logging
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
@@ -44,6 +44,20 @@ class Context:
 
     settings: Settings
     client: KubeClient
+    # (namespace, name) -> the last problem warned about with its generation: the timer and an
+    # update handler can both see the status from before the first warning was recorded.
+    warned: dict[tuple[str, str], tuple[str, str, Any]] = field(default_factory=dict)
+    # (namespace, name) -> newest metadata.generation reconciled: a timer tick holding an older
+    # body than a concurrent update handler must not write stale children or status.
+    newest: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def is_stale(self, key: tuple[str, str], generation: Any) -> bool:
+        if not isinstance(generation, int):
+            return False
+        if generation < self.newest.get(key, 0):
+            return True
+        self.newest[key] = generation
+        return False
 
 
 def body_mapping(body: Any) -> dict[str, Any]:
@@ -78,13 +92,20 @@ async def reconcile(
     name, namespace = body.metadata.name, body.metadata.namespace
     assert name is not None and namespace is not None
     owner = body_mapping(body)
-    previous = body.get("status", {})
+    # kopf's body is live (updated in place by newer watch events while we await): read the
+    # generation and status once, so the report describes the spec that was reconciled.
+    previous = dict(body.get("status", {}))
+    generation = body.metadata.get("generation")
+    if ctx.is_stale((namespace, name), generation):
+        logger.debug("skipping a reconcile of an outdated generation")
+        return
     try:
         spec: SpeechRecognizerSpec | None = parse_spec(body.get("spec", {}), name=name)
     except SpecError as exc:
         # Leave running children as they are; report, do not retry (the spec must change).
         running = await ctx.client.get(resource_of(DEPLOYMENT), namespace, name)
-        _report(ctx, body, patch, None, running, Problem("InvalidSpec", str(exc)), previous)
+        invalid = Problem("InvalidSpec", str(exc))
+        _report(ctx, body, patch, generation, None, running, invalid, previous)
         return
 
     assert spec is not None
@@ -108,13 +129,14 @@ async def reconcile(
             reason = "DriftCorrected" if drift_check and outcome.action is Action.APPLIED else verb
             kopf.event(body, type="Normal", reason=reason, message=f"{kind.kind} {verb.lower()}")
             logger.info(f"{kind.kind} {namespace}/{name} {outcome.action.value}")
-    _report(ctx, body, patch, spec, deployment, problem, previous)
+    _report(ctx, body, patch, generation, spec, deployment, problem, previous)
 
 
 def _report(
     ctx: Context,
     body: kopf.Body,
     patch: kopf.Patch,
+    generation: Any,
     spec: SpeechRecognizerSpec | None,
     deployment: Mapping[str, Any] | None,
     problem: Problem | None,
@@ -123,14 +145,24 @@ def _report(
     status = compute_status(
         name=str(body.metadata.name),
         namespace=str(body.metadata.namespace),
-        generation=body.metadata.get("generation"),
+        generation=generation,
         spec=spec,
         deployment=deployment,
         problem=problem,
         previous=previous,
         settings=ctx.settings,
     )
-    if problem is not None and _is_new_problem(previous, problem, body.metadata.get("generation")):
+    key = (str(body.metadata.namespace), str(body.metadata.name))
+    if isinstance(generation, int) and generation < ctx.newest.get(key, 0):
+        return  # a newer generation was reconciled meanwhile: its report stands
+    if problem is None:
+        ctx.warned.pop(key, None)
+    elif _is_new_problem(previous, problem, generation) and ctx.warned.get(key) != (
+        problem.reason,
+        problem.message,
+        generation,
+    ):
+        ctx.warned[key] = (problem.reason, problem.message, generation)
         kopf.event(body, type="Warning", reason=problem.reason, message=problem.message[:1000])
     if status_changed(status, previous):
         patch.status.update(status)

@@ -279,12 +279,15 @@ def _resources(r: Reader, value: Any) -> Mapping[str, Any] | None:
     raw = r.mapping(value, "spec.resources")
     if raw is None:
         return None
-    for key in raw:
+    result: dict[str, Any] = {}
+    for key, value in raw.items():
         if key not in ("limits", "requests", "claims"):
             r.problem(f"spec.resources.{key}", "unknown field (limits, requests, claims)")
-        elif key != "claims":
-            r.string_map(raw, f"spec.resources.{key}", allow_numbers=True)
-    return raw if isinstance(raw, dict) else dict(raw)
+        elif key == "claims":
+            result[key] = value
+        else:  # quantities as strings, as the API server stores them (2 -> "2")
+            result[key] = r.string_map(raw, f"spec.resources.{key}", allow_numbers=True)
+    return result
 
 
 def _image(r: Reader, value: Any) -> ImageSpec:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import kmock
 import yaml
 from asrfleet_operator.reconcile import Context
 
@@ -61,14 +60,8 @@ class Cluster:
         return dict(json.loads(text))
 
     def obj(self, resource: str, name: str, namespace: str = "default") -> dict[str, Any] | None:
-        return self.emu.get(resource, namespace, name)
-
-    def patch_stored(self, resource: str, name: str, patch: dict[str, Any]) -> None:
-        """Change a stored object the way a controller would (no API request recorded)."""
-        group_version, _, plural = resource.rpartition("/")
-        group, _, version = group_version.rpartition("/")
-        key = (kmock.resource(group, version, plural), "default", name)
-        self.emu.emulator.objects[key].patch(patch)
+        found: dict[str, Any] | None = self.emu.get(resource, namespace, name)
+        return found
 
     async def wait_for(self, check: Callable[[], Any], what: str, seconds: float = 30.0) -> Any:
         deadline = time.monotonic() + seconds

@@ -120,26 +120,33 @@ async def test_edits_patch_children_in_place(cluster: Cluster) -> None:
 
 async def test_hand_edits_are_undone_by_the_timer(cluster: Cluster) -> None:
     await created(cluster, sample_sr(replicas=2))
-    await cluster.kubectl(
-        "patch",
-        "deployment",
-        "english",
-        "--type=merge",
-        "-p",
-        json.dumps({"spec": {"replicas": 7}}),
+    hand_edit = [
+        {"op": "replace", "path": "/spec/replicas", "value": 7},
+        {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "evil/i:1"},
+    ]
+    out = await cluster.kubectl(
+        "patch", "deployment", "english", "--type=json", "-p", json.dumps(hand_edit), "-o", "json"
     )
-    await cluster.kubectl("set", "image", "deployment/english", "asr-server=evil/image:latest")
-    edited = cluster.obj(DEPLOYMENTS, "english")
-    assert edited is not None and edited["spec"]["replicas"] == 7
+    edited = json.loads(out)  # the edit landed (the timer may undo it any moment now)
+    assert edited["spec"]["replicas"] == 7
+    assert edited["spec"]["template"]["spec"]["containers"][0]["image"] == "evil/i:1"
 
     def restored() -> Any:
         d = cluster.obj(DEPLOYMENTS, "english")
         image = d and d["spec"]["template"]["spec"]["containers"][0]["image"]
-        return d if d and d["spec"]["replicas"] == 2 and image != "evil/image:latest" else None
+        return d if d and d["spec"]["replicas"] == 2 and image != "evil/i:1" else None
 
     dep = await cluster.wait_for(restored, "drift correction", seconds=10 * RESYNC_SECONDS + 10)
     assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == (
         "ghcr.io/asrfleet/asr-server:0.1.0"
+    )
+    await cluster.wait_for(  # events are posted asynchronously by kopf
+        lambda: any(
+            o.raw.get("reason") == "DriftCorrected"
+            for k, o in cluster.emu.emulator.objects.items()
+            if k[0].plural == "events" and not o.deleted
+        ),
+        "DriftCorrected event",
     )
 
 
@@ -212,7 +219,9 @@ async def test_invalid_spec_is_reported_and_running_children_untouched(cluster: 
     after = cluster.obj(DEPLOYMENTS, "english")
     assert after is not None
     assert after["spec"] == before["spec"]
-    assert len(warning_events()) == 1
+    assert len(warning_events()) == 1, [
+        (e["message"], e.get("firstTimestamp")) for e in warning_events()
+    ]
 
 
 async def test_a_reconcile_with_nothing_to_change_sends_no_write(cluster: Cluster) -> None:

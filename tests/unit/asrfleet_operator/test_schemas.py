@@ -1,0 +1,160 @@
+"""Every rendered manifest validates against the Kubernetes OpenAPI schemas of every supported
+version; every example validates against the CRD's own schema and parses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import kubernetes_validate.utils
+import pytest
+import yaml
+from asrfleet_operator.render import desired_children
+from asrfleet_operator.settings import SUPPORTED_KUBERNETES_VERSIONS, Settings
+from asrfleet_operator.spec import parse_spec
+
+REPO = Path(__file__).resolve().parents[3]
+CRD = yaml.safe_load((REPO / "crds" / "asrfleet.io_speechrecognizers.yaml").read_text())
+SCHEMA = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+
+SPECS: dict[str, dict[str, Any]] = {
+    "cpu": {"model": {"name": "whisper-tiny.en"}},
+    "everything": {
+        "model": {"uri": "hf://Systran/faster-whisper-large-v3", "language": "zh"},
+        "gpu": {"count": 1, "resourceName": "nvidia.com/mig-1g.10gb", "product": "A100"},
+        "autoscaling": {
+            "minReplicas": 1,
+            "maxReplicas": 8,
+            "targetInflightRequests": 4,
+            "targetCPUUtilizationPercentage": 70,
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "memory",
+                        "target": {"type": "Utilization", "averageUtilization": 80},
+                    },
+                }
+            ],
+        },
+        "resources": {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"memory": "8Gi"}},
+        "nodeSelector": {"pool": "gpu"},
+        "tolerations": [
+            {"key": "dedicated", "operator": "Equal", "value": "asr", "effect": "NoSchedule"}
+        ],
+        "affinity": {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 100,
+                        "podAffinityTerm": {
+                            "topologyKey": "kubernetes.io/hostname",
+                            "labelSelector": {
+                                "matchLabels": {"app.kubernetes.io/instance": "fleet"}
+                            },
+                        },
+                    }
+                ]
+            }
+        },
+        "runtimeClassName": "nvidia",
+        "priorityClassName": "high",
+        "image": {"repository": "r.example/asr", "tag": "1", "pullSecrets": ["regcred"]},
+        "service": {"type": "NodePort", "port": 8000, "annotations": {"x": "y"}},
+        "podDisruptionBudget": {"minAvailable": "50%"},
+        "monitoring": {"serviceMonitor": {"enabled": True}},
+        "server": {"apiKeySecretRef": {"name": "k", "key": "v"}, "maxQueue": 3},
+    },
+    "pvc": {"model": {"uri": "pvc://models/large"}, "rollout": {"strategy": "Recreate"}},
+}
+
+
+@pytest.mark.parametrize("version", SUPPORTED_KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_rendered_manifests_validate(version: str, name: str) -> None:
+    spec = parse_spec(SPECS[name], name="fleet")
+    for kind, manifest in desired_children("fleet", "speech", spec, Settings(), "sum").items():
+        if manifest is None or kind.kind == "ServiceMonitor":  # not a built-in kind
+            continue
+        kubernetes_validate.validate(manifest, version, strict=True)
+
+
+def test_supported_versions_are_shipped_by_kubernetes_validate() -> None:
+    shipped = kubernetes_validate.utils.all_versions()
+    for version in SUPPORTED_KUBERNETES_VERSIONS:
+        assert any(v.startswith(version) for v in shipped), version
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_examples_validate_against_the_crd_and_parse(path: Path) -> None:
+    doc = yaml.safe_load(path.read_text())
+    jsonschema.Draft4Validator(SCHEMA).validate(doc)
+    parse_spec(doc["spec"], name=doc["metadata"]["name"])
+
+
+def test_all_four_examples_exist() -> None:
+    assert {p.name for p in EXAMPLES} >= {
+        "cpu-english.yaml",
+        "gpu-mandarin.yaml",
+        "custom-model-uri.yaml",
+        "mig-slice.yaml",
+    }
+
+
+def test_crd_schema_rejects_what_it_should() -> None:
+    validator = jsonschema.Draft4Validator(SCHEMA)
+    bad = [
+        {"spec": {}},  # model required
+        {"spec": {"model": {"name": "whisper-base", "computeType": "fp8"}}},
+        {"spec": {"model": {"uri": "ftp://x"}}},
+        {"spec": {"model": {"name": "whisper-base"}, "replicas": -1}},
+        {"spec": {"model": {"name": "whisper-base"}, "gpu": {"count": 99}}},
+    ]
+    for doc in bad:
+        assert not validator.is_valid(doc), doc
+
+
+def _walk(schema: dict[str, Any], path: str = "") -> list[str]:
+    missing = [] if "description" in schema or path in ("", ".metadata") else [path]
+    for key, sub in schema.get("properties", {}).items():
+        missing += _walk(sub, f"{path}.{key}")
+    if "items" in schema:
+        missing += _walk(schema["items"], f"{path}[]")
+    return missing
+
+
+def test_every_field_has_a_description_for_kubectl_explain() -> None:
+    assert _walk(SCHEMA) == []
+
+
+def test_crd_declares_the_cel_rules_that_spec_py_also_enforces() -> None:
+    spec = SCHEMA["properties"]["spec"]
+    rules = [r["rule"] for r in spec["x-kubernetes-validations"]]
+    rules += [r["rule"] for r in spec["properties"]["model"]["x-kubernetes-validations"]]
+    rules += [r["rule"] for r in spec["properties"]["autoscaling"]["x-kubernetes-validations"]]
+    rules += [
+        r["rule"] for r in spec["properties"]["podDisruptionBudget"]["x-kubernetes-validations"]
+    ]
+    assert "has(self.name) != has(self.uri)" in rules
+    assert "self.minReplicas <= self.maxReplicas" in rules
+    assert any("self.replicas >= self.autoscaling.minReplicas" in r for r in rules)
+    assert "!(has(self.minAvailable) && has(self.maxUnavailable))" in rules
+
+
+def test_crd_subresources_columns_and_names() -> None:
+    version = CRD["spec"]["versions"][0]
+    assert version["subresources"]["scale"]["specReplicasPath"] == ".spec.replicas"
+    assert version["subresources"]["scale"]["labelSelectorPath"] == ".status.selector"
+    assert "status" in version["subresources"]
+    assert [c["name"] for c in version["additionalPrinterColumns"]] == [
+        "Ready",
+        "Model",
+        "URL",
+        "Phase",
+        "Age",
+    ]
+    assert set(CRD["spec"]["names"]["shortNames"]) == {"sr", "asr"}
