@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from asr_server.engines.base import SAMPLE_RATE, TranscribeOptions
 from asr_server.engines.batched import BatchedWhisperDecoder
-from bench_http import HttpRun, closed_loop, our_server, peer_server, post_file
+from bench_http import HttpRun, Server, closed_loop, our_server, peer_server, post_file
 from support.text import word_error_rate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,7 +79,13 @@ def in_process(model: WhisperModel, jfk: np.ndarray, rounds: int) -> dict[str, f
     segments, _ = model.transcribe(jfk, beam_size=1, temperature=0)
     reference_text = "".join(s.text for s in segments).strip()
     decoders = {b: BatchedWhisperDecoder(model, max_batch_size=b) for b in (1, 4, 8)}
-    spent = {name: 0.0 for name in ("anchor", 1, 4, 8)}
+    # Alternative CPU layout: two single-thread CTranslate2 workers, batch 2 each, in parallel.
+    workers = WhisperModel(
+        tiny_model_path(), device="cpu", compute_type="int8", cpu_threads=1, num_workers=2
+    )
+    parallel = BatchedWhisperDecoder(workers, max_batch_size=2, workers=2)
+    parallel.decode([(jfk, TranscribeOptions())] * 2)  # warm-up
+    spent: dict[str | int, float] = {name: 0.0 for name in ("anchor", 1, 4, 8, "2x1")}
     done = dict.fromkeys(spent, 0)
     same = True
     for _ in range(rounds):
@@ -95,6 +102,11 @@ def in_process(model: WhisperModel, jfk: np.ndarray, rounds: int) -> dict[str, f
                 spent[batch] += time.perf_counter() - started
                 done[batch] += batch
                 same = same and all(getattr(r, "text", None) == reference_text for r in results)
+        started = time.perf_counter()
+        results = parallel.decode([(jfk, TranscribeOptions())] * 4)
+        spent["2x1"] += time.perf_counter() - started
+        done["2x1"] += 4
+        same = same and all(getattr(r, "text", None) == reference_text for r in results)
     anchor = rate(
         "faster-whisper transcribe(), one per call", done["anchor"], spent["anchor"], None
     )
@@ -103,6 +115,9 @@ def in_process(model: WhisperModel, jfk: np.ndarray, rounds: int) -> dict[str, f
         figures[f"batch{batch}"] = rate(
             f"BatchedWhisperDecoder batch {batch}", done[batch], spent[batch], anchor
         )
+    figures["2x1"] = rate(
+        "2 workers x 1 thread, batch 2 each, 4 clips", done["2x1"], spent["2x1"], anchor
+    )
     print(f"  batched text identical to transcribe(): {same}")
     return figures
 
@@ -126,7 +141,11 @@ def long_audio(jfk: np.ndarray, minutes: float, workdir: Path) -> tuple[np.ndarr
     return np.concatenate(audio), " ".join(texts)
 
 
-def long_in_process(model: WhisperModel, audio: np.ndarray, text: str, batch: int) -> float:
+def long_section(
+    model: WhisperModel, audio: np.ndarray, text: str, batch: int, wav: Path, server: Server
+) -> None:
+    """BatchedInferencePipeline (anchor), then our decoder in-process, then through the server,
+    back to back so that they see about the same load."""
     seconds = audio.shape[0] / SAMPLE_RATE
     print(f"\n== 3. long audio: {seconds / 60:.1f} min of speech ==")
     pipeline = BatchedInferencePipeline(model)
@@ -134,71 +153,58 @@ def long_in_process(model: WhisperModel, audio: np.ndarray, text: str, batch: in
     segments, _ = pipeline.transcribe(audio, batch_size=batch, beam_size=1, temperature=0)
     anchor_text = "".join(s.text for s in segments)
     anchor = seconds / (time.perf_counter() - started)
+    wer = word_error_rate(text, anchor_text)
     print(
         f"  BatchedInferencePipeline batch {batch:<2}           {anchor:7.1f} audio s/s"
-        f"  WER {word_error_rate(text, anchor_text):.3f}  (anchor)"
+        f"  WER {wer:.3f}  (anchor)"
     )
     decoder = BatchedWhisperDecoder(model, max_batch_size=batch)
     started = time.perf_counter()
     result = decoder.decode([(audio, TranscribeOptions())])[0]
     ours = seconds / (time.perf_counter() - started)
+    wer = word_error_rate(text, getattr(result, "text", ""))
     print(
         f"  BatchedWhisperDecoder batch {batch:<2} (in-process)  {ours:7.1f} audio s/s"
-        f"  WER {word_error_rate(text, getattr(result, 'text', '')):.3f}"
-        f"  {ours / anchor:.2f}x anchor"
+        f"  WER {wer:.3f}  {ours / anchor:.2f}x anchor"
     )
-    return anchor
+    if server.reason:
+        return
+    started = time.perf_counter()
+    served = post_file(server.url, wav, timeout=3600)
+    rate_served = seconds / (time.perf_counter() - started)
+    print(
+        f"  this server, one HTTP request             {rate_served:7.1f} audio s/s"
+        f"  WER {word_error_rate(text, served):.3f}  {rate_served / anchor:.2f}x anchor"
+    )
 
 
-def http_section(
-    args: argparse.Namespace,
-    jfk_path: Path,
-    long_wav: Path,
-    long_seconds: float,
-    long_text: str,
-    long_anchor: float,
-) -> float | None:
-    print("\n== 2. HTTP, jfk 11 s, closed-loop clients ==")
-    runs: dict[str, dict[int, HttpRun]] = {}
-    with our_server(REPO, tiny_model_path(), args.batch_size) as ours:
-        if ours.reason:
-            print(f"  this server skipped: {ours.reason}")
-        else:
-            runs["asrfleet"] = {
-                c: closed_loop(ours.url, jfk_path, JFK_TEXT, c, args.requests)
-                for c in args.concurrency
-            }
-            started = time.perf_counter()
-            text = post_file(ours.url, long_wav, timeout=1800)
-            elapsed = time.perf_counter() - started
-            seconds = long_seconds
-            print(
-                f"  long audio through the server: {seconds / elapsed:7.1f} audio s/s  "
-                f"WER {word_error_rate(long_text, text):.3f}  "
-                f"{seconds / elapsed / long_anchor:.2f}x BatchedInferencePipeline"
+def http_section(args: argparse.Namespace, jfk_path: Path, ours: Server, peer: Server) -> float:
+    """Levels alternate between the two servers (both up, only one driven at a time)."""
+    print("\n== 2. HTTP, jfk 11 s, closed-loop clients (servers alternate per level) ==")
+    if ours.reason:
+        print(f"  this server skipped: {ours.reason}")
+    if peer.reason:
+        print(f"  peer faster-whisper-server==0.0.3 skipped: {peer.reason}")
+    runs: dict[str, dict[int, HttpRun]] = {"asrfleet": {}, "peer": {}}
+    for level in args.concurrency:
+        if not ours.reason:
+            runs["asrfleet"][level] = closed_loop(
+                ours.url, jfk_path, JFK_TEXT, level, args.requests
             )
-    with peer_server(REPO, tiny_model_path()) as peer:
-        if peer.reason:
-            print(f"  peer faster-whisper-server==0.0.3 skipped: {peer.reason}")
-        else:
-            runs["peer"] = {
-                c: closed_loop(
-                    peer.url, jfk_path, JFK_TEXT, c, args.requests, model_field="model_name"
-                )
-                for c in args.concurrency
-            }
-    for name, by_level in runs.items():
-        for level, run in by_level.items():
-            print(f"  {name:<9} c={level:<3} {run.summary()}")
-    if "asrfleet" in runs and "peer" in runs:
-        for level in args.concurrency:
+            print(f"  asrfleet  c={level:<3} {runs['asrfleet'][level].summary()}", flush=True)
+        if not peer.reason:
+            runs["peer"][level] = closed_loop(
+                peer.url, jfk_path, JFK_TEXT, level, args.requests, model_field="model_name"
+            )
+            print(f"  peer      c={level:<3} {runs['peer'][level].summary()}", flush=True)
+    for level in args.concurrency:
+        if level in runs["asrfleet"] and level in runs["peer"]:
             ours_run, peer_run = runs["asrfleet"][level], runs["peer"][level]
             print(
                 f"  ratio c={level:<3} req/s {ours_run.rps / peer_run.rps:5.2f}x peer   "
-                f"p50 {ours_run.p50:5.2f}s vs {peer_run.p50:5.2f}s"
+                f"p50 {ours_run.p50:5.2f}s vs {peer_run.p50:5.2f}s (peer)"
             )
-    best = max((r.rps for r in runs.get("asrfleet", {}).values()), default=None)
-    return best
+    return max((r.rps for r in runs["asrfleet"].values()), default=0.0)
 
 
 def sizing(per_pod_rps: float, source: str) -> None:
@@ -237,20 +243,26 @@ def main() -> int:
     print(f"load before: {os.getloadavg()[0]:.2f} (1-min) on {os.cpu_count()} CPUs")
     jfk_path = AUDIO / "jfk.flac"
     jfk = decode_audio(str(jfk_path))
-    model = load(args.threads)
-    figures = in_process(model, jfk, args.rounds)
     workdir = REPO / "bench" / "results"
     workdir.mkdir(parents=True, exist_ok=True)
     audio, text = long_audio(jfk, args.long_minutes, workdir)
     long_wav = workdir / "long_speech.wav"
     long_wav.write_bytes(wav_bytes(audio))
-    long_anchor = long_in_process(model, audio, text, args.batch_size)
-    del model  # free the cores' caches for the servers
-    best_http = (
-        None
-        if args.skip_http
-        else http_section(args, jfk_path, long_wav, audio.shape[0] / SAMPLE_RATE, text, long_anchor)
-    )
+    with ExitStack() as stack:
+        skipped = Server(reason="--skip-http")
+        ours = (
+            skipped
+            if args.skip_http
+            else stack.enter_context(our_server(REPO, tiny_model_path(), args.batch_size))
+        )
+        peer = (
+            skipped if args.skip_http else stack.enter_context(peer_server(REPO, tiny_model_path()))
+        )
+        model = load(args.threads)
+        figures = in_process(model, jfk, args.rounds)
+        long_section(model, audio, text, args.batch_size, long_wav, ours)
+        del model
+        best_http = 0.0 if args.skip_http else http_section(args, jfk_path, ours, peer)
     if best_http:
         sizing(best_http, "HTTP, best concurrency")
     else:

@@ -192,7 +192,12 @@ class BatchedWhisperDecoder:
         follow_ups = []
         for row, (window, result) in enumerate(zip(windows, results, strict=True)):
             row_encoding = None if encoded_rows is None else encoded_rows[row : row + 1]
-            follow_up = self._absorb(window, result, row_encoding)
+            try:  # after a good batch call, a failure here is this item's alone
+                follow_up = self._absorb(window, result, row_encoding)
+            except Exception as exc:
+                log.warning("item %d failed after decoding: %s", window.item.index, exc)
+                window.item.error = EngineError(f"decoding failed: {exc}")
+                continue
             if follow_up is not None:
                 follow_ups.append(follow_up)
         return follow_ups

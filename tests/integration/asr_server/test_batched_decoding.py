@@ -164,6 +164,26 @@ def test_an_item_that_fails_inside_the_batch_does_not_fail_the_others(
     assert ok(results[2]).text == sequential[clips[3].name]
 
 
+def test_an_item_that_fails_after_the_batch_call_fails_alone(
+    tiny_model: WhisperModel,
+    clips: list[Speech],
+    sequential: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=8)
+    real_absorb = decoder._absorb
+
+    def absorb_failing_for_item_0(window, result, encoding):  # type: ignore[no-untyped-def]
+        if window.item.index == 0:
+            raise RuntimeError("post-processing fault for this item")
+        return real_absorb(window, result, encoding)
+
+    monkeypatch.setattr(decoder, "_absorb", absorb_failing_for_item_0)
+    results = decoder.decode([(c.audio, TranscribeOptions()) for c in clips[:3]])
+    assert isinstance(results[0], EngineError)
+    assert [ok(r).text for r in results[1:]] == [sequential[c.name] for c in clips[1:3]]
+
+
 def test_options_that_cannot_share_a_generate_call_are_decoded_apart(
     tiny_model: WhisperModel, clips: list[Speech], sequential: dict[str, str]
 ) -> None:
