@@ -46,10 +46,11 @@ async def b64decode(text: str, field: str, *, urlsafe: bool = False) -> bytes:
 
 
 def refuse_early(request: web.Request) -> None:
-    """Fail fast, before spending CPU on decoding audio the scheduler would refuse anyway."""
+    """Fail fast, before spending CPU on decoding audio the scheduler would refuse anyway.
+
+    Draining is not checked here: the middleware refuses requests that arrive after SIGTERM,
+    and one that arrived before it is in flight and must finish (DESIGN.md)."""
     scheduler = request.app[SCHEDULER]
-    if scheduler.draining:
-        raise errors.Draining("the server is shutting down; retry on another replica")
     if not scheduler.started:
         raise errors.NotReady("the model is still loading")
     if scheduler.saturated:
@@ -85,7 +86,9 @@ async def recognize(
     key = await asyncio.to_thread(cache_key, audio, options) if cache.enabled else ""
     result = cache.get(key) if cache.enabled else None
     if result is None:
-        result = await app[SCHEDULER].submit(audio, options)
+        # finishing: the middleware admitted this request before any drain began, so a SIGTERM
+        # that arrives while its audio was still decoding must not turn it into a 503
+        result = await app[SCHEDULER].submit(audio, options, finishing=True)
         cache.put(key, result)
     request[AUDIO_SECONDS] = request.get(AUDIO_SECONDS, 0.0) + result.duration
     return result

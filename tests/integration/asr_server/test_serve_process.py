@@ -34,6 +34,14 @@ async def inflight(http: aiohttp.ClientSession, url: str) -> float:
     return 0.0
 
 
+async def ready_status(http: aiohttp.ClientSession, url: str) -> int:
+    try:
+        async with http.get(f"{url}/readyz") as response:
+            return response.status
+    except aiohttp.ClientConnectionError:
+        return 0
+
+
 async def test_sigterm_drains_in_flight_request_then_exits_0(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -60,6 +68,9 @@ async def test_sigterm_drains_in_flight_request_then_exits_0(tmp_path: Path) -> 
             while await inflight(http, url) < 1:  # noqa: ASYNC110 - polls another process
                 await asyncio.sleep(0.05)
             process.send_signal(signal.SIGTERM)
+            # the signal is handled asynchronously: readiness going 503 says the drain began
+            while await ready_status(http, url) == 200:  # noqa: ASYNC110 - polls another process
+                await asyncio.sleep(0.02)
 
             try:
                 async with http.post(f"{url}/v1/recognize", data=wav_bytes(0.5)) as refused:
