@@ -101,7 +101,8 @@ async def test_default_rbac_is_least_privilege(install: Install) -> None:
     assert ("", "events", "create") in granted
     assert ("apiextensions.k8s.io", "customresourcedefinitions", "watch") in granted
     assert not any("*" in item for item in granted), "no wildcards"
-    assert not {r for _, r, _ in granted} & {"secrets", "pods", "nodes", "configmaps"}
+    assert not {r for _, r, _ in granted} & {"pods", "nodes", "configmaps"}
+    assert {v for _, r, v in granted if r == "secrets"} == {"get"}, "reads the API-key Secret"
     assert not any(verb == "update" for _, _, verb in granted), "the operator only patches"
     assert ("", "services", "list") not in granted, "children are read by name"
     assert not any(g == "kopf.dev" for g, _, _ in granted), "no peering rights without peering"
