@@ -89,3 +89,12 @@ def test_chart_crd_is_the_same_file_as_crds() -> None:
         copy = CHART / "crds" / path.name
         assert copy.exists(), f"{copy} is missing: run `make sync-crds`"
         assert copy.read_bytes() == path.read_bytes(), f"{copy} is stale: run `make sync-crds`"
+
+
+def test_chart_supports_the_operators_kubernetes_versions() -> None:
+    from asrfleet_operator.settings import SUPPORTED_KUBERNETES_VERSIONS
+
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))
+    tested = str(chart["annotations"]["asrfleet.io/tested-kubernetes-versions"]).split()
+    assert tuple(tested) == SUPPORTED_KUBERNETES_VERSIONS
+    assert chart["kubeVersion"] == f">={SUPPORTED_KUBERNETES_VERSIONS[0]}.0-0"
