@@ -99,6 +99,8 @@ async def reconcile_child(
     desired: dict[str, Any] | None,
     owner: kopf.Body | Mapping[str, Any],
     create_only: tuple[Path, ...] = (),
+    *,
+    assume_missing: bool = False,
 ) -> ChildOutcome:
     """Converge one child. `create_only` fields are sent on creation and not enforced while
     they hold a non-zero value (e.g. Deployment replicas while an HPA owns them)."""
@@ -106,7 +108,8 @@ async def reconcile_child(
     namespace = owner["metadata"]["namespace"]
     resource = resource_of(kind)
     try:
-        current = await client.get(resource, namespace, name)
+        # assume_missing: skip the read and create; a 409 below falls back to converging.
+        current = None if assume_missing else await client.get(resource, namespace, name)
         if desired is None:
             if current is None or not controlled_by(current, owner):
                 return ChildOutcome(kind, Action.ABSENT, None)

@@ -45,6 +45,9 @@ def register(registry: kopf.OperatorRegistry, ctx: Context, login: Login) -> Non
         await ctx.client.close()
 
     @kopf.on.create(GROUP, VERSION, PLURAL, registry=registry)
+    async def create(body: kopf.Body, patch: kopf.Patch, logger: Any, **_: Any) -> None:
+        await reconcile(ctx, body, patch, logger, fresh=True)
+
     @kopf.on.update(GROUP, VERSION, PLURAL, field="spec", registry=registry)
     @kopf.on.resume(GROUP, VERSION, PLURAL, registry=registry)
     async def converge(body: kopf.Body, patch: kopf.Patch, logger: Any, **_: Any) -> None:

@@ -50,6 +50,8 @@ class Context:
     # (namespace, name) -> newest metadata.generation reconciled: a timer tick holding an older
     # body than a concurrent update handler must not write stale children or status.
     newest: dict[tuple[str, str], int] = field(default_factory=dict)
+    # (namespace, name, plural) of optional children confirmed absent (not wanted, not there).
+    absent: set[tuple[str, str, str]] = field(default_factory=set)
 
     def is_stale(self, key: tuple[str, str], generation: Any) -> bool:
         if not isinstance(generation, int):
@@ -88,7 +90,10 @@ async def reconcile(
     logger: logging.Logger | logging.LoggerAdapter[Any],
     *,
     drift_check: bool = False,
+    fresh: bool = False,
 ) -> None:
+    """Converge every child and report. `fresh`: the object was just created, so none of its
+    children can exist yet (they would need its new uid): skip the reads and create them."""
     name, namespace = body.metadata.name, body.metadata.namespace
     assert name is not None and namespace is not None
     owner = body_mapping(body)
@@ -113,22 +118,38 @@ async def reconcile(
     children = desired_children(name, namespace, spec, ctx.settings, checksum)
     problem: Problem | None = None
     deployment: Mapping[str, Any] | None = None
+    changed: dict[str, list[str]] = {}  # event reason -> kinds, one Event per reason
     for kind, desired in children.items():
+        absent_key = (namespace, name, kind.plural)
+        if desired is None and (fresh or absent_key in ctx.absent):
+            ctx.absent.add(absent_key)
+            continue  # confirmed absent before: no GET per reconcile for unused kinds
         autoscaled = spec.autoscaling is not None and not spec.suspend
         create_only = deployment_create_only(autoscaled) if kind is DEPLOYMENT else ()
         try:
-            outcome = await reconcile_child(ctx.client, kind, desired, owner, create_only)
+            outcome = await reconcile_child(
+                ctx.client, kind, desired, owner, create_only, assume_missing=fresh
+            )
         except ChildError as exc:
             logger.warning(f"{kind.kind}: {exc.reason}: {exc.message}")
             problem = problem or Problem(exc.reason, exc.message)
             continue
+        if desired is None:
+            ctx.absent.add(absent_key)
+        else:
+            ctx.absent.discard(absent_key)
         if kind is DEPLOYMENT:
             deployment = outcome.current
         if outcome.action not in (Action.UNCHANGED, Action.ABSENT):
             verb = outcome.action.value.capitalize()
             reason = "DriftCorrected" if drift_check and outcome.action is Action.APPLIED else verb
-            kopf.event(body, type="Normal", reason=reason, message=f"{kind.kind} {verb.lower()}")
-            logger.info(f"{kind.kind} {namespace}/{name} {outcome.action.value}")
+            changed.setdefault(reason, []).append(kind.kind)
+            logger.debug(f"{kind.kind} {namespace}/{name} {outcome.action.value}")
+    for reason, kinds in changed.items():
+        message = (
+            f"{', '.join(kinds)} {'corrected' if reason == 'DriftCorrected' else reason.lower()}"
+        )
+        kopf.event(body, type="Normal", reason=reason, message=message)
     _report(ctx, body, patch, generation, spec, deployment, problem, previous)
 
 
@@ -199,6 +220,8 @@ async def refresh_status_from_deployment(
 ) -> None:
     """A Deployment changed (pods became ready, a rollout stalled...): update its parent's
     status. Reads the parent, writes only when the status differs."""
+    if not deployment.get("status"):
+        return  # nothing observed yet: the reconcile that wrote it also wrote the status
     meta = deployment.get("metadata", {})
     parent = next(
         (
