@@ -124,11 +124,13 @@ class PendingQueue:
         return batch
 
     def _take_compatible(self, batch: list[PendingRequest], max_size: int) -> None:
-        options = batch[0].options
+        options, background = batch[0].options, batch[0].background
         kept: deque[PendingRequest] = deque()
         while self._items:
             item = self._items.popleft()
-            if len(batch) < max_size and item.options == options:
+            # Background work never rides in a foreground batch: on CPU a batch costs about
+            # the sum of its items, so it would delay the foreground results.
+            if len(batch) < max_size and item.options == options and item.background == background:
                 batch.append(item)
             else:
                 kept.append(item)

@@ -46,3 +46,21 @@ async def test_a_closing_utterance_cancels_its_queued_partial(
     decoder.gate.set()
     await session.finish()
     assert [type(m) for m in out.messages] == [Final]
+
+
+async def test_background_requests_never_join_a_foreground_batch() -> None:
+    loop = asyncio.get_running_loop()
+    options = TranscribeOptions()  # identical options: batchable by options alone
+
+    def same(background: bool) -> PendingRequest:
+        audio = np.zeros(1, np.float32)
+        return PendingRequest(audio, options, loop.create_future(), background=background)
+
+    queue = PendingQueue()
+    items = [same(True), same(False), same(True), same(False)]
+    for item in items:
+        queue.put(item)
+    first = await queue.take_batch(8, 0)
+    second = await queue.take_batch(8, 0)
+    assert [i.background for i in first] == [False, False]
+    assert [i.background for i in second] == [True, True]
