@@ -110,3 +110,27 @@ def test_status_fields_conditions_and_stable_transition_times() -> None:
     assert broken["phase"] == "Degraded" and conds["Degraded"]["reason"] == "InvalidSpec"
     assert conds["Degraded"]["lastTransitionTime"] == "2026-01-01T01:00:00Z"
     assert conds["Degraded"]["observedGeneration"] == 4
+
+
+def test_api_errors_are_classified_permanent_or_retried() -> None:
+    import kopf
+    from asrfleet_operator.apply import ChildError, _classify
+    from asrfleet_operator.kube import ApiError
+    from asrfleet_operator.render import HPA, SERVICE_MONITOR
+
+    missing = _classify(SERVICE_MONITOR, ApiError(404, "NotFound", "no such resource"))
+    assert isinstance(missing, ChildError) and missing.reason == "KindNotInstalled"
+    rejected = _classify(HPA, ApiError(422, "Invalid", "spec.maxReplicas: bad"))
+    assert isinstance(rejected, ChildError) and rejected.reason == "ChildRejected"
+    forbidden = _classify(HPA, ApiError(403, "Forbidden", "rbac"))
+    assert isinstance(forbidden, ChildError) and forbidden.reason == "Forbidden"
+    for status in (429, 500, 503):
+        assert isinstance(_classify(HPA, ApiError(status, "", "")), kopf.TemporaryError)
+
+
+def test_resource_paths() -> None:
+    from asrfleet_operator.kube import Resource
+
+    assert Resource("v1", "services").path("ns", "a") == "/api/v1/namespaces/ns/services/a"
+    deployments = Resource("apps/v1", "deployments")
+    assert deployments.path("ns") == "/apis/apps/v1/namespaces/ns/deployments"
