@@ -48,3 +48,4 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
                 operator.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await operator
+            await ctx.client.close()
