@@ -3,6 +3,7 @@ sequential path, no cross-talk between the items of a batch, bad items isolated.
 
 from __future__ import annotations
 
+import itertools
 import random
 import subprocess
 from collections.abc import Iterator
@@ -260,3 +261,23 @@ def test_mandarin_language_is_detected_per_item_in_a_mixed_batch(
     assert english.language == "en"
     assert word_error_rate(clips[0].reference, english.text) <= 0.15
     assert forced.text == english.text
+
+
+def test_word_timestamps_match_the_unbatched_path_and_stay_in_order_on_long_audio(
+    tiny_model: WhisperModel, clips: list[Speech]
+) -> None:
+    jfk = clips[0]
+    gap = np.zeros(2 * SAMPLE_RATE, dtype=np.float32)
+    long_audio = np.concatenate([jfk.audio, gap, clips[1].audio, gap, jfk.audio, gap, jfk.audio])
+    decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=4)
+    options = TranscribeOptions(word_timestamps=True)
+    short, long = (ok(r) for r in decoder.decode([(jfk.audio, options), (long_audio, options)]))
+    segments, _ = tiny_model.transcribe(jfk.audio, beam_size=1, temperature=0, word_timestamps=True)
+    expected = [(w.word, round(w.start, 2), round(w.end, 2)) for s in segments for w in s.words]
+    got = [(w.text, round(w.start, 2), round(w.end, 2)) for s in short.segments for w in s.words]
+    assert got == expected
+    words = [w for s in long.segments for w in s.words]
+    assert len(words) >= 60
+    assert all(a.start <= b.start for a, b in itertools.pairwise(words))
+    assert words[0].start >= 0.0
+    assert words[-1].end <= long.duration + 0.5
