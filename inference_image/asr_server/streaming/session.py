@@ -99,6 +99,7 @@ class StreamSession:
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self._partial_task: asyncio.Future[Transcription | None] | None = None
+        self._next_partial_at = 0.0  # clock time before which no partial decode starts
 
     # --- audio in ---------------------------------------------------------------------------
 
@@ -132,7 +133,13 @@ class StreamSession:
                 cut = self._open_start + self._max_utterance  # forced final, exactly at the limit
                 self._close(cut, cut)
                 self._open(cut)
-            if self.interim and self.total_samples - self._last_partial_at >= self._partial_step:
+            # Partials only while the speaker is talking: during a pause the text would not
+            # change, and the decode would likely still run when the final is due.
+            if (
+                self.interim
+                and self._endpointer.speaking
+                and self.total_samples - self._last_partial_at >= self._partial_step
+            ):
                 self._last_partial_at = self.total_samples
                 self._partial_wanted = True
                 self._wake.set()
@@ -204,15 +211,22 @@ class StreamSession:
 
     async def _run(self) -> None:
         while True:
+            pause = self._next_partial_at - self._clock()
             if self._finals:
                 await self._decode_final(self._finals.popleft())
-            elif self._partial_wanted and self._open_start is not None:
+            elif self._partial_wanted and self._open_start is not None and pause <= 0:
                 self._partial_wanted = False
+                started = self._clock()
                 await self._decode_partial()
+                # Rest as long as the partial took: partials use at most half of this
+                # stream's decode slot, so finals find the server free under load.
+                self._next_partial_at = self._clock() + (self._clock() - started)
             elif self._closing:
                 return
             else:
-                await self._wake.wait()
+                timeout = pause if self._partial_wanted and self._open_start is not None else None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
                 self._wake.clear()
 
     async def _decode_final(self, utt: _Utterance) -> None:

@@ -115,7 +115,7 @@ class Endpointer:
                     events.append(VadEvent("end", self._last_speech_end))
         return events
 
-    def restart(self) -> None:
-        """Continue in speech after a forced cut (max utterance length): the next window
-        belongs to a new utterance."""
-        self._silent_run = 0
+    @property
+    def speaking(self) -> bool:
+        """In an utterance and the last window was voiced (not inside a pause)."""
+        return self.in_speech and self._silent_run == 0

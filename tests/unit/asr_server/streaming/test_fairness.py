@@ -8,8 +8,9 @@ import numpy as np
 import numpy.typing as npt
 from asr_server.batching import PendingQueue, PendingRequest
 from asr_server.engines.base import SAMPLE_RATE, TranscribeOptions
-from asr_server.streaming.protocol import Final
-from support.pcm import to_pcm16
+from asr_server.streaming.protocol import Final, StartMessage
+from asr_server.streaming.session import StreamSession, StreamSettings
+from support.pcm import frames, to_pcm16
 from support.stream_session import Collector, RecordingDecoder, feed_all, make_session
 
 
@@ -64,3 +65,20 @@ async def test_background_requests_never_join_a_foreground_batch() -> None:
     second = await queue.take_batch(8, 0)
     assert [i.background for i in first] == [False, False]
     assert [i.background for i in second] == [True, True]
+
+
+async def test_no_partial_is_started_during_a_pause(jfk_samples: npt.NDArray[np.float32]) -> None:
+    decoder, out = RecordingDecoder(), Collector()
+    settings = StreamSettings(partial_interval_s=0.3)
+    # A frozen clock: no rest between partials, so every due partial is decoded at once.
+    session = StreamSession(StartMessage(), settings, decoder, out, clock=lambda: 0.0)
+    session.start()
+    # jfk's first utterance: speech 0.32-2.24 s, then 0.46 s of pause (not yet its end).
+    for frame in frames(to_pcm16(jfk_samples[: int(2.7 * SAMPLE_RATE)])):
+        session.feed(frame)
+        for _ in range(10):  # let the decoder task finish any partial it started
+            await asyncio.sleep(0)
+    partial_ends = [0.12 + seconds for seconds, final in decoder.calls if not final]
+    assert len(partial_ends) >= 5, decoder.calls  # one per 0.3 s of speech
+    assert max(partial_ends) <= 2.24 + 0.15  # none requested after the speech stopped
+    await session.finish()
