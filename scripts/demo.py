@@ -111,8 +111,8 @@ def print_objects(kubeconfig: Path, name: str, ns: str) -> None:
                 f"{s.get('minReplicas')}..{s.get('maxReplicas')}"
                 f" on {','.join(m.get('type', '?') for m in s.get('metrics', []))}"
             ),
-            "poddisruptionbudget": lambda s: (
-                f"maxUnavailable={s.get('maxUnavailable')} minAvailable={s.get('minAvailable')}"
+            "poddisruptionbudget": lambda s: " ".join(
+                f"{k}={s[k]}" for k in ("minAvailable", "maxUnavailable") if k in s
             ),
         }[kind](spec)
         rows.append((obj["kind"], name, f"{detail} owner={owner or '-'}"))
