@@ -66,3 +66,15 @@ def test_quickstart_is_the_two_commands() -> None:
     text = _readme()
     quickstart = text.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
     assert "make demo" in quickstart and "make test" in quickstart
+
+
+def test_readme_adapter_rule_is_the_charts() -> None:
+    import yaml
+
+    block = _readme().split("rules:\n  custom:\n", 1)[1].split("```", 1)[0]
+    [readme_rule] = yaml.safe_load(block)
+    template = (REPO / "charts/asrfleet/templates/prometheus-adapter-rule.yaml").read_text()
+    body = template.split("rules.yaml: |\n", 1)[1].split("{{- end }}", 1)[0]
+    body = body.replace("{{ .Values.prometheusAdapter.window }}", "1m")
+    [chart_rule] = yaml.safe_load(body)["rules"]
+    assert readme_rule == chart_rule
