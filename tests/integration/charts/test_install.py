@@ -170,6 +170,19 @@ async def test_install_with_every_option(install: Install) -> None:
     assert_valid(installed)
 
 
+async def test_two_replicas_in_cluster_scope_use_cluster_peering(install: Install) -> None:
+    installed = await install("--set", "replicaCount=2")
+    assert installed.returncode == 0, installed.stderr
+    installed.one("ClusterKopfPeering", "asrfleet")
+    rules = installed.one("ClusterRole", "fleet-asrfleet")["rules"]
+    assert {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings"],
+            "verbs": ["get", "list", "watch", "patch"]} in rules  # fmt: skip
+    deployment = installed.one("Deployment", "fleet-asrfleet", NAMESPACE)
+    assert container_env(deployment)["ASRFLEET_PEERING"] == "asrfleet"
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert_valid(installed)
+
+
 async def test_make_install_path_upgrade_install_installs(install: Install) -> None:
     # `make install` without a helm binary runs `upgrade --install`; on an empty cluster that
     # is an install. (Upgrading an existing release needs Helm's release Secret, which the
