@@ -104,14 +104,20 @@ def validate_audio(audio: Audio) -> None:
 
 
 def plan_item(
-    index: int, audio: Audio, options: TranscribeOptions, extractor: FeatureExtractor
+    index: int,
+    audio: Audio,
+    options: TranscribeOptions,
+    extractor: FeatureExtractor,
+    features: Features | None = None,
 ) -> tuple[ItemPlan, list[Window]]:
-    """Plan an item's first windows: one window in seek mode, every chunk in chunks mode."""
+    """Plan an item's first windows: one window in seek mode, every chunk in chunks mode.
+    `features` (seek mode only) replaces the log-mel of `audio` (packed clips, packing.py)."""
     validate_audio(audio)
     audio = audio.astype(np.float32, copy=False)
     duration = audio.shape[0] / SAMPLE_RATE
     if duration <= WINDOW_SECONDS and not options.vad_filter:
-        features = extractor(audio)[..., :-1]
+        if features is None:
+            features = extractor(audio)[..., :-1]
         plan = ItemPlan(index, options, duration, "seek", features=features)
         return plan, [seek_window(plan, seek=0, order=0)]
     plan = ItemPlan(index, options, duration, "chunks")

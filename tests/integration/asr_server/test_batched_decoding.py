@@ -281,3 +281,24 @@ def test_word_timestamps_match_the_unbatched_path_and_stay_in_order_on_long_audi
     assert all(a.start <= b.start for a, b in itertools.pairwise(words))
     assert words[0].start >= 0.0
     assert words[-1].end <= long.duration + 0.5
+
+
+def test_packed_windows_give_every_clip_its_own_words(
+    tiny_model: WhisperModel, clips: list[Speech]
+) -> None:
+    """Opt-in packing: two short clips per window; text may differ slightly from the unbatched
+    path, but never carries another clip's words."""
+    shuffled = clips[:]
+    random.Random(7).shuffle(shuffled)
+    decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=4, pack=True)
+    options = TranscribeOptions(language="en")
+    results = [ok(r) for r in decoder.decode([(c.audio, options) for c in shuffled])]
+    assert decoder.packed_pairs + decoder.pack_fallbacks == 4
+    assert decoder.packed_pairs >= 2
+    for clip, result in zip(shuffled, results, strict=True):
+        own = word_error_rate(clip.reference, result.text)
+        others = [word_error_rate(o.reference, result.text) for o in clips if o is not clip]
+        assert own <= 0.5, (clip.name, result.text)
+        assert own < min(others), (clip.name, result.text)
+        assert result.duration == pytest.approx(clip.audio.shape[0] / SAMPLE_RATE)
+        assert all(0.0 <= s.start <= s.end <= result.duration + 0.5 for s in result.segments)
