@@ -215,3 +215,37 @@ async def test_stream_metrics_on_the_metrics_endpoint(
     assert grew("asr_stream_final_latency_seconds_count") == 1
     assert grew("asr_audio_seconds_total") == pytest.approx(3.0, abs=0.01)
     assert grew("asr_stream_first_partial_seconds_count") == len(outcome.of("partial")[:1])
+
+
+async def test_http_requests_are_served_while_streams_are_open(
+    tiny_server: ServerThread, jfk_clip: Any
+) -> None:
+    jfk = load_16k(jfk_clip.path)
+    talking = asyncio.Event()
+    done_http = asyncio.Event()
+
+    async def live_speech() -> Any:
+        for index, frame in enumerate(frames(to_pcm16(jfk))):
+            if index == 30:
+                talking.set()
+            if index == 60:
+                await done_http.wait()  # keep the streams open until HTTP was answered
+            await asyncio.sleep(0.02)
+            yield frame
+
+    streams = [
+        asyncio.create_task(stream_frames(tiny_server.url, live_speech(), speed=0))
+        for _ in range(2)
+    ]
+    await talking.wait()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{tiny_server.http_url}/v1/recognize", data=jfk_clip.path.read_bytes()) as got,
+    ):
+        assert got.status == 200
+        body = await got.json()
+    assert tiny_server.run(lambda: tiny_server.hub.active) == 2  # answered while both streamed
+    done_http.set()
+    assert word_error_rate(jfk_clip.transcript, body["text"]) <= 0.05
+    for outcome in await asyncio.gather(*streams):
+        assert "country" in outcome.text.lower()
