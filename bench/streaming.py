@@ -77,6 +77,16 @@ class Level:
         )
 
     @property
+    def complete(self) -> bool:
+        """Every stream got every utterance's final (however late) with WER <= 0.15."""
+        return (
+            not self.errors
+            and self.missing_finals == 0
+            and len(self.wers) == self.streams
+            and max(self.wers, default=1.0) <= 0.15
+        )
+
+    @property
     def supported(self) -> bool:
         return (
             self.kept_up
@@ -188,6 +198,10 @@ def supported(results: list[Level]) -> int:
     return max((lv.streams for lv in results if lv.supported), default=0)
 
 
+def complete(results: list[Level]) -> int:
+    return max((lv.streams for lv in results if lv.complete), default=0)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", default="1,2,4,8,16")
@@ -247,6 +261,12 @@ def main() -> int:
         return 0
     n_peer = supported(peer)
     ratio = f"{supported(ours) / n_peer:.1f}x" if n_peer else "n/a (peer supports 0)"
+    c_ours, c_peer = complete(ours), complete(peer)
+    c_ratio = f"{c_ours / c_peer:.1f}x" if c_peer else "n/a (peer 0)"
+    print(
+        f"streams with complete transcripts (every final, WER <= 0.15, any latency): "
+        f"ours {c_ours}, whisper-live {c_peer}, ratio {c_ratio}"
+    )
     print(
         f"\nsupported streams: ours {supported(ours)}, whisper-live {n_peer}, ratio {ratio}"
         " (target >= 2x)"
