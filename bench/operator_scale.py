@@ -11,6 +11,10 @@ children, and read the operator process's CPU seconds (utime+stime from /proc) a
 <= 1.5x the minimal operator's; RSS < 200 MB. Wall time is not a target: kmock's emulator
 checks every request against all recorded ones (quadratic), so at scale it measures the
 emulator. The drift timer is set to 1 h so that only the reconciles themselves are measured.
+
+Where asrfleet's extra CPU goes (ablation, 40 SRs, 2026-11-24): kopf's per-object drift timer
+(it also makes kopf add a finalizer: one more PATCH and watch event per SR) and the Deployment
+watch that refreshes status each cost about 2-4 ms/SR; without both the ratio was ~1.5.
 """
 
 from __future__ import annotations

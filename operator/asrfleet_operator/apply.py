@@ -63,7 +63,9 @@ def is_subset(desired: Any, current: Any) -> bool:
 
 
 def without(manifest: Mapping[str, Any], paths: tuple[Path, ...]) -> dict[str, Any]:
-    """A deep copy of `manifest` without the fields at `paths`."""
+    """`manifest` without the fields at `paths` (a deep copy when there is anything to drop)."""
+    if not paths:
+        return dict(manifest)
     result = copy.deepcopy(dict(manifest))
     for path in paths:
         node: Any = result

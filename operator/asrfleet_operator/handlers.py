@@ -34,10 +34,11 @@ def register(registry: kopf.OperatorRegistry, ctx: Context, login: Login) -> Non
         settings.execution.max_workers = 20
 
     @kopf.on.login(registry=registry)
-    def authenticate(**_: Any) -> kopf.ConnectionInfo | None:
+    async def authenticate(**_: Any) -> kopf.ConnectionInfo | None:
         info = login()
         if info is not None:
             ctx.client.update(info)
+            await ctx.client.open()
         return info
 
     @kopf.on.cleanup(registry=registry)
