@@ -155,6 +155,7 @@ class BatchedWhisperDecoder:
                 continue
             # faster-whisper starts the decoded-text history with " " + the initial prompt.
             plan.previous_tokens = self._initial_prompt(options)
+            plan.packed = given is not None
             plans.append(plan)
             pending.extend(windows)
         while pending:  # rounds: seek-mode follow-up windows are decoded in the next round
@@ -275,6 +276,9 @@ class BatchedWhisperDecoder:
             schedule[window.temperature_index],
             encoding,
         )
+        if tried.failed and item.packed:
+            item.error = EngineError("packed window failed the quality checks")
+            return None
         if tried.failed:
             window.attempts.append(tried)
             if window.temperature_index + 1 < len(schedule):

@@ -12,6 +12,7 @@ fall back to being decoded apart, so a request never gets another request's word
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -69,7 +70,9 @@ def pair_up(
         first_audio = items[first][0]
         gap = np.zeros(int(GAP_SECONDS * SAMPLE_RATE), dtype=np.float32)
         pairs.append(Pair(first, index, first_audio.shape[0] / SAMPLE_RATE))
-        packed.append((np.concatenate([first_audio, gap, audio]).astype(np.float32), options))
+        # Word timings let a segment that runs across the gap be cut between the two clips.
+        aligned = dataclasses.replace(options, word_timestamps=True)
+        packed.append((np.concatenate([first_audio, gap, audio]).astype(np.float32), aligned))
         features.append(_packed_features(first_audio, audio, extractor))
     return pairs, packed, features
 
@@ -88,22 +91,50 @@ def split(
     pair: Pair, segments: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
     """The packed window's segments as (first clip's, second clip's, in its own time), or None
-    when a segment lies in the gap and cannot be attributed safely."""
-    gap_start = pair.first_seconds
-    second_start = gap_start + GAP_SECONDS
+    when something lies in the gap and cannot be attributed safely. A segment running across
+    the gap (Whisper does not always break at a pause) is cut between its words."""
+    gap_end = pair.first_seconds + _MARGIN
+    second_start = pair.first_seconds + GAP_SECONDS
     first: list[dict[str, Any]] = []
     second: list[dict[str, Any]] = []
     for segment in segments:
         start, end = float(segment["start"]), float(segment["end"])
-        if end <= gap_start + _MARGIN:
+        if end <= gap_end:
             first.append(segment)
-        elif start >= second_start - _MARGIN:
-            shifted = {**segment, "start": max(0.0, start - second_start)}
-            shifted["end"] = max(shifted["start"], end - second_start)
-            second.append(shifted)
-        else:
-            return None
+            continue
+        if start >= second_start - _MARGIN:
+            second.append(_shifted(segment, segment.get("words") or [], second_start))
+            continue
+        words = segment.get("words") or []
+        before = [w for w in words if _middle(w) <= gap_end]
+        after = [w for w in words if _middle(w) >= second_start - _MARGIN]
+        if not words or len(before) + len(after) != len(words):
+            return None  # no word timings, or a word inside the gap (a hallucination?)
+        if before:
+            first.append(_shifted(segment, before, 0.0, partial=True))
+        if after:
+            second.append(_shifted(segment, after, second_start, partial=True))
     return first, second
+
+
+def _middle(word: dict[str, Any]) -> float:
+    return (float(word["start"]) + float(word["end"])) / 2
+
+
+def _shifted(
+    segment: dict[str, Any], words: list[dict[str, Any]], offset: float, partial: bool = False
+) -> dict[str, Any]:
+    """`segment` moved `offset` seconds earlier; `partial`: cut down to `words`."""
+    moved = [
+        {**w, "start": max(0.0, w["start"] - offset), "end": max(0.0, w["end"] - offset)}
+        for w in words
+    ]
+    if partial:
+        text = "".join(str(w["word"]) for w in words)
+        start, end = moved[0]["start"], moved[-1]["end"]
+        return {**segment, "words": moved, "text": text, "start": start, "end": end, "tokens": []}
+    start = max(0.0, float(segment["start"]) - offset)
+    return {**segment, "words": moved, "start": start, "end": max(start, segment["end"] - offset)}
 
 
 def unpack(
@@ -114,6 +145,8 @@ def unpack(
         return None
     raw = [segment for order in sorted(plan.segments) for segment in plan.segments[order]]
     parts = split(pair, raw)
+    if parts is not None and not items[pair.first][1].word_timestamps:
+        parts = ([{**s, "words": []} for s in parts[0]], [{**s, "words": []} for s in parts[1]])
     if parts is None:
         return None
     first, second = (

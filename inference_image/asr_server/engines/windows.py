@@ -57,6 +57,9 @@ class ItemPlan:
     """Chunks mode: maps times in the concatenated speech back to the original audio."""
     language: str | None = None
     language_probability: float = 1.0
+    packed: bool = False
+    """Two clips in one window (packing.py): no temperature fallback, a failed window is
+    decoded apart instead (the repetition check cannot tell the two clips apart)."""
     first_order: int = 0
     """Order of the first window: its encoding decides the item's language when not given."""
     previous_tokens: list[int] = field(default_factory=list)

@@ -57,3 +57,19 @@ def test_segments_go_back_to_their_clip_in_its_own_time() -> None:
 def test_a_segment_in_the_gap_means_decode_apart(straddling: dict[str, object]) -> None:
     pair = Pair(first=0, second=1, first_seconds=5.0)
     assert split(pair, [segment(0.0, 4.0, " a"), straddling]) is None
+
+
+def test_a_segment_running_across_the_gap_is_cut_between_its_words() -> None:
+    pair = Pair(first=0, second=1, first_seconds=5.0)
+    words = [
+        {"word": " ask", "start": 3.0, "end": 3.5, "probability": 0.9},
+        {"word": " country.", "start": 4.2, "end": 4.9, "probability": 0.9},
+        {"word": " And", "start": 7.1, "end": 7.4, "probability": 0.9},
+        {"word": " so", "start": 7.4, "end": 7.8, "probability": 0.9},
+    ]
+    running = {**segment(3.0, 7.8, " ask country. And so"), "words": words, "tokens": [1, 2]}
+    first, second = split(pair, [running]) or ([], [])
+    assert [(s["text"], s["start"], s["end"]) for s in first] == [(" ask country.", 3.0, 4.9)]
+    assert [s["text"] for s in second] == [" And so"]
+    assert round(second[0]["start"], 3) == 0.1 and round(second[0]["end"], 3) == 0.8
+    assert [round(w["start"], 3) for w in second[0]["words"]] == [0.1, 0.4]
