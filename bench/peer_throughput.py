@@ -122,7 +122,37 @@ def in_process(model: WhisperModel, jfk: np.ndarray, rounds: int) -> dict[str, f
     return figures
 
 
-def long_audio(jfk: np.ndarray, minutes: float, workdir: Path) -> tuple[np.ndarray, str]:
+def packing_section(model: WhisperModel, pieces: list[tuple[np.ndarray, str]], rounds: int) -> None:
+    """Opt-in packing on distinct clips (identical clips look repetitive together and are
+    decoded apart): batch 4 unpacked (anchor) vs packed, interleaved."""
+    print("\n== 1b. opt-in window packing, jfk + espeak-ng sentences (distinct clips) ==")
+    items = [(audio, TranscribeOptions()) for audio, _ in pieces]
+    plain = BatchedWhisperDecoder(model, max_batch_size=4)
+    packed = BatchedWhisperDecoder(model, max_batch_size=4, pack=True)
+    spent = {"plain": 0.0, "packed": 0.0}
+    wers: dict[str, list[float]] = {"plain": [], "packed": []}
+    for _ in range(rounds):
+        for name, decoder in (("plain", plain), ("packed", packed)):
+            started = time.perf_counter()
+            results = decoder.decode(items)
+            spent[name] += time.perf_counter() - started
+            wers[name] += [
+                word_error_rate(text, getattr(r, "text", ""))
+                for (_, text), r in zip(pieces, results, strict=True)
+            ]
+    done = rounds * len(items)
+    anchor = rate("batched decoder, batch 4 (anchor)", done, spent["plain"], None)
+    rate("packed, 2 clips per window, batch 4", done, spent["packed"], anchor)
+    mean = {k: sum(v) / max(len(v), 1) for k, v in wers.items()}
+    print(
+        f"  WER mean plain {mean['plain']:.3f} packed {mean['packed']:.3f}; "
+        f"{packed.packed_pairs} pairs packed, {packed.pack_fallbacks} decoded apart"
+    )
+
+
+def long_audio(
+    jfk: np.ndarray, minutes: float, workdir: Path
+) -> tuple[np.ndarray, str, list[tuple[np.ndarray, str]]]:
     """`minutes` of speech: jfk and espeak-ng sentences, 1 s pauses, repeated."""
     pause = np.zeros(SAMPLE_RATE, dtype=np.float32)
     pieces: list[tuple[np.ndarray, str]] = [(jfk, JFK_TEXT)]
@@ -138,7 +168,7 @@ def long_audio(jfk: np.ndarray, minutes: float, workdir: Path) -> tuple[np.ndarr
             audio += [clip, pause]
             texts.append(text)
             seconds += clip.shape[0] / SAMPLE_RATE + 1
-    return np.concatenate(audio), " ".join(texts)
+    return np.concatenate(audio), " ".join(texts), pieces
 
 
 def long_section(
@@ -245,7 +275,7 @@ def main() -> int:
     jfk = decode_audio(str(jfk_path))
     workdir = REPO / "bench" / "results"
     workdir.mkdir(parents=True, exist_ok=True)
-    audio, text = long_audio(jfk, args.long_minutes, workdir)
+    audio, text, pieces = long_audio(jfk, args.long_minutes, workdir)
     long_wav = workdir / "long_speech.wav"
     long_wav.write_bytes(wav_bytes(audio))
     with ExitStack() as stack:
@@ -260,6 +290,7 @@ def main() -> int:
         )
         model = load(args.threads)
         figures = in_process(model, jfk, args.rounds)
+        packing_section(model, pieces, max(2, args.rounds // 2))
         long_section(model, audio, text, args.batch_size, long_wav, ours)
         del model
         best_http = 0.0 if args.skip_http else http_section(args, jfk_path, ours, peer)
