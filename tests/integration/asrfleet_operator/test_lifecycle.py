@@ -241,3 +241,16 @@ async def test_a_reconcile_with_nothing_to_change_sends_no_write(cluster: Cluste
     await asyncio.sleep(4 * RESYNC_SECONDS)
     assert len(list(cluster.emu.emulator)) > gets_before  # the timer did run and read
     assert cluster.writes()[before:] == []
+
+
+async def test_deleting_a_speechrecognizer_is_not_blocked_by_the_operator(cluster: Cluster) -> None:
+    dep = await created(cluster, sample_sr())
+    sr = await cluster.wait_for(
+        lambda: (s := cluster.obj(SRS, "english")) and s["metadata"].get("finalizers") and s,
+        "kopf's finalizer (the drift timer needs it)",
+    )
+    assert sr["metadata"]["finalizers"] == ["asrfleet.io/finalizer"]
+    await cluster.kubectl("delete", "speechrecognizer", "english", "--wait=false")
+    await cluster.wait_for(lambda: cluster.obj(SRS, "english") is None, "SR deleted")
+    # Kubernetes' garbage collector (absent in the emulator) deletes the children through this:
+    assert dep["metadata"]["ownerReferences"][0]["blockOwnerDeletion"] is True
