@@ -65,10 +65,12 @@ def load(threads: int) -> WhisperModel:
     return WhisperModel(tiny_model_path(), device="cpu", compute_type="int8", cpu_threads=threads)
 
 
-def rate(label: str, requests: int, seconds: float, anchor: float | None) -> float:
+def rate(
+    label: str, requests: int, seconds: float, anchor: float | None, clip_seconds: float = 11.0
+) -> float:
     value = requests / seconds
     ratio = f"  {value / anchor:.2f}x anchor" if anchor else "  (anchor)"
-    print(f"  {label:<44} {value:6.2f} req/s  {value * 11.0:6.1f} audio s/s{ratio}")
+    print(f"  {label:<44} {value:6.2f} req/s  {value * clip_seconds:6.1f} audio s/s{ratio}")
     return value
 
 
@@ -141,8 +143,9 @@ def packing_section(model: WhisperModel, pieces: list[tuple[np.ndarray, str]], r
                 for (_, text), r in zip(pieces, results, strict=True)
             ]
     done = rounds * len(items)
-    anchor = rate("batched decoder, batch 4 (anchor)", done, spent["plain"], None)
-    rate("packed, 2 clips per window, batch 4", done, spent["packed"], anchor)
+    mean_seconds = sum(audio.shape[0] for audio, _ in pieces) / len(pieces) / SAMPLE_RATE
+    anchor = rate("batched decoder, batch 4", done, spent["plain"], None, mean_seconds)
+    rate("packed, 2 clips per window, batch 4", done, spent["packed"], anchor, mean_seconds)
     mean = {k: sum(v) / max(len(v), 1) for k, v in wers.items()}
     print(
         f"  WER mean plain {mean['plain']:.3f} packed {mean['packed']:.3f}; "
