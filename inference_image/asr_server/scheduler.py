@@ -140,6 +140,20 @@ class Scheduler:
         rounds = math.ceil((self.queue_depth + 1) / per_round)
         return max(1, math.ceil(rounds * self._batch_seconds))
 
+    def check_admission(self, *, finishing: bool = False) -> None:
+        """Raise what `submit` would refuse with now: Draining (unless `finishing`), NotReady
+        or QueueFull. Routes call it before decoding audio that would be refused anyway."""
+        if self._draining and not finishing:
+            raise errors.Draining("the server is shutting down; retry on another replica")
+        if self._queue is None or not self.engine.ready:
+            raise errors.NotReady("the model is still loading")
+        if self.saturated:
+            seconds = self.retry_after()
+            raise errors.QueueFull(
+                f"server busy: {self.queue_depth} requests queued; retry in {seconds} s",
+                retry_after=seconds,
+            )
+
     # -- work -----------------------------------------------------------------------------
 
     async def submit(
@@ -153,16 +167,8 @@ class Scheduler:
         """`finishing`: the last work of something admitted before the drain (an open stream's
         final result), still accepted while draining. `background`: best-effort work (a
         stream's partial result) that waits behind every other queued request."""
-        if self._draining and not finishing:
-            raise errors.Draining("the server is shutting down; retry on another replica")
-        if self._queue is None or not self.engine.ready:
-            raise errors.NotReady("the model is still loading")
-        if self.saturated:
-            seconds = self.retry_after()
-            raise errors.QueueFull(
-                f"server busy: {self.queue_depth} requests queued; retry in {seconds} s",
-                retry_after=seconds,
-            )
+        self.check_admission(finishing=finishing)
+        assert self._queue is not None  # check_admission: started
         future = asyncio.get_running_loop().create_future()
         item = PendingRequest(audio, options, future, background=background)
         self._queue.put(item)

@@ -50,15 +50,7 @@ def refuse_early(request: web.Request) -> None:
 
     Draining is not checked here: the middleware refuses requests that arrive after SIGTERM,
     and one that arrived before it is in flight and must finish (DESIGN.md)."""
-    scheduler = request.app[SCHEDULER]
-    if not scheduler.started:
-        raise errors.NotReady("the model is still loading")
-    if scheduler.saturated:
-        seconds = scheduler.retry_after()
-        raise errors.QueueFull(
-            f"server busy: {scheduler.queue_depth} requests queued; retry in {seconds} s",
-            retry_after=seconds,
-        )
+    request.app[SCHEDULER].check_admission(finishing=True)
 
 
 async def decode_container(request: web.Request, data: bytes) -> Audio:
