@@ -41,6 +41,10 @@ class TranscribeOptions:
     """Also return per-word timings."""
     vad_filter: bool = False
     """Drop non-speech with Silero VAD before decoding."""
+    fallback: bool = True
+    """With temperature 0: retry a window that looks failed at higher temperatures (up to 6
+    decodes). False is one greedy pass, for best-effort work such as a stream's partials
+    (mid-word audio often "fails" the checks, and each retry costs a whole decode)."""
 
 
 @dataclass(frozen=True)

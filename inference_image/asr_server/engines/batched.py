@@ -269,7 +269,7 @@ class BatchedWhisperDecoder:
         Returns the window to decode in the next round, if any."""
         item = window.item
         tokenizer = self._tokenizer(item.options.task, window.language or item.language or "en")
-        schedule = fallback.temperatures(item.options.temperature)
+        schedule = fallback.temperatures(item.options.temperature, item.options.fallback)
         tried = fallback.attempt(
             result,
             tokenizer.decode(result.sequences_ids[0]),
@@ -362,7 +362,8 @@ class BatchedWhisperDecoder:
         # index does not depend on the language token, so compute it with any tokenizer.
         tokenizer = self._tokenizer(options.task, "en")
         sot_position = self._prompt(window, language="en").index(tokenizer.sot)
-        temperature = fallback.temperatures(options.temperature)[window.temperature_index]
+        schedule = fallback.temperatures(options.temperature, options.fallback)
+        temperature = schedule[window.temperature_index]
         return (options.beam_size, temperature, sot_position)
 
     def _tokenizer(self, task: str, language: str) -> Tokenizer:

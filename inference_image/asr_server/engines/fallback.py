@@ -46,10 +46,10 @@ class Attempt:
         )
 
 
-def temperatures(temperature: float) -> tuple[float, ...]:
+def temperatures(temperature: float, with_fallback: bool = True) -> tuple[float, ...]:
     """Temperature 0 means greedy with fallback (as the engine's unbatched path and OpenAI's
-    API do); any other value is used alone."""
-    return FALLBACK_TEMPERATURES if temperature == 0 else (temperature,)
+    API do) unless `with_fallback` is False (one greedy pass); any other value is used alone."""
+    return FALLBACK_TEMPERATURES if temperature == 0 and with_fallback else (temperature,)
 
 
 def attempt(result: Any, text: str, temperature: float, encoding: Any) -> Attempt:

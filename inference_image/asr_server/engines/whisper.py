@@ -142,7 +142,8 @@ class WhisperEngine:
                 task=options.task,
                 initial_prompt=options.prompt,
                 hotwords=options.hotwords,
-                temperature=options.temperature or FALLBACK_TEMPERATURES,
+                temperature=options.temperature
+                or (FALLBACK_TEMPERATURES if options.fallback else 0.0),
                 beam_size=options.beam_size,
                 best_of=max(options.beam_size, 1),
                 word_timestamps=options.word_timestamps,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -75,6 +76,10 @@ class StreamSession:
         self.options = TranscribeOptions(
             language=start.language or language, hotwords=start.hotwords, prompt=start.prompt
         )
+        # A partial is best-effort: one greedy pass. Whisper's temperature fallback would
+        # retry mid-word audio (which often "fails" its checks) up to 5 more times, and a
+        # final arriving meanwhile waits for all of them. Finals keep the fallback.
+        self.partial_options = dataclasses.replace(self.options, fallback=False)
         self._decode, self._emit, self._observer, self._clock = decode, emit, observer, clock
         self._vad = SileroStream()
         self._endpointer = Endpointer(settings.endpoint)
@@ -278,7 +283,8 @@ class StreamSession:
     async def _try_decode(self, audio: Audio, *, final: bool) -> Transcription | None:
         """Decode; a refused or failed partial is skipped, a failed final is reported."""
         try:
-            return await self._decode(audio, self.options, final)
+            options = self.options if final else self.partial_options
+            return await self._decode(audio, options, final)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the scheduler's domain errors and EngineError

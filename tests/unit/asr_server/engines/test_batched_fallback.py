@@ -13,6 +13,7 @@ def make(avg_logprob: float, ratio: float = 1.5, no_speech: float = 0.1, t: floa
 def test_greedy_falls_back_through_the_whisper_schedule_other_temperatures_do_not() -> None:
     assert temperatures(0.0) == FALLBACK_TEMPERATURES
     assert temperatures(0.7) == (0.7,)
+    assert temperatures(0.0, with_fallback=False) == (0.0,)  # one greedy pass
 
 
 @pytest.mark.parametrize(
