@@ -254,3 +254,14 @@ async def test_deleting_a_speechrecognizer_is_not_blocked_by_the_operator(cluste
     await cluster.wait_for(lambda: cluster.obj(SRS, "english") is None, "SR deleted")
     # Kubernetes' garbage collector (absent in the emulator) deletes the children through this:
     assert dep["metadata"]["ownerReferences"][0]["blockOwnerDeletion"] is True
+
+
+async def test_the_finalizer_of_an_earlier_version_is_removed(cluster: Cluster) -> None:
+    """Earlier versions let kopf put a finalizer for the drift timer; it must not outlive them."""
+    manifest = sample_sr()
+    manifest["metadata"]["finalizers"] = ["asrfleet.io/finalizer"]
+    await created(cluster, manifest)
+    await cluster.wait_for(
+        lambda: (s := cluster.obj(SRS, "english")) and not s["metadata"].get("finalizers"),
+        "the old finalizer removed",
+    )
