@@ -39,7 +39,8 @@ class Metrics:
     cache_hits_total: Counter
     cache_misses_total: Counter
     stream_first_partial_seconds: Histogram
-    """Streaming: time from the first audio frame to the first partial result."""
+    """Streaming: time from the onset of a stream's first utterance (when its speech frame
+    arrived) to the first partial result: what a live caption's user waits for."""
     stream_final_latency_seconds: Histogram
     """Streaming: time from the end of a segment's audio to its final result."""
     active_streams: Gauge
@@ -89,7 +90,7 @@ class Metrics:
             ),
             stream_first_partial_seconds=Histogram(
                 "asr_stream_first_partial_seconds",
-                "Streaming: first audio to first partial",
+                "Streaming: speech onset of the first utterance to its first partial",
                 buckets=_LATENCY_BUCKETS,
                 registry=reg,
             ),
