@@ -8,8 +8,9 @@ compute-bound and batches of 16+ keep it busy.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+
+from asr_server.engines.cpu_limit import cpu_threads
 
 CPU_MAX_BATCH = 8
 GPU_BATCH = 16
@@ -25,16 +26,11 @@ class BatchDefaults:
     cpu_threads: int
 
 
-def default_cpu_threads(cpus: float) -> int:
-    """CTranslate2 intra-op threads: one per whole CPU of the container's limit (at least 1)."""
-    return max(1, math.floor(cpus))
-
-
 def default_batch_size(device: str, cpus: float) -> int:
     """Windows per encode/generate call: 2 per CPU on CPU (capped at 8), 16 on a GPU."""
     if device.startswith("cuda"):
         return GPU_BATCH
-    return max(1, min(CPU_MAX_BATCH, 2 * default_cpu_threads(cpus)))
+    return max(1, min(CPU_MAX_BATCH, 2 * cpu_threads(cpus)))
 
 
 def batch_defaults(device: str, cpus: float) -> BatchDefaults:
@@ -42,5 +38,5 @@ def batch_defaults(device: str, cpus: float) -> BatchDefaults:
         device=device,
         cpus=cpus,
         max_batch_size=default_batch_size(device, cpus),
-        cpu_threads=default_cpu_threads(cpus),
+        cpu_threads=cpu_threads(cpus),
     )
