@@ -17,6 +17,7 @@ COMPUTE_TYPES = ("auto", "int8", "int8_float16", "int8_float32", "float16", "flo
 OUTPUT_SCRIPTS = ("simplified", "traditional", "as-is")
 LOG_FORMATS = ("json", "text")
 ENGINES = ("faster-whisper", "fake")
+ENCODER_CONTEXTS = ("full", "trimmed")
 
 
 class ConfigError(ValueError):
@@ -57,6 +58,10 @@ class ServerConfig:
     """Most requests decoded in one batch; 0 chooses from the device."""
     batch_max_wait_ms: float = field(default=10.0, metadata={"env": "ASR_BATCH_MAX_WAIT_MS"})
     """Longest a request waits for others to fill its batch."""
+    encoder_context: str = field(default="full", metadata={"env": "ASR_ENCODER_CONTEXT"})
+    """full | trimmed: how much of each 30 s window the encoder sees (trimmed: the audio plus
+    3 s of silence; several times cheaper on CPU, text not guaranteed identical; see
+    docs/throughput.md). A request or stream may choose its own."""
     api_key: str | None = field(default=None, repr=False, metadata={"env": "ASR_API_KEY"})
     """Bearer key required on API routes when set (health and metrics stay open)."""
     cache_entries: int = field(default=256, metadata={"env": "ASR_CACHE_ENTRIES"})
@@ -88,6 +93,7 @@ class ServerConfig:
         _check_choice("ASR_OUTPUT_SCRIPT", self.output_script, OUTPUT_SCRIPTS)
         _check_choice("ASR_LOG_FORMAT", self.log_format, LOG_FORMATS)
         _check_choice("ASR_ENGINE", self.engine, ENGINES)
+        _check_choice("ASR_ENCODER_CONTEXT", self.encoder_context, ENCODER_CONTEXTS)
         if not self.model:
             raise ConfigError("ASR_MODEL must not be empty")
         for name in ("port", "max_queue", "max_concurrency", "batch_max_size", "cache_entries"):
@@ -165,6 +171,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "request_timeout_s": float,
     "batch_max_size": int,
     "batch_max_wait_ms": float,
+    "encoder_context": str,
     "api_key": str,
     "cache_entries": int,
     "log_format": str,

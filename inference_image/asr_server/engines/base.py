@@ -45,6 +45,10 @@ class TranscribeOptions:
     """With temperature 0: retry a window that looks failed at higher temperatures (up to 6
     decodes). False is one greedy pass, for best-effort work such as a stream's partials
     (mid-word audio often "fails" the checks, and each retry costs a whole decode)."""
+    encoder_context: str | None = None
+    """`full` (Whisper's padded 30 s window), `trimmed` (the audio plus a margin of silence:
+    several times cheaper on CPU, text not guaranteed identical; engines/windows.py) or None
+    for the server's setting (ASR_ENCODER_CONTEXT)."""
 
 
 @dataclass(frozen=True)

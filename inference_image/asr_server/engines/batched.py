@@ -35,10 +35,13 @@ from asr_server.engines.base import (
 )
 from asr_server.engines.stitch import to_transcription
 from asr_server.engines.windows import (
+    ENCODER_CONTEXTS,
     FRAMES_PER_SECOND,
+    WINDOW_FRAMES,
     Features,
     ItemPlan,
     Window,
+    encoder_frames,
     plan_item,
     seek_window,
 )
@@ -65,12 +68,20 @@ class BatchedWhisperDecoder:
         workers: int = 1,
         name: str = "this model",
         pack: bool = False,
+        encoder_context: str = "full",
     ) -> None:
         """`max_batch_size` windows per encode/generate call; `workers` calls at a time (give
         the WhisperModel as many `num_workers`: CTranslate2 runs one call per worker); `pack`
         puts two short clips in one window (`packing.py`: faster, text not guaranteed
-        identical to the unbatched path)."""
+        identical to the unbatched path); `encoder_context` is the default for items that do
+        not choose (`full`, or `trimmed`: windows.encoder_frames, text not guaranteed identical
+        to the unbatched path)."""
+        if encoder_context not in ENCODER_CONTEXTS:
+            raise ValueError(f"encoder_context must be one of {ENCODER_CONTEXTS}")
         self.name = name
+        self.encoder_context = encoder_context
+        self.context_retries = 0
+        """Trimmed windows decoded again with the full context after failing the checks."""
         self.pack = pack
         self.packed_pairs = 0
         self.pack_fallbacks = 0
@@ -140,6 +151,9 @@ class BatchedWhisperDecoder:
                 log.warning("item %d could not be prepared: %s", index, exc)
                 plans.append(EngineError(f"audio could not be processed: {exc}"))
                 continue
+            if options.encoder_context not in (None, *ENCODER_CONTEXTS):
+                plans.append(EngineError(f"unknown encoder context {options.encoder_context!r}"))
+                continue
             if options.language and options.language not in self._languages:
                 # As the unbatched engine: an English-only model refuses other languages.
                 plans.append(self._unsupported(options.language))
@@ -173,7 +187,7 @@ class BatchedWhisperDecoder:
         chunks: list[list[Window]] = []
         ordered = sorted(windows, key=self._group_key)  # stable: item and window order kept
         for _, group in groupby(ordered, key=self._group_key):
-            batch = list(group)
+            batch = sorted(group, key=self._encoder_frames)  # similar lengths share a call
             size = self._chunk_size(len(batch))
             chunks.extend(batch[start : start + size] for start in range(0, len(batch), size))
         if self._pool is None or len(chunks) == 1:
@@ -208,7 +222,8 @@ class BatchedWhisperDecoder:
     def _decode_windows(self, windows: list[Window]) -> list[Window]:
         """One encode + one generate for `windows` (all with the same group key)."""
         beam_size, temperature, _ = self._group_key(windows[0])
-        features = np.ascontiguousarray(np.stack([w.features for w in windows]))
+        frames = max(self._encoder_frames(w) for w in windows)
+        features = np.ascontiguousarray(np.stack([w.features[:, :frames] for w in windows]))
         encoder_output = self.model.model.encode(
             ctranslate2.StorageView.from_array(features), to_cpu=False
         )
@@ -279,6 +294,9 @@ class BatchedWhisperDecoder:
         if tried.failed and item.packed:
             item.error = EngineError("packed window failed the quality checks")
             return None
+        if tried.failed and self._encoder_frames(window) < WINDOW_FRAMES:
+            self.context_retries += 1  # first try what Whisper was trained on, then temperature
+            return dataclasses.replace(window, full_context=True)
         if tried.failed:
             window.attempts.append(tried)
             if window.temperature_index + 1 < len(schedule):
@@ -355,6 +373,11 @@ class BatchedWhisperDecoder:
             return []
         tokens: list[int] = self._tokenizer(options.task, "en").encode(" " + options.prompt.strip())
         return tokens
+
+    def _encoder_frames(self, window: Window) -> int:
+        context = window.item.options.encoder_context or self.encoder_context
+        trimmed = context == "trimmed" and not window.full_context
+        return encoder_frames(window.segment_size, trimmed)
 
     def _group_key(self, window: Window) -> GroupKey:
         options = window.item.options

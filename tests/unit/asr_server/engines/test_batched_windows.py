@@ -9,7 +9,13 @@ import pytest
 from asr_server.engines.base import SAMPLE_RATE, EngineError, TranscribeOptions
 from asr_server.engines.batch_defaults import batch_defaults, default_batch_size
 from asr_server.engines.stitch import confidence, to_transcription
-from asr_server.engines.windows import WINDOW_FRAMES, plan_item, seek_window, validate_audio
+from asr_server.engines.windows import (
+    WINDOW_FRAMES,
+    encoder_frames,
+    plan_item,
+    seek_window,
+    validate_audio,
+)
 from faster_whisper.feature_extractor import FeatureExtractor
 
 
@@ -129,3 +135,19 @@ def test_default_batch_size_follows_the_cpu_limit_and_device(
 def test_batch_defaults_report_threads_from_whole_cpus() -> None:
     defaults = batch_defaults("cpu", 2.5)
     assert (defaults.max_batch_size, defaults.cpu_threads) == (4, 2)
+
+
+@pytest.mark.parametrize(
+    ("content", "frames"),
+    [
+        (50, 1000),  # a short partial still gets 10 s: less made tiny.en loop
+        (700, 1000),
+        (1100, 1400),  # jfk (11 s): the content, 3 s of silence, whole seconds
+        (1101, 1500),
+        (2800, WINDOW_FRAMES),  # never more than Whisper's window
+        (3000, WINDOW_FRAMES),
+    ],
+)
+def test_a_trimmed_context_is_the_content_plus_three_seconds(content: int, frames: int) -> None:
+    assert encoder_frames(content, trimmed=True) == frames
+    assert encoder_frames(content, trimmed=False) == WINDOW_FRAMES
