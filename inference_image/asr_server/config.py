@@ -86,6 +86,11 @@ class ServerConfig:
         default=20.0, metadata={"env": "ASR_STREAM_MAX_UTTERANCE_S"}
     )
     """An utterance this long is finalised without waiting for a pause (at most 30)."""
+    stream_encoder_context: str = field(
+        default="trimmed", metadata={"env": "ASR_STREAM_ENCODER_CONTEXT"}
+    )
+    """full | trimmed: encoder context of stream decodes (partials and finals). Trimmed by
+    default: utterances are short, so a 30 s window would be mostly padding (docs/streaming.md)."""
 
     def __post_init__(self) -> None:
         _check_choice("ASR_DEVICE", self.device, DEVICES)
@@ -94,6 +99,7 @@ class ServerConfig:
         _check_choice("ASR_LOG_FORMAT", self.log_format, LOG_FORMATS)
         _check_choice("ASR_ENGINE", self.engine, ENGINES)
         _check_choice("ASR_ENCODER_CONTEXT", self.encoder_context, ENCODER_CONTEXTS)
+        _check_choice("ASR_STREAM_ENCODER_CONTEXT", self.stream_encoder_context, ENCODER_CONTEXTS)
         if not self.model:
             raise ConfigError("ASR_MODEL must not be empty")
         for name in ("port", "max_queue", "max_concurrency", "batch_max_size", "cache_entries"):
@@ -181,4 +187,5 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "stream_idle_timeout_s": float,
     "stream_partial_interval_ms": float,
     "stream_max_utterance_s": float,
+    "stream_encoder_context": str,
 }

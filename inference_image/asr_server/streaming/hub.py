@@ -34,6 +34,7 @@ class StreamLimits:
             session=StreamSettings(
                 partial_interval_s=config.stream_partial_interval_ms / 1000,
                 max_utterance_s=config.stream_max_utterance_s,
+                encoder_context=config.stream_encoder_context,
                 endpoint=EndpointSettings(),
             ),
         )

@@ -45,6 +45,10 @@ class StreamSettings:
     """New audio in the open utterance between two partial decodes."""
     max_utterance_s: float = 20.0
     """An utterance this long is cut and finalised even without a pause (Whisper sees 30 s)."""
+    encoder_context: str | None = "trimmed"
+    """Encoder context of every decode of the stream (TranscribeOptions.encoder_context): an
+    utterance is at most 30 s and usually a few seconds, so the full 30 s window would be
+    mostly padding; a trimmed decode failing Whisper's checks is retried with the full one."""
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
 
 
@@ -74,7 +78,10 @@ class StreamSession:
         self.settings = settings
         self.interim = start.interim_results
         self.options = TranscribeOptions(
-            language=start.language or language, hotwords=start.hotwords, prompt=start.prompt
+            language=start.language or language,
+            hotwords=start.hotwords,
+            prompt=start.prompt,
+            encoder_context=settings.encoder_context,
         )
         # A partial is best-effort: one greedy pass. Whisper's temperature fallback would
         # retry mid-word audio (which often "fails" its checks) up to 5 more times, and a
