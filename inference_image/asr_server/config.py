@@ -18,6 +18,7 @@ OUTPUT_SCRIPTS = ("simplified", "traditional", "as-is")
 LOG_FORMATS = ("json", "text")
 ENGINES = ("faster-whisper", "fake")
 ENCODER_CONTEXTS = ("full", "trimmed")
+CPU_LAYOUTS = ("auto", "single", "adaptive")
 
 
 class ConfigError(ValueError):
@@ -62,6 +63,11 @@ class ServerConfig:
     """full | trimmed: how much of each 30 s window the encoder sees (trimmed: the audio plus
     3 s of silence; several times cheaper on CPU, text not guaranteed identical; see
     docs/throughput.md). A request or stream may choose its own."""
+    cpu_layout: str = field(default="single", metadata={"env": "ASR_CPU_LAYOUT"})
+    """How CTranslate2 uses the CPUs: `single` (one model on every core), `adaptive` (that
+    model for small batches, plus one single-thread replica per core that larger batches are
+    split across; one more copy of the weights) or `auto` (adaptive on a CPU device with 2+
+    CPUs, else single)."""
     api_key: str | None = field(default=None, repr=False, metadata={"env": "ASR_API_KEY"})
     """Bearer key required on API routes when set (health and metrics stay open)."""
     cache_entries: int = field(default=256, metadata={"env": "ASR_CACHE_ENTRIES"})
@@ -99,6 +105,7 @@ class ServerConfig:
         _check_choice("ASR_LOG_FORMAT", self.log_format, LOG_FORMATS)
         _check_choice("ASR_ENGINE", self.engine, ENGINES)
         _check_choice("ASR_ENCODER_CONTEXT", self.encoder_context, ENCODER_CONTEXTS)
+        _check_choice("ASR_CPU_LAYOUT", self.cpu_layout, CPU_LAYOUTS)
         _check_choice("ASR_STREAM_ENCODER_CONTEXT", self.stream_encoder_context, ENCODER_CONTEXTS)
         if not self.model:
             raise ConfigError("ASR_MODEL must not be empty")
@@ -178,6 +185,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "batch_max_size": int,
     "batch_max_wait_ms": float,
     "encoder_context": str,
+    "cpu_layout": str,
     "api_key": str,
     "cache_entries": int,
     "log_format": str,

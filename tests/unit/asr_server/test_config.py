@@ -41,6 +41,7 @@ def test_env_values_are_parsed_into_typed_fields() -> None:
         ({"ASR_MAX_QUEUE": "-1"}, "ASR_MAX_QUEUE"),
         ({"ASR_DEVICE": "tpu"}, "ASR_DEVICE"),
         ({"ASR_ENCODER_CONTEXT": "half"}, "ASR_ENCODER_CONTEXT"),
+        ({"ASR_CPU_LAYOUT": "threads"}, "ASR_CPU_LAYOUT"),
         ({"ASR_REQUEST_TIMEOUT_S": "0"}, "ASR_REQUEST_TIMEOUT_S"),
     ],
 )
