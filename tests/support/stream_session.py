@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import asyncio
 
-from asr_server.engines.base import SAMPLE_RATE, Audio, TranscribeOptions, Transcription
+from asr_server.engines.base import (
+    SAMPLE_RATE,
+    Audio,
+    Segment,
+    TranscribeOptions,
+    Transcription,
+)
 from asr_server.errors import QueueFull
 from asr_server.streaming.protocol import ServerMessage, StartMessage
-from asr_server.streaming.session import StreamSession, StreamSettings
+from asr_server.streaming.session import FINAL, StreamSession, StreamSettings
 
 from support.pcm import frames
 
@@ -18,26 +24,40 @@ class RecordingDecoder:
 
     def __init__(self) -> None:
         self.calls: list[tuple[float, bool]] = []
+        """(audio seconds, final) per decode."""
+        self.kinds: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self.gate: asyncio.Event | None = None
-        self.fail_next_final = False
+        self.fail_finals = 0
+        """Fail this many final decodes (early ones included) with QueueFull."""
+        self.options: list[TranscribeOptions] = []
+        self.overrun_trimmed = False
+        """Answer trimmed-context decodes with a segment running 10 s past the audio."""
 
-    async def __call__(
-        self, audio: Audio, options: TranscribeOptions, final: bool
-    ) -> Transcription:
+    async def __call__(self, audio: Audio, options: TranscribeOptions, kind: str) -> Transcription:
+        final = kind == FINAL
         self.calls.append((len(audio) / SAMPLE_RATE, final))
+        self.kinds.append(kind)
+        self.options.append(options)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             if self.gate is not None:
                 await self.gate.wait()
             await asyncio.sleep(0)
-            if final and self.fail_next_final:
-                self.fail_next_final = False
+            if final and self.fail_finals > 0:
+                self.fail_finals -= 1
                 raise QueueFull("full", retry_after=1)
-            text = f"{len(audio) / SAMPLE_RATE:.2f}s"
-            return Transcription(text, "en", 1.0, len(audio) / SAMPLE_RATE, confidence=0.8)
+            seconds = len(audio) / SAMPLE_RATE
+            text = f"{seconds:.2f}s"
+            if self.overrun_trimmed and options.encoder_context == "trimmed":
+                text = f"{text} uh... uh..."
+                end = seconds + 10
+            else:
+                end = seconds
+            segment = Segment(0, 0.0, end, text, -0.2, 0.0, 0.8)
+            return Transcription(text, "en", 1.0, seconds, (segment,), confidence=0.8)
         finally:
             self.in_flight -= 1
 

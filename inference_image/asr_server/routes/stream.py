@@ -12,6 +12,7 @@ from asr_server.app import CONFIG, METRICS, SCHEDULER, STATE
 from asr_server.engines.base import Audio, TranscribeOptions, Transcription
 from asr_server.streaming.connection import StreamConnection
 from asr_server.streaming.hub import StreamHub, StreamLimits
+from asr_server.streaming.session import FINAL, PARTIAL
 
 STREAMS = web.AppKey("streams", StreamHub)
 
@@ -19,10 +20,13 @@ STREAMS = web.AppKey("streams", StreamHub)
 def setup(app: web.Application) -> None:
     scheduler = app[SCHEDULER]
 
-    async def decode(audio: Audio, options: TranscribeOptions, final: bool) -> Transcription:
+    async def decode(audio: Audio, options: TranscribeOptions, kind: str) -> Transcription:
         # While draining, an open stream's finals still decode (DESIGN.md: streams finish).
-        # Partials are best-effort: they queue behind finals and HTTP requests.
-        return await scheduler.submit(audio, options, finishing=final, background=not final)
+        # Partials are best-effort: they queue behind finals and HTTP requests, except a
+        # stream's first one, which queues like a request (it tells the speaker they are heard).
+        return await scheduler.submit(
+            audio, options, finishing=kind == FINAL, background=kind == PARTIAL
+        )
 
     config = app[CONFIG]
     limits = StreamLimits.from_config(config)

@@ -5,6 +5,11 @@ happens in one worker task per stream, so a stream never has more than one decod
 finals are decoded first, in order, and a partial is only a wish (`_partial_wanted`) that is
 coalesced until the worker is free. Under load a stream therefore gets fewer partials, never
 a growing backlog, and the shared scheduler sees at most one request per stream.
+
+A final's decode starts early: as soon as a pause has lasted the padding kept after speech
+(0.2 s), the utterance as it would end there is decoded, while the endpointer still waits for
+the rest of its 0.5 s of silence. If the pause ends the utterance, that decode is its final;
+if the speaker goes on, it is dropped (or its result discarded).
 """
 
 from __future__ import annotations
@@ -23,12 +28,16 @@ import numpy as np
 
 from asr_server.engines.base import SAMPLE_RATE, Audio, TranscribeOptions, Transcription
 from asr_server.streaming.protocol import Error, Final, Partial, ServerMessage, StartMessage
+from asr_server.streaming.quality import overran
 from asr_server.streaming.vad import Endpointer, EndpointSettings, SileroStream
 
 log = logging.getLogger(__name__)
 
-Decode = Callable[[Audio, TranscribeOptions, bool], Awaitable[Transcription]]
-"""(audio, options, is_final) -> result; the shared scheduler in production."""
+FINAL, FIRST_PARTIAL, PARTIAL = "final", "first_partial", "partial"
+"""Kinds of decode, in the priority the scheduler gives them (routes/stream.py): a final and
+the stream's first partial are foreground work, later partials background work."""
+Decode = Callable[[Audio, TranscribeOptions, str], Awaitable[Transcription]]
+"""(audio, options, kind) -> result; the shared scheduler in production."""
 Emit = Callable[[ServerMessage], Awaitable[None]]
 
 
@@ -52,6 +61,20 @@ class StreamSettings:
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
 
 
+@dataclass
+class _Early:
+    """A final decoded before the endpointer confirmed the end (see the module docstring)."""
+
+    start: int
+    end: int
+    audio: Audio
+    task: asyncio.Future[Transcription | None] | None = None
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
 @dataclass(frozen=True)
 class _Utterance:
     segment_id: int
@@ -61,6 +84,8 @@ class _Utterance:
     audio: Audio
     closed_at: float
     """Clock time the audio at `end` arrived: the end of speech as the client lived it."""
+    early: _Early | None = None
+    """The early decode of exactly this audio, when one was started."""
 
 
 class StreamSession:
@@ -87,6 +112,7 @@ class StreamSession:
         # retry mid-word audio (which often "fails" its checks) up to 5 more times, and a
         # final arriving meanwhile waits for all of them. Finals keep the fallback.
         self.partial_options = dataclasses.replace(self.options, fallback=False)
+        self.full_options = dataclasses.replace(self.options, encoder_context="full")
         self._decode, self._emit, self._observer, self._clock = decode, emit, observer, clock
         self._vad = SileroStream()
         self._endpointer = Endpointer(settings.endpoint)
@@ -112,6 +138,7 @@ class StreamSession:
         self._worker: asyncio.Task[None] | None = None
         self._partial_task: asyncio.Future[Transcription | None] | None = None
         self._next_partial_at = 0.0  # clock time before which no partial decode starts
+        self._early: _Early | None = None  # the open utterance as it would end in this pause
 
     # --- audio in ---------------------------------------------------------------------------
 
@@ -155,8 +182,31 @@ class StreamSession:
                 self._last_partial_at = self.total_samples
                 self._partial_wanted = True
                 self._wake.set()
+            self._update_early()
         else:
             self._trim(self.total_samples - self._pad)
+
+    def _update_early(self) -> None:
+        """In a pause that has lasted the padding, wish the final's decode as it would end
+        here; drop a wish or decode that no longer matches (the speaker went on)."""
+        assert self._open_start is not None
+        end = self._endpointer.last_speech_end + self._pad
+        wanted = (
+            self._endpointer.pausing
+            and end <= self.total_samples
+            and end - self._open_start >= self._min_speech
+        )
+        if self._early is not None and (
+            not wanted or (self._early.start, self._early.end) != (self._open_start, end)
+        ):
+            self._early.cancel()
+            self._early = None
+        if wanted and self._early is None:
+            self._early = _Early(self._open_start, end, self._slice(self._open_start, end))
+            self._partial_wanted = False
+            if self._partial_task is not None:
+                self._partial_task.cancel()  # the final supersedes it, as in _close
+            self._wake.set()
 
     def _open(self, start: int) -> None:
         self._open_start = start
@@ -171,12 +221,20 @@ class StreamSession:
             # Finals first: a partial still queued in the scheduler would hold this stream's
             # one decode slot, so drop it (a running one finishes; its result is discarded).
             self._partial_task.cancel()
+        early, self._early = self._early, None
+        if early is not None and ((early.start, early.end) != (start, end)):
+            early.cancel()
+            early = None
         if end - start >= self._min_speech:
-            audio = self._slice(start, end)
-            utt = _Utterance(self._next_segment_id, start, end, audio, self._arrival(speech_end))
+            audio = early.audio if early is not None else self._slice(start, end)
+            utt = _Utterance(
+                self._next_segment_id, start, end, audio, self._arrival(speech_end), early
+            )
             self._next_segment_id += 1
             self._finals.append(utt)
             self._wake.set()
+        elif early is not None:
+            early.cancel()
         self._trim(end)
 
     def _slice(self, start: int, end: int) -> Audio:
@@ -204,9 +262,18 @@ class StreamSession:
         """Finalise the open utterance, then wait until every final has been sent."""
         if not self._closing:
             if self._open_start is not None:
-                self._close(self.total_samples, self.total_samples)
+                end = self._endpointer.last_speech_end + self._pad
+                if self._endpointer.pausing and self._open_start < end <= self.total_samples:
+                    # Already in a pause: the utterance ends where its speech did, as if the
+                    # pause had gone on (and its early decode, if any, is its final).
+                    self._close(end, self._endpointer.last_speech_end)
+                else:
+                    self._close(self.total_samples, self.total_samples)
             self._closing = True
             self._partial_wanted = False
+            if self._early is not None:
+                self._early.cancel()
+                self._early = None
             self._wake.set()
         if self._worker is not None:
             await asyncio.shield(self._worker)
@@ -214,6 +281,9 @@ class StreamSession:
     async def abort(self) -> None:
         """Drop everything now (client gone): cancel the worker and any decode it awaits."""
         self._closing = True
+        for early in [self._early, *(utt.early for utt in self._finals)]:
+            if early is not None:
+                early.cancel()
         if self._worker is not None and not self._worker.done():
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -226,6 +296,8 @@ class StreamSession:
             pause = self._next_partial_at - self._clock()
             if self._finals:
                 await self._decode_final(self._finals.popleft())
+            elif self._early is not None and self._early.task is None:
+                await self._decode_early(self._early)
             elif self._partial_wanted and self._open_start is not None and pause <= 0:
                 self._partial_wanted = False
                 started = self._clock()
@@ -241,8 +313,42 @@ class StreamSession:
                     await asyncio.wait_for(self._wake.wait(), timeout)
                 self._wake.clear()
 
+    async def _decode_early(self, early: _Early) -> None:
+        """Decode the utterance as it would end in this pause; the worker waits for it (one
+        decode in flight per stream) unless the speaker goes on, which cancels it."""
+
+        async def speculate() -> Transcription | None:
+            try:
+                return await self._decode(early.audio, self.options, FINAL)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the final's own decode reports errors
+                return None
+
+        early.task = asyncio.ensure_future(speculate())
+        try:
+            await asyncio.wait([early.task])
+        finally:
+            if not early.task.done():  # the worker itself was cancelled (client gone)
+                early.task.cancel()
+                await asyncio.wait([early.task])
+
     async def _decode_final(self, utt: _Utterance) -> None:
-        result = await self._try_decode(utt.audio, final=True)
+        result = None
+        task = utt.early.task if utt.early is not None else None
+        if task is not None:
+            try:
+                await asyncio.wait([task])
+            finally:
+                if not task.done():  # the worker itself was cancelled (client gone)
+                    task.cancel()
+            result = None if task.cancelled() else task.result()
+        if result is None:
+            result = await self._try_decode(utt.audio, final=True)
+        if result is not None and overran(result) and self.options.encoder_context != "full":
+            # The trimmed context ran past the speech: decode it again with the full window.
+            log.info("stream final overran its audio; decoding it with the full context")
+            result = await self._try_decode(utt.audio, final=True, options=self.full_options)
         if result is None:
             return
         await self._emit(
@@ -261,7 +367,11 @@ class StreamSession:
         start, segment_id = self._open_start, self._next_segment_id
         assert start is not None
         end = self.total_samples
-        task = asyncio.ensure_future(self._try_decode(self._slice(start, end), final=False))
+        task = asyncio.ensure_future(
+            self._try_decode(
+                self._slice(start, end), final=False, first=not self._first_partial_seen
+            )
+        )
         self._partial_task = task
         try:
             await asyncio.wait([task])
@@ -274,7 +384,7 @@ class StreamSession:
         if task.cancelled() or self._open_start != start or self._closing:
             return
         result = task.result()
-        if result is None:
+        if result is None or overran(result):  # best-effort: skip, the final will be right
             return
         text = result.text.strip()
         if not text:
@@ -287,11 +397,21 @@ class StreamSession:
             if self._observer is not None:
                 self._observer.first_partial(self._clock() - self._open_onset_at)
 
-    async def _try_decode(self, audio: Audio, *, final: bool) -> Transcription | None:
+    async def _try_decode(
+        self,
+        audio: Audio,
+        *,
+        final: bool,
+        first: bool = False,
+        options: TranscribeOptions | None = None,
+    ) -> Transcription | None:
         """Decode; a refused or failed partial is skipped, a failed final is reported."""
         try:
-            options = self.options if final else self.partial_options
-            return await self._decode(audio, options, final)
+            if final:
+                return await self._decode(audio, options or self.options, FINAL)
+            return await self._decode(
+                audio, self.partial_options, FIRST_PARTIAL if first else PARTIAL
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the scheduler's domain errors and EngineError

@@ -119,3 +119,13 @@ class Endpointer:
     def speaking(self) -> bool:
         """In an utterance and the last window was voiced (not inside a pause)."""
         return self.in_speech and self._silent_run == 0
+
+    @property
+    def pausing(self) -> bool:
+        """In an utterance, in a pause that may become its end (last window unvoiced)."""
+        return self.in_speech and self._silent_run > 0
+
+    @property
+    def last_speech_end(self) -> int:
+        """Sample where the last voiced window ended: the utterance's end if this pause lasts."""
+        return self._last_speech_end

@@ -73,7 +73,10 @@ async def test_two_utterances_get_two_finals_with_stream_offsets(
     assert len(first) / SAMPLE_RATE - 0.5 <= finals[0]["end"] <= len(first) / SAMPLE_RATE + pad
     expected_second = second_offset + second_speech[0]["start"] / SAMPLE_RATE - pad
     assert finals[1]["start"] == pytest.approx(expected_second, abs=0.1)
-    assert finals[1]["end"] == pytest.approx(len(pcm) / 2 / SAMPLE_RATE, abs=0.05)  # eof
+    # Closed by eof in the trailing quiet: it ends where the speech did (padded), as a pause
+    # would have ended it, never past the last sample.
+    total = len(pcm) / 2 / SAMPLE_RATE
+    assert total - 0.6 < finals[1]["end"] <= total
 
 
 async def test_busy_when_max_streams_are_open(tiny_server: ServerThread, jfk_clip: Any) -> None:

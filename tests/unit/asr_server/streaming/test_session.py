@@ -12,6 +12,14 @@ from asr_server.streaming.protocol import (
     Error,
     Final,
     Partial,
+    StartMessage,
+)
+from asr_server.streaming.session import (
+    FINAL,
+    FIRST_PARTIAL,
+    PARTIAL,
+    StreamSession,
+    StreamSettings,
 )
 from support.pcm import FRAME_SAMPLES, to_pcm16
 from support.stream_session import Collector, RecordingDecoder, feed_all, make_session
@@ -43,7 +51,9 @@ async def test_two_utterances_give_two_finals_with_ids_and_offsets(
     assert first.start == pytest.approx(0.32 - pad, abs=0.1)
     assert first.end == pytest.approx(2.24 + pad, abs=0.15)
     assert second.start == pytest.approx(second_onset - pad, abs=0.1)
-    assert second.end == pytest.approx(len(pcm) / 2 / SAMPLE_RATE, abs=0.01)  # closed by eof
+    # Closed by eof in a pause: it ends where the speech did (plus the padding), as it would
+    # had the pause gone on.
+    assert len(pcm) / 2 / SAMPLE_RATE - 0.6 < second.end < len(pcm) / 2 / SAMPLE_RATE
     assert all(f.confidence == 0.8 for f in finals)
     assert decoder.max_in_flight == 1
 
@@ -100,7 +110,7 @@ async def test_failed_final_reports_error_and_stream_continues(
     two_utterances: tuple[bytes, float],
 ) -> None:
     decoder, out = RecordingDecoder(), Collector()
-    decoder.fail_next_final = True
+    decoder.fail_finals = 2  # the first utterance's early decode (if any) and its final
     session = make_session(decoder, out)
     await feed_all(session, two_utterances[0])
     await session.finish()
@@ -139,3 +149,87 @@ async def test_silence_only_gives_no_final() -> None:
     await feed_all(session, to_pcm16(np.zeros(3 * SAMPLE_RATE, dtype=np.float32)))
     await session.finish()
     assert out.messages == [] and decoder.calls == []
+
+
+async def test_eof_during_speech_closes_at_the_last_sample(
+    jfk_samples: npt.NDArray[np.float32],
+) -> None:
+    decoder, out = RecordingDecoder(), Collector()
+    session = make_session(decoder, out)
+    await feed_all(session, to_pcm16(jfk_samples[: 2 * SAMPLE_RATE]))  # mid-utterance
+    await session.finish()
+    finals = [m for m in out.of(Final) if isinstance(m, Final)]
+    assert [f.end for f in finals] == [2.0]
+
+
+async def test_the_final_decode_starts_in_the_pause_and_is_reused(
+    jfk_samples: npt.NDArray[np.float32],
+) -> None:
+    decoder, out = RecordingDecoder(), Collector()
+    session = make_session(decoder, out)
+    speech = jfk_samples[: int(2.3 * SAMPLE_RATE)]  # speech 0.32-2.24 s
+    pause = np.zeros(int(0.3 * SAMPLE_RATE), dtype=np.float32)  # the padding, not yet the end
+    await feed_all(session, to_pcm16(np.concatenate([speech, pause])))
+    for _ in range(10):  # let the worker finish a partial it may have started
+        await asyncio.sleep(0)
+    assert decoder.kinds[-1] == FINAL  # decoded before the endpointer closed the utterance
+    assert not out.of(Final)
+    await feed_all(session, to_pcm16(np.zeros(SAMPLE_RATE, dtype=np.float32)))
+    await session.finish()
+    finals = [m for m in out.of(Final) if isinstance(m, Final)]
+    assert len(finals) == 1 and decoder.kinds.count(FINAL) == 1  # the early decode was it
+    assert finals[0].text == f"{finals[0].end - finals[0].start:.2f}s"  # RecordingDecoder
+
+
+async def test_an_early_final_decode_is_dropped_when_the_speaker_goes_on(
+    jfk_samples: npt.NDArray[np.float32],
+) -> None:
+    decoder, out = RecordingDecoder(), Collector()
+    decoder.gate = asyncio.Event()  # the early decode stays queued while speech resumes
+    session = make_session(decoder, out, partial_interval_s=30)
+    first = jfk_samples[: int(2.3 * SAMPLE_RATE)]  # speech 0.32-2.24 s
+    pause = np.zeros(int(0.3 * SAMPLE_RATE), dtype=np.float32)  # with 0.06 s: under 0.5 s
+    second = jfk_samples[int(0.32 * SAMPLE_RATE) : int(2.3 * SAMPLE_RATE)]  # speech at once
+    await feed_all(session, to_pcm16(np.concatenate([first, pause])))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert decoder.kinds == [FINAL] and decoder.in_flight == 1
+    await feed_all(session, to_pcm16(second))
+    assert decoder.in_flight == 0  # given up when speech resumed
+    decoder.gate.set()
+    await feed_all(session, to_pcm16(np.zeros(SAMPLE_RATE, dtype=np.float32)))
+    await session.finish()
+    finals = [m for m in out.of(Final) if isinstance(m, Final)]
+    assert len(finals) == 1  # one utterance across the short pause
+    assert finals[0].text == f"{finals[0].end - finals[0].start:.2f}s"
+    assert finals[0].end - finals[0].start > 4.0
+
+
+async def test_the_first_partial_is_foreground_work(jfk_samples: npt.NDArray[np.float32]) -> None:
+    decoder, out = RecordingDecoder(), Collector()
+    # A frozen clock: no rest between partials, so every due partial is decoded.
+    session = StreamSession(
+        StartMessage(), StreamSettings(partial_interval_s=0.3), decoder, out, clock=lambda: 0.0
+    )
+    session.start()
+    await feed_all(session, to_pcm16(jfk_samples[: 2 * SAMPLE_RATE]))
+    await session.finish()
+    partial_kinds = [k for k in decoder.kinds if k != FINAL]
+    assert partial_kinds[0] == FIRST_PARTIAL
+    assert len(partial_kinds) > 1 and set(partial_kinds[1:]) == {PARTIAL}
+
+
+async def test_a_trimmed_final_that_overran_its_audio_is_decoded_with_the_full_context(
+    jfk_samples: npt.NDArray[np.float32],
+) -> None:
+    decoder, out = RecordingDecoder(), Collector()
+    decoder.overrun_trimmed = True
+    session = make_session(decoder, out, partial_interval_s=0.3)
+    await feed_all(session, to_pcm16(jfk_samples[: int(3.2 * SAMPLE_RATE)]))
+    await session.finish()
+    assert not out.of(Partial)  # partials that overran are not shown
+    finals = [m for m in out.of(Final) if isinstance(m, Final)]
+    assert len(finals) == 1 and "uh" not in finals[0].text
+    kinds = zip(decoder.options, decoder.kinds, strict=True)
+    contexts = [options.encoder_context for options, kind in kinds if kind == FINAL]
+    assert contexts[-2:] == ["trimmed", "full"]
