@@ -103,6 +103,10 @@ class EngineInfo:
     path: str = ""
     languages: tuple[str, ...] = field(default_factory=tuple)
     load_seconds: float = 0.0
+    cpu_threads: int = 0
+    """CTranslate2 threads on CPU (0 on a GPU)."""
+    cpu_layout: str = ""
+    """`single` or `adaptive` (engines/batch_defaults.cpu_layout); empty when not loaded."""
 
 
 class EngineError(Exception):

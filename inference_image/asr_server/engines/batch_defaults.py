@@ -33,6 +33,17 @@ def default_batch_size(device: str, cpus: float) -> int:
     return max(1, min(CPU_MAX_BATCH, 2 * cpu_threads(cpus)))
 
 
+def cpu_layout(setting: str, device: str, threads: int) -> str:
+    """The CTranslate2 layout to load (config `cpu_layout`): `adaptive` (the model on every
+    thread for small batches plus `threads` single-thread replicas that larger batches are
+    split across) or `single`. `auto` is adaptive on a CPU device with 2+ threads; adaptive
+    never applies to a GPU or to one thread, where it has nothing to split."""
+    if setting not in ("auto", "single", "adaptive"):
+        raise ValueError(f"unknown cpu layout {setting!r}")
+    usable = not device.startswith("cuda") and threads >= 2
+    return "adaptive" if usable and setting != "single" else "single"
+
+
 def batch_defaults(device: str, cpus: float) -> BatchDefaults:
     return BatchDefaults(
         device=device,

@@ -69,9 +69,14 @@ class BatchedWhisperDecoder:
         name: str = "this model",
         pack: bool = False,
         encoder_context: str = "full",
+        replicas: Any = None,
     ) -> None:
         """`max_batch_size` windows per encode/generate call; `workers` calls at a time (give
-        the WhisperModel as many `num_workers`: CTranslate2 runs one call per worker); `pack`
+        the WhisperModel as many `num_workers`: CTranslate2 runs one call per worker, or pass
+        `replicas`); `replicas`, a `ctranslate2.models.Whisper` of the same model with `workers`
+        single-thread replicas (`inter_threads=workers, intra_threads=1`): a round of more than
+        `workers` windows is split evenly across them, a smaller one is one call on `model`
+        (all of its threads on one call: the lower latency for a lone request); `pack`
         puts two short clips in one window (`packing.py`: faster, text not guaranteed
         identical to the unbatched path); `encoder_context` is the default for items that do
         not choose (`full`, or `trimmed`: windows.encoder_frames, text not guaranteed identical
@@ -91,6 +96,9 @@ class BatchedWhisperDecoder:
         self.max_batch_size = max_batch_size
         self.workers = workers
         self._pool = ThreadPoolExecutor(workers, "batched-decode") if workers > 1 else None
+        self.replicas = replicas
+        self.replica_rounds = 0
+        """Rounds split across `replicas` (the others ran on `model`)."""
         self._multilingual = bool(model.model.is_multilingual)
         self._tokenizers: dict[tuple[str, str], Tokenizer] = {}
         self._languages = frozenset(model.supported_languages)
@@ -184,29 +192,35 @@ class BatchedWhisperDecoder:
         )
 
     def _decode_round(self, windows: list[Window]) -> list[Window]:
+        # With replicas, only a round with more windows than replicas is split across them.
+        parallel = self._pool is not None and (self.replicas is None or len(windows) > self.workers)
+        whisper = self.replicas if parallel and self.replicas is not None else self.model.model
+        self.replica_rounds += whisper is self.replicas
         chunks: list[list[Window]] = []
         ordered = sorted(windows, key=self._group_key)  # stable: item and window order kept
         for _, group in groupby(ordered, key=self._group_key):
             batch = sorted(group, key=self._encoder_frames)  # similar lengths share a call
-            size = self._chunk_size(len(batch))
+            size = self._chunk_size(len(batch), parallel)
             chunks.extend(batch[start : start + size] for start in range(0, len(batch), size))
-        if self._pool is None or len(chunks) == 1:
-            results = [self._decode_chunk(chunk) for chunk in chunks]
+        if self._pool is None or not parallel or len(chunks) == 1:
+            results = [self._decode_chunk(chunk, whisper) for chunk in chunks]
         else:
-            results = list(self._pool.map(self._decode_chunk, chunks))
+            results = list(self._pool.map(lambda c: self._decode_chunk(c, whisper), chunks))
         return [window for follow_ups in results for window in follow_ups]
 
-    def _chunk_size(self, windows: int) -> int:
-        """Spread a group evenly over the workers, at most max_batch_size per call."""
-        per_worker = -(-windows // self.workers)
+    def _chunk_size(self, windows: int, parallel: bool = True) -> int:
+        """Spread a group evenly over the workers (when `parallel`), at most max_batch_size
+        per call."""
+        per_worker = -(-windows // self.workers) if parallel else windows
         return max(1, min(self.max_batch_size, per_worker))
 
-    def _decode_chunk(self, windows: list[Window]) -> list[Window]:
+    def _decode_chunk(self, windows: list[Window], whisper: Any) -> list[Window]:
+        """Decode on `whisper` (the CTranslate2 model or its replicas)."""
         windows = [w for w in windows if w.item.error is None]
         if not windows:
             return []
         try:
-            return self._decode_windows(windows)
+            return self._decode_windows(windows, whisper)
         except Exception as exc:
             if len(windows) == 1:
                 log.warning("item %d failed to decode: %s", windows[0].item.index, exc)
@@ -216,23 +230,21 @@ class BatchedWhisperDecoder:
             log.warning("batch of %d failed (%s); decoding its windows apart", len(windows), exc)
             follow_ups: list[Window] = []
             for window in windows:
-                follow_ups.extend(self._decode_chunk([window]))
+                follow_ups.extend(self._decode_chunk([window], whisper))
             return follow_ups
 
-    def _decode_windows(self, windows: list[Window]) -> list[Window]:
-        """One encode + one generate for `windows` (all with the same group key)."""
+    def _decode_windows(self, windows: list[Window], whisper: Any) -> list[Window]:
+        """One encode + one generate on `whisper` for `windows` (all with one group key)."""
         beam_size, temperature, _ = self._group_key(windows[0])
         frames = max(self._encoder_frames(w) for w in windows)
         features = np.ascontiguousarray(np.stack([w.features[:, :frames] for w in windows]))
-        encoder_output = self.model.model.encode(
-            ctranslate2.StorageView.from_array(features), to_cpu=False
-        )
-        self._detect_languages(windows, encoder_output)
+        encoder_output = whisper.encode(ctranslate2.StorageView.from_array(features), to_cpu=False)
+        self._detect_languages(windows, encoder_output, whisper)
         prompts = [self._prompt(w) for w in windows]
         sampling: dict[str, Any] = (
             {"sampling_temperature": temperature, "sampling_topk": 0} if temperature > 0 else {}
         )
-        results = self.model.model.generate(
+        results = whisper.generate(
             encoder_output,
             prompts,
             beam_size=beam_size if temperature == 0 else 1,
@@ -266,11 +278,11 @@ class BatchedWhisperDecoder:
                 follow_ups.append(follow_up)
         return follow_ups
 
-    def _detect_languages(self, windows: list[Window], encoder_output: Any) -> None:
+    def _detect_languages(self, windows: list[Window], encoder_output: Any, whisper: Any) -> None:
         """Detect the language of each item without one, on its first window's encoding."""
         if not any(w.item.language is None for w in windows):
             return
-        detections = self.model.model.detect_language(encoder_output)
+        detections = whisper.detect_language(encoder_output)
         for window, ranked in zip(windows, detections, strict=True):
             item = window.item
             if item.language is None:

@@ -30,7 +30,7 @@ from asr_server.engines.base import (
     Transcription,
     Word,
 )
-from asr_server.engines.batch_defaults import default_batch_size
+from asr_server.engines.batch_defaults import cpu_layout, default_batch_size
 from asr_server.engines.batched import BatchedWhisperDecoder
 from asr_server.engines.cpu_limit import container_cpu_limit, cpu_threads
 from asr_server.models import resolve_model
@@ -78,6 +78,8 @@ class WhisperEngine:
         self.config = config
         self.model: Any = None
         self._batched: BatchedWhisperDecoder | None = None
+        self.replicas: Any = None
+        """Adaptive CPU layout: the same model as `cpu_threads` single-thread replicas."""
         self._info = EngineInfo(
             name=config.model,
             engine="faster-whisper",
@@ -106,6 +108,15 @@ class WhisperEngine:
         model = WhisperModel(
             str(path), device=device, compute_type=compute_type, cpu_threads=threads
         )
+        layout = cpu_layout(self.config.cpu_layout, device, threads)
+        if layout == "adaptive":
+            self.replicas = ctranslate2.models.Whisper(
+                str(path),
+                device="cpu",
+                compute_type=model.model.compute_type,
+                inter_threads=threads,
+                intra_threads=1,
+            )
         seconds = time.monotonic() - started
         self._info = EngineInfo(
             name=self.config.model,
@@ -115,11 +126,13 @@ class WhisperEngine:
             path=str(path),
             languages=tuple(model.supported_languages),
             load_seconds=seconds,
+            cpu_threads=threads,
+            cpu_layout=layout,
         )
         self.model = model
         log.info(
-            "loaded %s from %s on %s/%s (%d CPU threads) in %.2f s",
-            self.config.model, path, device, compute_type, threads, seconds,
+            "loaded %s from %s on %s/%s (%d CPU threads, %s layout) in %.2f s",
+            self.config.model, path, device, compute_type, threads, layout, seconds,
         )  # fmt: skip
 
     def transcribe(
@@ -176,8 +189,10 @@ class WhisperEngine:
             self._batched = BatchedWhisperDecoder(
                 self.model,
                 max_batch_size=size,
+                workers=self._info.cpu_threads if self.replicas is not None else 1,
                 name=self._info.name,
                 encoder_context=self.config.encoder_context,
+                replicas=self.replicas,
             )
         return [
             r if isinstance(r, EngineError) else self.postprocess(r)

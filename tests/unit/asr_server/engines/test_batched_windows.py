@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 from asr_server.engines.base import SAMPLE_RATE, EngineError, TranscribeOptions
-from asr_server.engines.batch_defaults import batch_defaults, default_batch_size
+from asr_server.engines.batch_defaults import batch_defaults, cpu_layout, default_batch_size
 from asr_server.engines.stitch import confidence, to_transcription
 from asr_server.engines.windows import (
     WINDOW_FRAMES,
@@ -135,6 +135,26 @@ def test_default_batch_size_follows_the_cpu_limit_and_device(
 def test_batch_defaults_report_threads_from_whole_cpus() -> None:
     defaults = batch_defaults("cpu", 2.5)
     assert (defaults.max_batch_size, defaults.cpu_threads) == (4, 2)
+
+
+@pytest.mark.parametrize(
+    ("setting", "device", "threads", "expected"),
+    [
+        ("auto", "cpu", 2, "adaptive"),
+        ("auto", "cpu", 1, "single"),  # one thread: nothing to split
+        ("auto", "cuda", 0, "single"),
+        ("adaptive", "cuda", 0, "single"),  # replicas are a CPU layout
+        ("adaptive", "cpu", 4, "adaptive"),
+        ("single", "cpu", 8, "single"),
+    ],
+)
+def test_cpu_layout(setting: str, device: str, threads: int, expected: str) -> None:
+    assert cpu_layout(setting, device, threads) == expected
+
+
+def test_cpu_layout_refuses_unknown_settings() -> None:
+    with pytest.raises(ValueError, match="cpu layout"):
+        cpu_layout("threads", "cpu", 2)
 
 
 @pytest.mark.parametrize(
