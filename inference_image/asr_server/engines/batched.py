@@ -306,7 +306,8 @@ class BatchedWhisperDecoder:
         if tried.failed and item.packed:
             item.error = EngineError("packed window failed the quality checks")
             return None
-        if tried.failed and self._encoder_frames(window) < WINDOW_FRAMES:
+        # fallback=False asks for one pass (a stream's partial): no retry of any kind.
+        if tried.failed and item.options.fallback and self._encoder_frames(window) < WINDOW_FRAMES:
             self.context_retries += 1  # first try what Whisper was trained on, then temperature
             return dataclasses.replace(window, full_context=True)
         if tried.failed:

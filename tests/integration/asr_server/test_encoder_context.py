@@ -76,3 +76,19 @@ def test_a_trimmed_decode_that_fails_the_checks_is_retried_with_the_full_window(
         got = words(result)
         # no runaway repetition survives: never more words than the reference has plus a few
         assert len(got) <= len(normalize_words(clip.reference)) + 3, (clip.name, got)
+
+
+def test_one_pass_decodes_are_not_retried_with_the_full_window(
+    tiny_model: WhisperModel, clips: list[Speech], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # fallback=False (a stream's partial) asks for one greedy pass: a trimmed decode that fails
+    # the checks is returned as it is, not decoded again with the full window.
+    monkeypatch.setattr(windows, "TRIM_MARGIN_FRAMES", 0)
+    monkeypatch.setattr(windows, "TRIM_MIN_FRAMES", 0)
+    decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=4)
+    one_pass = TranscribeOptions(encoder_context="trimmed", fallback=False)
+    results = decoder.decode([(c.audio, one_pass) for c in clips])
+    assert all(isinstance(r, Transcription) for r in results)
+    assert decoder.context_retries == 0
+    decoder.decode([(c.audio, TRIMMED) for c in clips])
+    assert decoder.context_retries >= 1  # the same audio with fallback is retried
