@@ -63,7 +63,7 @@ class ServerConfig:
     """full | trimmed: how much of each 30 s window the encoder sees (trimmed: the audio plus
     3 s of silence; several times cheaper on CPU, text not guaranteed identical; see
     docs/throughput.md). A request or stream may choose its own."""
-    cpu_layout: str = field(default="single", metadata={"env": "ASR_CPU_LAYOUT"})
+    cpu_layout: str = field(default="auto", metadata={"env": "ASR_CPU_LAYOUT"})
     """How CTranslate2 uses the CPUs: `single` (one model on every core), `adaptive` (that
     model for small batches, plus one single-thread replica per core that larger batches are
     split across; one more copy of the weights) or `auto` (adaptive on a CPU device with 2+
