@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -115,6 +115,16 @@ def closed_loop(
     return run
 
 
+def cache_hits(url: str) -> float:
+    """asr_cache_hits_total of our server: must stay 0 (the cache is off) for honest figures."""
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("asr_cache_hits_total")
+    )
+
+
 @contextmanager
 def _process(
     cmd: list[str], env: dict[str, str], ready_url: str, timeout: float
@@ -154,7 +164,11 @@ def _process(
 
 
 @contextmanager
-def our_server(repo: Path, model_dir: str, batch_size: int) -> Iterator[Server]:
+def our_server(
+    repo: Path, model_dir: str, batch_size: int, settings: Mapping[str, str] | None = None
+) -> Iterator[Server]:
+    """`asr-server serve` with the result cache off; `settings`: more ASR_* variables (e.g.
+    ASR_ENCODER_CONTEXT, ASR_CPU_LAYOUT), winning over the caller's environment."""
     executable = repo / ".venv" / "bin" / "asr-server"
     port = free_port()
     env = {
@@ -171,6 +185,7 @@ def our_server(repo: Path, model_dir: str, batch_size: int) -> Iterator[Server]:
         "ASR_REQUEST_TIMEOUT_S": "1800",
         "ASR_CACHE_ENTRIES": "0",  # a result cache would make repeated clips free
         "HF_HUB_OFFLINE": "1",
+        **(settings or {}),
     }
     with _process(
         [str(executable), "serve"], env, f"http://127.0.0.1:{port}/readyz", 180

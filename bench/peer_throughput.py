@@ -6,13 +6,18 @@
 Sections (each prints figures and a ratio against an anchor measured in the same run):
 1. In-process, jfk (11 s), whisper-tiny.en int8 CPU, greedy: faster-whisper's own
    `WhisperModel.transcribe` one clip per call (the anchor) vs `BatchedWhisperDecoder` at batch
-   sizes 1, 4, 8. Less sensitive to other load on the machine than the HTTP figures.
+   sizes 1, 4, 8, with the full and the trimmed encoder context, in the single and the
+   adaptive CPU layout (ASR_CPU_LAYOUT). Less sensitive to other load than the HTTP figures.
+1c. Accuracy, full vs trimmed encoder context, on every English clip available: jfk and the
+   espeak-ng sentences in three voices (WER per mode, clips whose text differs).
 2. HTTP, closed-loop clients at concurrency 1, 4, 8, 16 posting jfk to
-   /v1/audio/transcriptions: this server (`asr-server serve`) vs faster-whisper-server==0.0.3
-   (bench/.venv-peer, made by bench/peer_setup.sh), run one after the other on the same cores:
-   req/s, audio s/s, p50/p95 latency, WER of every response, ratios.
+   /v1/audio/transcriptions: this server in both encoder contexts (`asr-server serve`, one
+   process each, result cache off) vs faster-whisper-server==0.0.3 (bench/.venv-peer, made by
+   bench/peer_setup.sh), all up, driven one at a time per level on the same cores: req/s,
+   audio s/s, p50/p95 latency, WER of every response, ratios.
 3. Long audio: 10 minutes of speech (jfk and espeak-ng sentences with 1 s pauses) through the
-   server (or the in-process decoder) vs faster-whisper's BatchedInferencePipeline in-process.
+   server and the in-process decoder, both contexts, vs faster-whisper's
+   BatchedInferencePipeline in-process.
 4. Sizing: pods for 500 and 2000 req/s of 11 s clips at the measured rate; a GPU estimate.
 """
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -34,7 +40,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from asr_server.engines.base import SAMPLE_RATE, TranscribeOptions
 from asr_server.engines.batched import BatchedWhisperDecoder
-from bench_http import HttpRun, Server, closed_loop, our_server, peer_server, post_file
+from bench_http import (
+    HttpRun,
+    Server,
+    cache_hits,
+    closed_loop,
+    our_server,
+    peer_server,
+    post_file,
+)
 from support.text import word_error_rate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,6 +64,9 @@ SENTENCES = [
     "Thank you very much for your help with the project yesterday.",
     "We will meet at the train station at seven in the morning.",
 ]
+VOICES = ("en-us", "en-gb", "en-us+f3")
+"""espeak-ng voices for the accuracy section (every sentence in each)."""
+CONTEXTS = ("full", "trimmed")
 # faster-whisper README, "Large-v2 model on GPU": 13 min of audio in 17 s with
 # batch_size=8, fp16, on an NVIDIA RTX 3070 Ti 8GB (https://github.com/SYSTRAN/faster-whisper).
 PUBLISHED_GPU_AUDIO_S_PER_S = 13 * 60 / 17
@@ -74,54 +91,115 @@ def rate(
     return value
 
 
-def in_process(model: WhisperModel, jfk: np.ndarray, rounds: int) -> dict[str, float]:
-    """Interleaved rounds (anchor, batch 1, 4, 8, anchor, ...) so that load from other
-    processes on the machine falls on every configuration alike."""
+def replicas_of(threads: int) -> object:
+    """The adaptive layout's single-thread replicas (as WhisperEngine loads them)."""
+    import ctranslate2
+
+    return ctranslate2.models.Whisper(
+        tiny_model_path(),
+        device="cpu",
+        compute_type="int8",
+        inter_threads=threads,
+        intra_threads=1,
+    )
+
+
+def in_process(model: WhisperModel, jfk: np.ndarray, rounds: int, threads: int) -> dict[str, float]:
+    """Interleaved rounds (anchor, then every decoder configuration, again and again) so that
+    load from other processes on the machine falls on every configuration alike."""
     print("\n== 1. in-process, jfk 11 s, whisper-tiny.en int8, greedy (interleaved rounds) ==")
     segments, _ = model.transcribe(jfk, beam_size=1, temperature=0)
     reference_text = "".join(s.text for s in segments).strip()
-    decoders = {b: BatchedWhisperDecoder(model, max_batch_size=b) for b in (1, 4, 8)}
-    # Alternative CPU layout: two single-thread CTranslate2 workers, batch 2 each, in parallel.
-    workers = WhisperModel(
-        tiny_model_path(), device="cpu", compute_type="int8", cpu_threads=1, num_workers=2
-    )
-    parallel = BatchedWhisperDecoder(workers, max_batch_size=2, workers=2)
-    parallel.decode([(jfk, TranscribeOptions())] * 2)  # warm-up
-    spent: dict[str | int, float] = {name: 0.0 for name in ("anchor", 1, 4, 8, "2x1")}
+    replicas = replicas_of(threads) if threads >= 2 else None
+    decoders: dict[str, tuple[int, BatchedWhisperDecoder]] = {}
+    for context in CONTEXTS:
+        for batch in (1, 4, 8) if context == "full" else (1, 4):
+            decoders[f"{context}, single, batch {batch}"] = (
+                batch,
+                BatchedWhisperDecoder(model, max_batch_size=batch, encoder_context=context),
+            )
+        if replicas is not None:
+            decoders[f"{context}, adaptive, batch 4"] = (
+                4,
+                BatchedWhisperDecoder(
+                    model,
+                    max_batch_size=4,
+                    workers=threads,
+                    encoder_context=context,
+                    replicas=replicas,
+                ),
+            )
+    for _, decoder in decoders.values():
+        decoder.decode([(jfk, TranscribeOptions())] * 4)  # warm-up (replicas load lazily)
+    spent = dict.fromkeys(["anchor", *decoders], 0.0)
     done = dict.fromkeys(spent, 0)
+    calls: dict[str, list[float]] = {name: [] for name in spent}
+    wers: dict[str, list[float]] = {name: [] for name in decoders}
     same = True
     for _ in range(rounds):
         for _ in range(4):
             started = time.perf_counter()
             segments, _ = model.transcribe(jfk, beam_size=1, temperature=0)
             "".join(s.text for s in segments)
-            spent["anchor"] += time.perf_counter() - started
+            calls["anchor"].append(time.perf_counter() - started)
+            spent["anchor"] += calls["anchor"][-1]
             done["anchor"] += 1
-        for batch, decoder in decoders.items():
+        for name, (batch, decoder) in decoders.items():
             for _ in range(max(1, 4 // batch)):
                 started = time.perf_counter()
                 results = decoder.decode([(jfk, TranscribeOptions())] * batch)
-                spent[batch] += time.perf_counter() - started
-                done[batch] += batch
-                same = same and all(getattr(r, "text", None) == reference_text for r in results)
-        started = time.perf_counter()
-        results = parallel.decode([(jfk, TranscribeOptions())] * 4)
-        spent["2x1"] += time.perf_counter() - started
-        done["2x1"] += 4
-        same = same and all(getattr(r, "text", None) == reference_text for r in results)
+                calls[name].append(time.perf_counter() - started)
+                spent[name] += calls[name][-1]
+                done[name] += batch
+                texts = [getattr(r, "text", "") for r in results]
+                wers[name] += [word_error_rate(JFK_TEXT, t) for t in texts]
+                if name.startswith("full"):
+                    same = same and all(t == reference_text for t in texts)
     anchor = rate(
         "faster-whisper transcribe(), one per call", done["anchor"], spent["anchor"], None
     )
+    print(f"    lone-call median {statistics.median(calls['anchor']):.3f} s")
     figures = {"anchor": anchor}
-    for batch in decoders:
-        figures[f"batch{batch}"] = rate(
-            f"BatchedWhisperDecoder batch {batch}", done[batch], spent[batch], anchor
-        )
-    figures["2x1"] = rate(
-        "2 workers x 1 thread, batch 2 each, 4 clips", done["2x1"], spent["2x1"], anchor
-    )
-    print(f"  batched text identical to transcribe(): {same}")
+    for name, (batch, decoder) in decoders.items():
+        figures[name] = rate(name, done[name], spent[name], anchor)
+        extra = f", {decoder.replica_rounds} rounds on replicas" if decoder.replicas else ""
+        lone = f"lone-call median {statistics.median(calls[name]):.3f} s, " if batch == 1 else ""
+        print(f"    {lone}WER mean {statistics.mean(wers[name]):.3f}{extra}")
+    print(f"  full-context text identical to transcribe(): {same}")
     return figures
+
+
+def accuracy_section(model: WhisperModel, clips: list[tuple[str, np.ndarray, str]]) -> None:
+    """Full vs trimmed encoder context on every English clip: WER per mode, differing texts."""
+    print(f"\n== 1c. accuracy, full vs trimmed encoder context, {len(clips)} English clips ==")
+    decoder = BatchedWhisperDecoder(model, max_batch_size=4)
+    results = {
+        context: decoder.decode(
+            [(audio, TranscribeOptions(encoder_context=context)) for _, audio, _ in clips]
+        )
+        for context in CONTEXTS
+    }
+    texts = {c: [getattr(r, "text", "") for r in results[c]] for c in CONTEXTS}
+    for context in CONTEXTS:
+        per_clip = [
+            word_error_rate(ref, t) for (_, _, ref), t in zip(clips, texts[context], strict=True)
+        ]
+        print(
+            f"  {context:<8} WER mean {statistics.mean(per_clip):.3f}  "
+            f"max {max(per_clip):.3f}  clips with WER 0: {per_clip.count(0.0)}/{len(clips)}"
+        )
+    differing = [i for i in range(len(clips)) if texts["full"][i] != texts["trimmed"][i]]
+    print(
+        f"  texts differing: {len(differing)}/{len(clips)}; trimmed decodes retried with the "
+        f"full window: {decoder.context_retries}"
+    )
+    for i in differing:
+        name, _, reference = clips[i]
+        print(
+            f"    {name}: full {texts['full'][i]!r} (WER "
+            f"{word_error_rate(reference, texts['full'][i]):.2f}) | trimmed "
+            f"{texts['trimmed'][i]!r} (WER {word_error_rate(reference, texts['trimmed'][i]):.2f})"
+        )
 
 
 def packing_section(model: WhisperModel, pieces: list[tuple[np.ndarray, str]], rounds: int) -> None:
@@ -160,9 +238,7 @@ def long_audio(
     pause = np.zeros(SAMPLE_RATE, dtype=np.float32)
     pieces: list[tuple[np.ndarray, str]] = [(jfk, JFK_TEXT)]
     for number, sentence in enumerate(SENTENCES):
-        wav = workdir / f"sentence{number}.wav"
-        subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), sentence], check=True)
-        pieces.append((decode_audio(str(wav)), sentence))
+        pieces.append((espeak(sentence, "en-us", workdir / f"sentence{number}.wav"), sentence))
     audio: list[np.ndarray] = []
     texts: list[str] = []
     seconds = 0.0
@@ -174,12 +250,35 @@ def long_audio(
     return np.concatenate(audio), " ".join(texts), pieces
 
 
+def espeak(sentence: str, voice: str, wav: Path) -> np.ndarray:
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), sentence], check=True)
+    return decode_audio(str(wav))
+
+
+def english_clips(jfk: np.ndarray, workdir: Path) -> list[tuple[str, np.ndarray, str]]:
+    """jfk plus every espeak-ng sentence of this bench and of the decoder tests, in VOICES."""
+    from support.speech_clips import PHRASES
+
+    sentences = list(dict.fromkeys([*SENTENCES, *PHRASES]))
+    clips = [("jfk", jfk, JFK_TEXT)]
+    for voice in VOICES:
+        for number, sentence in enumerate(sentences):
+            wav = workdir / f"clip-{voice.replace('+', '-')}-{number}.wav"
+            clips.append((f"{voice}/{number}", espeak(sentence, voice, wav), sentence))
+    return clips
+
+
 def long_section(
-    model: WhisperModel, audio: np.ndarray, text: str, batch: int, wav: Path, server: Server
+    model: WhisperModel,
+    audio: np.ndarray,
+    text: str,
+    args: argparse.Namespace,
+    wav: Path,
+    servers: dict[str, Server],
 ) -> None:
-    """BatchedInferencePipeline (anchor), then our decoder in-process, then through the server,
-    back to back so that they see about the same load."""
-    seconds = audio.shape[0] / SAMPLE_RATE
+    """BatchedInferencePipeline (anchor), then our decoder in-process and through the server in
+    both encoder contexts, back to back so that they see about the same load."""
+    seconds, batch = audio.shape[0] / SAMPLE_RATE, args.batch_size
     print(f"\n== 3. long audio: {seconds / 60:.1f} min of speech ==")
     pipeline = BatchedInferencePipeline(model)
     started = time.perf_counter()
@@ -188,56 +287,83 @@ def long_section(
     anchor = seconds / (time.perf_counter() - started)
     wer = word_error_rate(text, anchor_text)
     print(
-        f"  BatchedInferencePipeline batch {batch:<2}           {anchor:7.1f} audio s/s"
+        f"  BatchedInferencePipeline batch {batch:<2}                {anchor:7.1f} audio s/s"
         f"  WER {wer:.3f}  (anchor)"
     )
-    decoder = BatchedWhisperDecoder(model, max_batch_size=batch)
-    started = time.perf_counter()
-    result = decoder.decode([(audio, TranscribeOptions())])[0]
-    ours = seconds / (time.perf_counter() - started)
-    wer = word_error_rate(text, getattr(result, "text", ""))
-    print(
-        f"  BatchedWhisperDecoder batch {batch:<2} (in-process)  {ours:7.1f} audio s/s"
-        f"  WER {wer:.3f}  {ours / anchor:.2f}x anchor"
-    )
-    if server.reason:
-        return
-    started = time.perf_counter()
-    served = post_file(server.url, wav, timeout=3600)
-    rate_served = seconds / (time.perf_counter() - started)
-    print(
-        f"  this server, one HTTP request             {rate_served:7.1f} audio s/s"
-        f"  WER {word_error_rate(text, served):.3f}  {rate_served / anchor:.2f}x anchor"
-    )
+    adaptive = args.cpu_layout != "single" and args.threads >= 2
+    replicas = replicas_of(args.threads) if adaptive else None
+    layout = "adaptive" if adaptive else "single"
+    for context in CONTEXTS:
+        decoder = BatchedWhisperDecoder(
+            model,
+            max_batch_size=batch,
+            workers=args.threads if adaptive else 1,
+            encoder_context=context,
+            replicas=replicas,
+        )
+        started = time.perf_counter()
+        result = decoder.decode([(audio, TranscribeOptions())])[0]
+        ours = seconds / (time.perf_counter() - started)
+        wer = word_error_rate(text, getattr(result, "text", ""))
+        print(
+            f"  decoder in-process, {context:<7} {layout:<8} batch {batch}  {ours:7.1f} audio s/s"
+            f"  WER {wer:.3f}  {ours / anchor:.2f}x anchor  "
+            f"({decoder.context_retries} windows retried with the full context)"
+        )
+    for context, server in servers.items():
+        if server.reason:
+            continue
+        started = time.perf_counter()
+        served = post_file(server.url, wav, timeout=3600)
+        rate_served = seconds / (time.perf_counter() - started)
+        print(
+            f"  this server ({context:<7}), one HTTP request     {rate_served:7.1f} audio s/s"
+            f"  WER {word_error_rate(text, served):.3f}  {rate_served / anchor:.2f}x anchor"
+        )
 
 
-def http_section(args: argparse.Namespace, jfk_path: Path, ours: Server, peer: Server) -> float:
-    """Levels alternate between the two servers (both up, only one driven at a time)."""
+def http_section(
+    args: argparse.Namespace, jfk_path: Path, ours: dict[str, Server], peer: Server
+) -> dict[str, float]:
+    """Levels alternate between the servers (all up, only one driven at a time)."""
     print("\n== 2. HTTP, jfk 11 s, closed-loop clients (servers alternate per level) ==")
-    if ours.reason:
-        print(f"  this server skipped: {ours.reason}")
-    if peer.reason:
-        print(f"  peer faster-whisper-server==0.0.3 skipped: {peer.reason}")
-    runs: dict[str, dict[int, HttpRun]] = {"asrfleet": {}, "peer": {}}
+    servers = {f"asrfleet {context}": server for context, server in ours.items()}
+    servers["peer"] = peer
+    for name, server in servers.items():
+        if server.reason:
+            print(f"  {name} skipped: {server.reason}")
+    runs: dict[str, dict[int, HttpRun]] = {name: {} for name in servers}
     for level in args.concurrency:
-        if not ours.reason:
-            runs["asrfleet"][level] = closed_loop(
-                ours.url, jfk_path, JFK_TEXT, level, args.requests
+        for name, server in servers.items():
+            if server.reason:
+                continue
+            field = "model_name" if name == "peer" else "model"
+            run = closed_loop(
+                server.url, jfk_path, JFK_TEXT, level, args.requests, model_field=field
             )
-            print(f"  asrfleet  c={level:<3} {runs['asrfleet'][level].summary()}", flush=True)
-        if not peer.reason:
-            runs["peer"][level] = closed_loop(
-                peer.url, jfk_path, JFK_TEXT, level, args.requests, model_field="model_name"
-            )
-            print(f"  peer      c={level:<3} {runs['peer'][level].summary()}", flush=True)
-    for level in args.concurrency:
-        if level in runs["asrfleet"] and level in runs["peer"]:
-            ours_run, peer_run = runs["asrfleet"][level], runs["peer"][level]
+            runs[name][level] = run
             print(
-                f"  ratio c={level:<3} req/s {ours_run.rps / peer_run.rps:5.2f}x peer   "
-                f"p50 {ours_run.p50:5.2f}s vs {peer_run.p50:5.2f}s (peer)"
+                f"  {name:<17} c={level:<3} {run.summary()}  load {os.getloadavg()[0]:.1f}",
+                flush=True,
             )
-    return max((r.rps for r in runs["asrfleet"].values()), default=0.0)
+    for name in servers:
+        if name == "peer":
+            continue
+        for level in args.concurrency:
+            if level in runs[name] and level in runs["peer"]:
+                ours_run, peer_run = runs[name][level], runs["peer"][level]
+                print(
+                    f"  ratio {name:<17} c={level:<3} req/s {ours_run.rps / peer_run.rps:5.2f}x "
+                    f"peer   p50 {ours_run.p50:5.2f}s vs {peer_run.p50:5.2f}s (peer)"
+                )
+    for name, server in servers.items():
+        if name != "peer" and not server.reason:
+            hits = cache_hits(server.url)
+            print(f"  {name}: result-cache hits {hits:.0f} (the cache is off: must be 0)")
+    return {
+        name: max((r.rps for r in by_level.values()), default=0.0)
+        for name, by_level in runs.items()
+    }
 
 
 def sizing(per_pod_rps: float, source: str) -> None:
@@ -271,7 +397,14 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--long-minutes", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--cpu-layout",
+        choices=("auto", "single", "adaptive"),
+        default="auto",
+        help="ASR_CPU_LAYOUT of our servers (and of the long-audio decoder in-process)",
+    )
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--skip-in-process", action="store_true")
     args = parser.parse_args()
     print(f"load before: {os.getloadavg()[0]:.2f} (1-min) on {os.cpu_count()} CPUs")
     jfk_path = AUDIO / "jfk.flac"
@@ -283,23 +416,35 @@ def main() -> int:
     long_wav.write_bytes(wav_bytes(audio))
     with ExitStack() as stack:
         skipped = Server(reason="--skip-http")
-        ours = (
-            skipped
+        ours = {
+            context: skipped
             if args.skip_http
-            else stack.enter_context(our_server(REPO, tiny_model_path(), args.batch_size))
-        )
+            else stack.enter_context(
+                our_server(
+                    REPO,
+                    tiny_model_path(),
+                    args.batch_size,
+                    {"ASR_ENCODER_CONTEXT": context, "ASR_CPU_LAYOUT": args.cpu_layout},
+                )
+            )
+            for context in CONTEXTS
+        }
         peer = (
             skipped if args.skip_http else stack.enter_context(peer_server(REPO, tiny_model_path()))
         )
         model = load(args.threads)
-        figures = in_process(model, jfk, args.rounds)
-        packing_section(model, pieces, max(2, args.rounds // 2))
-        long_section(model, audio, text, args.batch_size, long_wav, ours)
+        figures: dict[str, float] = {}
+        if not args.skip_in_process:
+            figures = in_process(model, jfk, args.rounds, args.threads)
+            accuracy_section(model, english_clips(jfk, workdir))
+            packing_section(model, pieces, max(2, args.rounds // 2))
+        long_section(model, audio, text, args, long_wav, ours)
         del model
-        best_http = 0.0 if args.skip_http else http_section(args, jfk_path, ours, peer)
-    if best_http:
-        sizing(best_http, "HTTP, best concurrency")
-    else:
+        best_http = {} if args.skip_http else http_section(args, jfk_path, ours, peer)
+    for name, rps in best_http.items():
+        if name != "peer" and rps:
+            sizing(rps, f"HTTP, {name}, best concurrency")
+    if not best_http and figures:
         sizing(max(figures.values()), "in-process batched decoder; no HTTP figure")
     print(f"\nload after: {os.getloadavg()[0]:.2f} (1-min)")
     return 0
