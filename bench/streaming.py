@@ -144,6 +144,10 @@ def score_ours(level: Level, outcome: StreamOutcome, speech: Speech) -> None:
     for offset in speech.offsets_s:
         # The final that covers this end of speech: the first one ending at or after it.
         match = [r for r in finals if r.message["end"] >= offset - 0.05]
+        if not match and offset == speech.offsets_s[-1]:
+            # The audio ends inside the last region's trailing quiet (under 0.5 s, so offline
+            # VAD runs the region to the end); eof ends that utterance where its speech did.
+            match = finals[-1:]
         if not match:
             level.missing_finals += 1
             continue

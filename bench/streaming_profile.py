@@ -39,6 +39,7 @@ from asr_server.config import ServerConfig  # noqa: E402
 from asr_server.engines.base import SAMPLE_RATE, Audio, TranscribeOptions  # noqa: E402
 from asr_server.streaming import session as session_module  # noqa: E402
 from asr_server.streaming.client import stream_frames  # noqa: E402
+from asr_server.streaming.session import FINAL  # noqa: E402
 from streaming import FRAME, Speech, load_jfk, p95  # noqa: E402
 from support.stream_server import ServerThread, make_engine  # noqa: E402
 
@@ -108,13 +109,13 @@ def install(server: ServerThread) -> None:
     hub = server.hub
     decode = hub.decode
 
-    async def traced(audio: Audio, options: TranscribeOptions, final: bool) -> Any:
+    async def traced(audio: Audio, options: TranscribeOptions, kind: str) -> Any:
         submitted = time.monotonic()
         TRACE.keep.append(audio)
         try:
-            return await decode(audio, options, final)
+            return await decode(audio, options, kind)
         finally:
-            TRACE.submits[id(audio)] = (submitted, time.monotonic(), final)
+            TRACE.submits[id(audio)] = (submitted, time.monotonic(), kind == FINAL)
 
     hub.decode = traced
     close, decode_final = Session._close, Session._decode_final

@@ -86,3 +86,26 @@ async def test_no_partial_is_started_during_a_pause(jfk_samples: npt.NDArray[np.
     assert len(partial_ends) >= 5, decoder.calls  # one per 0.3 s of speech
     assert max(partial_ends) <= 2.24 + 0.15  # none requested after the speech stopped
     await session.finish()
+
+
+async def test_the_route_queues_finals_and_first_partials_ahead_of_partials() -> None:
+    from asr_server.app import SCHEDULER, create_app
+    from asr_server.config import ServerConfig
+    from asr_server.engines.base import Transcription
+    from asr_server.routes.stream import STREAMS
+    from asr_server.streaming.session import FINAL, FIRST_PARTIAL, PARTIAL
+
+    app = create_app(ServerConfig(engine="fake"))
+    calls: list[tuple[bool, bool]] = []
+
+    async def submit(
+        audio: object, options: object, *, finishing: bool = False, background: bool = False
+    ) -> Transcription:
+        calls.append((finishing, background))
+        return Transcription("", "en", 1.0, 0.0)
+
+    app[SCHEDULER].submit = submit  # type: ignore[method-assign]
+    for kind in (FINAL, FIRST_PARTIAL, PARTIAL):
+        await app[STREAMS].decode(np.zeros(1, np.float32), TranscribeOptions(), kind)
+    # (finishing: still admitted while draining, background: behind all other work)
+    assert calls == [(True, False), (False, False), (False, True)]
