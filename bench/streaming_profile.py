@@ -70,6 +70,8 @@ class Trace:
     closes: dict[tuple[int, int], float] = field(default_factory=dict)
     """(id(session), segment id) -> when the endpointer closed the utterance."""
     finals: list[dict[str, float]] = field(default_factory=list)
+    kinds: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    """Decodes submitted per kind (early finals count as finals)."""
     loop_lag: float = 0.0
 
 
@@ -111,6 +113,7 @@ def install(server: ServerThread) -> None:
 
     async def traced(audio: Audio, options: TranscribeOptions, kind: str) -> Any:
         submitted = time.monotonic()
+        TRACE.kinds[kind if options.encoder_context != "full" else f"{kind} (full context)"] += 1
         TRACE.keep.append(audio)
         try:
             return await decode(audio, options, kind)
@@ -163,6 +166,7 @@ def report(wall: float) -> None:
     calls = TRACE.calls
     busy = sum(c.ended - c.started for c in calls)
     print(f"  engine busy {busy / wall:.0%} of {wall:.1f} s, {len(calls)} calls")
+    print(f"  decodes submitted: {dict(TRACE.kinds)}")
     kinds = {"partials": [False], "finals": [True]}
     for kind, want in kinds.items():
         some = [c for c in calls if set(c.finals) == set(want)]

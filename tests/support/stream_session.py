@@ -33,7 +33,7 @@ class RecordingDecoder:
         """Fail this many final decodes (early ones included) with QueueFull."""
         self.options: list[TranscribeOptions] = []
         self.overrun_trimmed = False
-        """Answer trimmed-context decodes with a segment running 10 s past the audio."""
+        """Answer trimmed-context decodes with an extra segment placed after the audio."""
 
     async def __call__(self, audio: Audio, options: TranscribeOptions, kind: str) -> Transcription:
         final = kind == FINAL
@@ -51,13 +51,11 @@ class RecordingDecoder:
                 raise QueueFull("full", retry_after=1)
             seconds = len(audio) / SAMPLE_RATE
             text = f"{seconds:.2f}s"
+            segments = [Segment(0, 0.0, seconds, text, -0.2, 0.0, 0.8)]
             if self.overrun_trimmed and options.encoder_context == "trimmed":
-                text = f"{text} uh... uh..."
-                end = seconds + 10
-            else:
-                end = seconds
-            segment = Segment(0, 0.0, end, text, -0.2, 0.0, 0.8)
-            return Transcription(text, "en", 1.0, seconds, (segment,), confidence=0.8)
+                segments.append(Segment(1, seconds + 1, seconds + 4, " uh...", -0.2, 0.0, 0.8))
+                text = f"{text} uh..."
+            return Transcription(text, "en", 1.0, seconds, tuple(segments), confidence=0.8)
         finally:
             self.in_flight -= 1
 

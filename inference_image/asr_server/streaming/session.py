@@ -28,7 +28,7 @@ import numpy as np
 
 from asr_server.engines.base import SAMPLE_RATE, Audio, TranscribeOptions, Transcription
 from asr_server.streaming.protocol import Error, Final, Partial, ServerMessage, StartMessage
-from asr_server.streaming.quality import overran
+from asr_server.streaming.quality import acceptable, overran
 from asr_server.streaming.vad import Endpointer, EndpointSettings, SileroStream
 
 log = logging.getLogger(__name__)
@@ -102,17 +102,27 @@ class StreamSession:
     ) -> None:
         self.settings = settings
         self.interim = start.interim_results
-        self.options = TranscribeOptions(
+        # Finals get Whisper's full treatment: with the full context, one decode with the
+        # temperature fallback. With the trimmed context, first one greedy pass (the options
+        # of partials too); only a result that fails Whisper's checks or overruns its audio
+        # (quality.py) is decoded again, with the full context and the fallback, as a new
+        # request: the engine would do the same retry inside the batch, where every other
+        # stream's final in that batch would wait for it.
+        self.full_options = TranscribeOptions(
             language=start.language or language,
             hotwords=start.hotwords,
             prompt=start.prompt,
+            encoder_context="full",
+        )
+        self.options = dataclasses.replace(
+            self.full_options,
             encoder_context=settings.encoder_context,
+            fallback=settings.encoder_context == "full",
         )
         # A partial is best-effort: one greedy pass. Whisper's temperature fallback would
         # retry mid-word audio (which often "fails" its checks) up to 5 more times, and a
-        # final arriving meanwhile waits for all of them. Finals keep the fallback.
+        # final arriving meanwhile waits for all of them.
         self.partial_options = dataclasses.replace(self.options, fallback=False)
-        self.full_options = dataclasses.replace(self.options, encoder_context="full")
         self._decode, self._emit, self._observer, self._clock = decode, emit, observer, clock
         self._vad = SileroStream()
         self._endpointer = Endpointer(settings.endpoint)
@@ -345,9 +355,8 @@ class StreamSession:
             result = None if task.cancelled() else task.result()
         if result is None:
             result = await self._try_decode(utt.audio, final=True)
-        if result is not None and overran(result) and self.options.encoder_context != "full":
-            # The trimmed context ran past the speech: decode it again with the full window.
-            log.info("stream final overran its audio; decoding it with the full context")
+        if result is not None and self.options != self.full_options and not acceptable(result):
+            log.info("stream final failed the checks; decoding it with the full context")
             result = await self._try_decode(utt.audio, final=True, options=self.full_options)
         if result is None:
             return
