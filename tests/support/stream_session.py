@@ -33,7 +33,8 @@ class RecordingDecoder:
         """Fail this many final decodes (early ones included) with QueueFull."""
         self.options: list[TranscribeOptions] = []
         self.overrun_trimmed = False
-        """Answer trimmed-context decodes with an extra segment placed after the audio."""
+        """Answer trimmed-context decodes without a prompt with an extra segment placed after
+        the audio."""
 
     async def __call__(self, audio: Audio, options: TranscribeOptions, kind: str) -> Transcription:
         final = kind == FINAL
@@ -52,7 +53,7 @@ class RecordingDecoder:
             seconds = len(audio) / SAMPLE_RATE
             text = f"{seconds:.2f}s"
             segments = [Segment(0, 0.0, seconds, text, -0.2, 0.0, 0.8)]
-            if self.overrun_trimmed and options.encoder_context == "trimmed":
+            if self.overrun_trimmed and options.encoder_context == "trimmed" and not options.prompt:
                 segments.append(Segment(1, seconds + 1, seconds + 4, " uh...", -0.2, 0.0, 0.8))
                 text = f"{text} uh..."
             return Transcription(text, "en", 1.0, seconds, tuple(segments), confidence=0.8)

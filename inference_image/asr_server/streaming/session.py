@@ -48,6 +48,11 @@ class StreamObserver(Protocol):
     def final_latency(self, seconds: float) -> None: ...
 
 
+MAX_CONTEXT_CHARS = 200
+"""Of the previous final, given as the prompt of a final's second chance (Whisper keeps at
+most 223 prompt tokens)."""
+
+
 @dataclass(frozen=True)
 class StreamSettings:
     partial_interval_s: float = 0.5
@@ -149,6 +154,7 @@ class StreamSession:
         self._partial_task: asyncio.Future[Transcription | None] | None = None
         self._next_partial_at = 0.0  # clock time before which no partial decode starts
         self._early: _Early | None = None  # the open utterance as it would end in this pause
+        self._previous_text = ""  # the last final's text: context for a second chance
 
     # --- audio in ---------------------------------------------------------------------------
 
@@ -356,10 +362,10 @@ class StreamSession:
         if result is None:
             result = await self._try_decode(utt.audio, final=True)
         if result is not None and self.options != self.full_options and not acceptable(result):
-            log.info("stream final failed the checks; decoding it with the full context")
-            result = await self._try_decode(utt.audio, final=True, options=self.full_options)
+            result = await self._second_chance(utt.audio)
         if result is None:
             return
+        self._previous_text = result.text.strip() or self._previous_text
         await self._emit(
             Final(
                 text=result.text.strip(),
@@ -371,6 +377,22 @@ class StreamSession:
         )
         if self._observer is not None:
             self._observer.final_latency(self._clock() - utt.closed_at)
+
+    async def _second_chance(self, audio: Audio) -> Transcription | None:
+        """A one-pass final failed the checks. Whisper decodes a window knowing the text
+        before it (condition_on_previous_text), an utterance decoded alone does not: first try
+        the trimmed context again with the stream's previous final as the prompt (tiny.en's
+        isolated "Ask not!" goes from "S NOT!", log-probability -1.05, to "Ask not!", -0.62),
+        then the full window with the temperature fallback (about 5 times the cost)."""
+        if self._previous_text:
+            context = self._previous_text[-MAX_CONTEXT_CHARS:]
+            prompt = f"{self.options.prompt} {context}" if self.options.prompt else context
+            options = dataclasses.replace(self.options, prompt=prompt)
+            result = await self._try_decode(audio, final=True, options=options)
+            if result is not None and acceptable(result):
+                return result
+        log.info("stream final failed the checks; decoding it with the full context")
+        return await self._try_decode(audio, final=True, options=self.full_options)
 
     async def _decode_partial(self) -> None:
         start, segment_id = self._open_start, self._next_segment_id

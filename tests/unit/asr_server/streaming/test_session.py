@@ -234,3 +234,24 @@ async def test_a_trimmed_final_that_overran_its_audio_is_decoded_with_the_full_c
     last_two = [options for options, kind in kinds if kind == FINAL][-2:]
     assert [o.encoder_context for o in last_two] == ["trimmed", "full"]
     assert [o.fallback for o in last_two] == [False, True]  # one pass, then Whisper's way
+
+
+async def test_a_failed_final_is_retried_with_the_previous_final_as_context_first(
+    two_utterances: tuple[bytes, float],
+) -> None:
+    decoder, out = RecordingDecoder(), Collector()
+    decoder.overrun_trimmed = True  # fails unless prompted (RecordingDecoder)
+    session = make_session(decoder, out)
+    await feed_all(session, two_utterances[0])
+    await session.finish()
+    finals = [m for m in out.of(Final) if isinstance(m, Final)]
+    assert len(finals) == 2 and not any("uh" in f.text for f in finals)
+    tried = [
+        (o.encoder_context, o.prompt)
+        for o, k in zip(decoder.options, decoder.kinds, strict=True)
+        if k == FINAL
+    ]
+    # The first utterance has no context: full window. The second: its context, trimmed.
+    assert ("full", None) in tried
+    assert tried[-1] == ("trimmed", finals[0].text)
+    assert tried.count(("full", None)) == 1
