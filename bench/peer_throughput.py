@@ -325,43 +325,69 @@ def long_section(
 def http_section(
     args: argparse.Namespace, jfk_path: Path, ours: dict[str, Server], peer: Server
 ) -> dict[str, float]:
-    """Levels alternate between the servers (all up, only one driven at a time)."""
-    print("\n== 2. HTTP, jfk 11 s, closed-loop clients (servers alternate per level) ==")
+    """Levels alternate between the servers (all up, only one driven at a time), and the
+    whole alternation repeats `--http-rounds` times: on a shared machine other load comes and
+    goes, so each figure is the median over the rounds."""
+    print(
+        f"\n== 2. HTTP, jfk 11 s, closed-loop clients (servers alternate per level, "
+        f"{args.http_rounds} rounds) =="
+    )
     servers = {f"asrfleet {context}": server for context, server in ours.items()}
     servers["peer"] = peer
     for name, server in servers.items():
         if server.reason:
             print(f"  {name} skipped: {server.reason}")
-    runs: dict[str, dict[int, HttpRun]] = {name: {} for name in servers}
+    runs: dict[str, dict[int, list[HttpRun]]] = {name: {} for name in servers}
+    for number in range(args.http_rounds):
+        for level in args.concurrency:
+            for name, server in servers.items():
+                if server.reason:
+                    continue
+                field = "model_name" if name == "peer" else "model"
+                run = closed_loop(
+                    server.url, jfk_path, JFK_TEXT, level, args.requests, model_field=field
+                )
+                runs[name].setdefault(level, []).append(run)
+                print(
+                    f"  r{number} {name:<17} c={level:<3} {run.summary()}  "
+                    f"load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
+
+    def median(name: str, level: int, figure: str) -> float:
+        return statistics.median(getattr(r, figure) for r in runs[name][level])
+
+    print("  medians over the rounds:")
     for level in args.concurrency:
-        for name, server in servers.items():
-            if server.reason:
+        for name in servers:
+            if level not in runs[name]:
                 continue
-            field = "model_name" if name == "peer" else "model"
-            run = closed_loop(
-                server.url, jfk_path, JFK_TEXT, level, args.requests, model_field=field
-            )
-            runs[name][level] = run
+            wers = [w for r in runs[name][level] for w in r.wers]
+            errors = sum(len(r.errors) for r in runs[name][level])
             print(
-                f"  {name:<17} c={level:<3} {run.summary()}  load {os.getloadavg()[0]:.1f}",
-                flush=True,
+                f"  {name:<17} c={level:<3} {median(name, level, 'rps'):5.2f} req/s  "
+                f"{median(name, level, 'rps') * 11.0:6.1f} audio s/s  "
+                f"p50 {median(name, level, 'p50'):5.2f}s  p95 {median(name, level, 'p95'):5.2f}s  "
+                f"WER mean {statistics.mean(wers) if wers else float('nan'):.3f} "
+                f"max {max(wers, default=float('nan')):.3f}  n={len(wers)}  errors {errors}"
             )
     for name in servers:
         if name == "peer":
             continue
         for level in args.concurrency:
             if level in runs[name] and level in runs["peer"]:
-                ours_run, peer_run = runs[name][level], runs["peer"][level]
                 print(
-                    f"  ratio {name:<17} c={level:<3} req/s {ours_run.rps / peer_run.rps:5.2f}x "
-                    f"peer   p50 {ours_run.p50:5.2f}s vs {peer_run.p50:5.2f}s (peer)"
+                    f"  ratio {name:<17} c={level:<3} req/s "
+                    f"{median(name, level, 'rps') / median('peer', level, 'rps'):5.2f}x peer   "
+                    f"p50 {median(name, level, 'p50'):5.2f}s vs "
+                    f"{median('peer', level, 'p50'):5.2f}s (peer)"
                 )
     for name, server in servers.items():
         if name != "peer" and not server.reason:
             hits = cache_hits(server.url)
             print(f"  {name}: result-cache hits {hits:.0f} (the cache is off: must be 0)")
     return {
-        name: max((r.rps for r in by_level.values()), default=0.0)
+        name: max((median(name, level, "rps") for level in by_level), default=0.0)
         for name, by_level in runs.items()
     }
 
@@ -403,6 +429,7 @@ def main() -> int:
         default="auto",
         help="ASR_CPU_LAYOUT of our servers (and of the long-audio decoder in-process)",
     )
+    parser.add_argument("--http-rounds", type=int, default=2)
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-in-process", action="store_true")
     args = parser.parse_args()
