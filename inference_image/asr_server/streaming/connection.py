@@ -96,6 +96,7 @@ class StreamConnection:
                 self.send,
                 observer=self.hub.observer,
                 language=self.hub.language,
+                streams=lambda: self.hub.active,
             )
             self.session.start()
             await self.send(Ready())

@@ -102,6 +102,7 @@ class StreamSession:
         emit: Emit,
         *,
         observer: StreamObserver | None = None,
+        streams: Callable[[], int] = lambda: 1,
         language: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -129,6 +130,8 @@ class StreamSession:
         # final arriving meanwhile waits for all of them.
         self.partial_options = dataclasses.replace(self.options, fallback=False)
         self._decode, self._emit, self._observer, self._clock = decode, emit, observer, clock
+        self._streams = lambda: max(1, streams())
+        """Open streams on this server (the hub's count): partials thin out as it grows."""
         self._vad = SileroStream()
         self._endpointer = Endpointer(settings.endpoint)
         self._pad = int(settings.endpoint.pad_s * SAMPLE_RATE)
@@ -318,9 +321,12 @@ class StreamSession:
                 self._partial_wanted = False
                 started = self._clock()
                 await self._decode_partial()
-                # Rest as long as the partial took: partials use at most half of this
-                # stream's decode slot, so finals find the server free under load.
-                self._next_partial_at = self._clock() + (self._clock() - started)
+                # Rest after a partial in proportion to what it took (queueing included) and
+                # to the open streams: the partials of all streams together then use at most
+                # about half of the decode time, whatever their number, so finals find the
+                # server free under load. A lone stream rests as long as its partial took.
+                took = self._clock() - started
+                self._next_partial_at = self._clock() + took * (2 * self._streams() - 1)
             elif self._closing:
                 return
             else:

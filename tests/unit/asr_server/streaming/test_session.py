@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import numpy.typing as npt
 import pytest
-from asr_server.engines.base import SAMPLE_RATE
+from asr_server.engines.base import SAMPLE_RATE, Audio, TranscribeOptions, Transcription
 from asr_server.streaming.protocol import (
     Error,
     Final,
@@ -21,7 +21,7 @@ from asr_server.streaming.session import (
     StreamSession,
     StreamSettings,
 )
-from support.pcm import FRAME_SAMPLES, to_pcm16
+from support.pcm import FRAME_SAMPLES, frames, to_pcm16
 from support.stream_session import Collector, RecordingDecoder, feed_all, make_session
 
 
@@ -255,3 +255,37 @@ async def test_a_failed_final_is_retried_with_the_previous_final_as_context_firs
     assert ("full", None) in tried
     assert tried[-1] == ("trimmed", finals[0].text)
     assert tried.count(("full", None)) == 1
+
+
+async def partials_with(streams: int, speech: npt.NDArray[np.float32]) -> int:
+    """Partials decoded for `speech` when each "takes" 0.1 s of a fake clock."""
+    now = [0.0]
+    decoder, out = RecordingDecoder(), Collector()
+
+    async def slow(audio: Audio, options: TranscribeOptions, kind: str) -> Transcription:
+        now[0] += 0.1
+        return await decoder(audio, options, kind)
+
+    settings = StreamSettings(partial_interval_s=0.1)
+    session = StreamSession(
+        StartMessage(), settings, slow, out, clock=lambda: now[0], streams=lambda: streams
+    )
+    session.start()
+    for frame in frames(to_pcm16(speech)):
+        session.feed(frame)
+        now[0] += len(frame) / 2 / SAMPLE_RATE
+        for _ in range(5):
+            await asyncio.sleep(0)
+    await session.finish()
+    return sum(1 for kind in decoder.kinds if kind != FINAL)
+
+
+async def test_partials_thin_out_with_the_number_of_open_streams(
+    jfk_samples: npt.NDArray[np.float32],
+) -> None:
+    # With 8 open streams a stream rests 15 times as long as a partial took, so all streams'
+    # partials together use about half of the decode time.
+    speech = jfk_samples[: int(2.2 * SAMPLE_RATE)]
+    alone, crowded = await partials_with(1, speech), await partials_with(8, speech)
+    assert crowded < alone / 2, (alone, crowded)
+    assert crowded >= 1  # the first partial always comes
