@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,13 @@ class Resource:
         tail = f"/{name}" if name else ""
         return f"{base}/namespaces/{namespace}/{self.plural}{tail}"
 
+    def list_path(self, namespace: str | None) -> str:
+        """The collection in one namespace, or across all namespaces when None."""
+        if namespace is not None:
+            return self.path(namespace)
+        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        return f"{base}/{self.plural}"
+
 
 class KubeClient:
     """One aiohttp session per ConnectionInfo; replaced when kopf logs in again."""
@@ -49,6 +57,9 @@ class KubeClient:
         self._session: aiohttp.ClientSession | None = None
         self._lock = asyncio.Lock()
         self.writes = 0  # create/patch/delete requests sent (observability and tests)
+        self.logged_in = asyncio.Event()  # set once credentials arrived (the watch waits on it)
+        if info is not None:
+            self.logged_in.set()
 
     def update(self, info: kopf.ConnectionInfo) -> None:
         """New credentials from a re-login; the next request opens a fresh session."""
@@ -57,6 +68,7 @@ class KubeClient:
             old, self._session = self._session, None
             if old is not None:
                 asyncio.get_running_loop().create_task(old.close())
+        self.logged_in.set()
 
     async def open(self) -> None:
         """Open the session now (at login), not on the first reconcile: building an SSL
@@ -107,6 +119,26 @@ class KubeClient:
                 raise _error(response.status, text)
             result: dict[str, Any] = json.loads(text) if text else {}
             return result
+
+    async def stream(
+        self, path: str, params: dict[str, str], read_timeout: float
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The JSON lines of a streaming GET (a watch), parsed, until the server ends it.
+        `read_timeout`: give up when no byte arrives for this long (a silently dead connection)."""
+        session = await self._session_for_request()
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=read_timeout)
+        async with session.get(path.lstrip("/"), params=params, timeout=timeout) as response:
+            if response.status >= 400:
+                raise _error(response.status, await response.text())
+            buffer = b""
+            async for chunk in response.content.iter_any():
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+            if buffer.strip():
+                yield json.loads(buffer)
 
     async def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
         """The object, or None when it does not exist."""

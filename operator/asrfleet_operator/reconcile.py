@@ -1,7 +1,7 @@
 """One reconciliation of a SpeechRecognizer: parse -> render -> converge children -> status.
 
-Called by the kopf handlers (create/update/resume/timer); the status goes out through kopf's
-`patch` so it rides on kopf's own write, and only when it changed.
+Called from sync.py (SpeechRecognizer events) and drift.py (the periodic sweep); the new status
+is left in `patch.status`, only when it changed, for the caller to write.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from asrfleet_operator.apply import (
     reconcile_child,
     resource_of,
 )
+from asrfleet_operator.events import EventPoster
 from asrfleet_operator.kube import KubeClient, Resource
 from asrfleet_operator.render import DEPLOYMENT, desired_children
 from asrfleet_operator.render.labels import API_VERSION, KIND, PLURAL
@@ -52,6 +53,12 @@ class Context:
     newest: dict[tuple[str, str], int] = field(default_factory=dict)
     # (namespace, name, plural) of optional children confirmed absent (not wanted, not there).
     absent: set[tuple[str, str, str]] = field(default_factory=set)
+    # uids of the SpeechRecognizers this process has reconciled at least once (sync.py).
+    seen: set[str | None] = field(default_factory=set)
+    events: EventPoster = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.events = EventPoster(self.client)
 
     def is_stale(self, key: tuple[str, str], generation: Any) -> bool:
         if not isinstance(generation, int):
@@ -149,7 +156,7 @@ async def reconcile(
         message = (
             f"{', '.join(kinds)} {'corrected' if reason == 'DriftCorrected' else reason.lower()}"
         )
-        kopf.event(body, type="Normal", reason=reason, message=message)
+        ctx.events.post(body, "Normal", reason, message)
     _report(ctx, body, patch, generation, spec, deployment, problem, previous)
 
 
@@ -184,7 +191,7 @@ def _report(
         generation,
     ):
         ctx.warned[key] = (problem.reason, problem.message, generation)
-        kopf.event(body, type="Warning", reason=problem.reason, message=problem.message[:1000])
+        ctx.events.post(body, "Warning", problem.reason, problem.message)
     if status_changed(status, previous):
         patch.status.update(status)
 

@@ -118,7 +118,7 @@ async def test_edits_patch_children_in_place(cluster: Cluster) -> None:
     assert len(dep["metadata"]["ownerReferences"]) == 1
 
 
-async def test_hand_edits_are_undone_by_the_timer(cluster: Cluster) -> None:
+async def test_hand_edits_are_undone_by_the_drift_loop(cluster: Cluster) -> None:
     await created(cluster, sample_sr(replicas=2))
     hand_edit = [
         {"op": "replace", "path": "/spec/replicas", "value": 7},
@@ -127,7 +127,7 @@ async def test_hand_edits_are_undone_by_the_timer(cluster: Cluster) -> None:
     out = await cluster.kubectl(
         "patch", "deployment", "english", "--type=json", "-p", json.dumps(hand_edit), "-o", "json"
     )
-    edited = json.loads(out)  # the edit landed (the timer may undo it any moment now)
+    edited = json.loads(out)  # the edit landed (the drift loop may undo it any moment now)
     assert edited["spec"]["replicas"] == 7
     assert edited["spec"]["template"]["spec"]["containers"][0]["image"] == "evil/i:1"
 
@@ -215,7 +215,7 @@ async def test_invalid_spec_is_reported_and_running_children_untouched(cluster: 
     assert events[0]["type"] == "Warning"
     assert events[0]["involvedObject"]["name"] == "english"
 
-    await asyncio.sleep(3 * RESYNC_SECONDS)  # timer ticks: no retry storm, no repeated events
+    await asyncio.sleep(3 * RESYNC_SECONDS)  # drift sweeps: no retry storm, no repeated events
     after = cluster.obj(DEPLOYMENTS, "english")
     assert after is not None
     assert after["spec"] == before["spec"]
@@ -234,12 +234,12 @@ async def test_a_reconcile_with_nothing_to_change_sends_no_write(cluster: Cluste
     await cluster.wait_for(
         lambda: (s := cluster.obj(SRS, "english")) and s["status"]["phase"] == "Ready", "Ready"
     )
-    await asyncio.sleep(2 * RESYNC_SECONDS)  # let the first timer ticks settle
+    await asyncio.sleep(2 * RESYNC_SECONDS)  # let the first drift sweeps settle
     before = len(cluster.writes())
     assert before > 0  # the creation's writes were seen, so the count below is meaningful
     gets_before = len(list(cluster.emu.emulator))
     await asyncio.sleep(4 * RESYNC_SECONDS)
-    assert len(list(cluster.emu.emulator)) > gets_before  # the timer did run and read
+    assert len(list(cluster.emu.emulator)) > gets_before  # the drift loop did run and read
     assert cluster.writes()[before:] == []
 
 
@@ -248,7 +248,7 @@ async def test_deleting_a_speechrecognizer_is_not_blocked_by_the_operator(cluste
     await cluster.wait_for(
         lambda: (s := cluster.obj(SRS, "english")) and s.get("status", {}).get("phase"), "status"
     )
-    # The drift timer runs without kopf's finalizer (handlers._drop_finalizer): nothing to block.
+    # No handler needs a finalizer (drift correction is one loop, not a kopf timer).
     assert not cluster.obj(SRS, "english")["metadata"].get("finalizers")
     await cluster.kubectl("delete", "speechrecognizer", "english", "--wait=false")
     await cluster.wait_for(lambda: cluster.obj(SRS, "english") is None, "SR deleted")
