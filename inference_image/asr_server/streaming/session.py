@@ -130,7 +130,7 @@ class StreamSession:
         # final arriving meanwhile waits for all of them.
         self.partial_options = dataclasses.replace(self.options, fallback=False)
         self._decode, self._emit, self._observer, self._clock = decode, emit, observer, clock
-        self._streams = lambda: max(1, streams())
+        self._streams = streams
         """Open streams on this server (the hub's count): partials thin out as it grows."""
         self._vad = SileroStream()
         self._endpointer = Endpointer(settings.endpoint)
@@ -222,9 +222,9 @@ class StreamSession:
             self._early = None
         if wanted and self._early is None:
             self._early = _Early(self._open_start, end, self._slice(self._open_start, end))
+            # No new partial; one in flight is left to finish (the speaker may go on, and a
+            # running decode cannot be stopped anyway): the utterance's close cancels it.
             self._partial_wanted = False
-            if self._partial_task is not None:
-                self._partial_task.cancel()  # the final supersedes it, as in _close
             self._wake.set()
 
     def _open(self, start: int) -> None:
@@ -324,9 +324,12 @@ class StreamSession:
                 # Rest after a partial in proportion to what it took (queueing included) and
                 # to the open streams: the partials of all streams together then use at most
                 # about half of the decode time, whatever their number, so finals find the
-                # server free under load. A lone stream rests as long as its partial took.
+                # server free under load. A lone stream rests as long as its partial took,
+                # and so does one whose first partial has not been shown yet (it came back
+                # empty or overran): the first partial must stay fast.
                 took = self._clock() - started
-                self._next_partial_at = self._clock() + took * (2 * self._streams() - 1)
+                crowd = 2 * max(1, self._streams()) - 1 if self._first_partial_seen else 1
+                self._next_partial_at = self._clock() + took * crowd
             elif self._closing:
                 return
             else:

@@ -289,3 +289,31 @@ async def test_partials_thin_out_with_the_number_of_open_streams(
     alone, crowded = await partials_with(1, speech), await partials_with(8, speech)
     assert crowded < alone / 2, (alone, crowded)
     assert crowded >= 1  # the first partial always comes
+
+
+async def test_no_crowd_rest_before_the_first_partial_was_shown(
+    jfk_samples: npt.NDArray[np.float32],
+) -> None:
+    now = [0.0]
+    decoder, out = RecordingDecoder(), Collector()
+
+    async def empty_at_first(audio: Audio, options: TranscribeOptions, kind: str) -> Transcription:
+        now[0] += 0.1
+        result = await decoder(audio, options, kind)
+        shown = kind == FINAL or len(decoder.kinds) > 2
+        return result if shown else Transcription("", "en", 1.0, result.duration)
+
+    settings = StreamSettings(partial_interval_s=0.1)
+    session = StreamSession(
+        StartMessage(), settings, empty_at_first, out, clock=lambda: now[0], streams=lambda: 8
+    )
+    session.start()
+    for frame in frames(to_pcm16(jfk_samples[: int(1.5 * SAMPLE_RATE)])):
+        session.feed(frame)
+        now[0] += len(frame) / 2 / SAMPLE_RATE
+        for _ in range(5):
+            await asyncio.sleep(0)
+    # Two empty answers, then one is shown, although 8 streams would make a stream rest 1.5 s
+    assert out.of(Partial)
+    assert decoder.kinds[:3] == [FIRST_PARTIAL] * 3
+    await session.finish()
