@@ -57,7 +57,7 @@ async def run(settings: Settings, *, stop_flag: asyncio.Event | None = None) -> 
         namespaces=settings.namespaces,
         standalone=not settings.peering,
         peering_name=settings.peering or None,
-        liveness_endpoint=settings.liveness_endpoint,
+        liveness_endpoint=None,  # /healthz is served with /metrics by metrics.py
         stop_flag=stop_flag,
     )
 

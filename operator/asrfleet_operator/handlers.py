@@ -16,8 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 import kopf
+from aiohttp import web
 
 from asrfleet_operator.drift import drift_loop
+from asrfleet_operator.metrics import start_endpoint
 from asrfleet_operator.reconcile import Context, refresh_status_from_deployment
 from asrfleet_operator.render.labels import GROUP, PLURAL, VERSION
 from asrfleet_operator.sync import on_event
@@ -34,6 +36,7 @@ def register(registry: kopf.OperatorRegistry, ctx: Context, login: Login) -> Non
 
     watch = DeploymentWatch(ctx.client, ctx.settings.namespaces, refresh)
     background: list[asyncio.Task[None]] = []
+    endpoint: list[web.AppRunner] = []
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -53,6 +56,8 @@ def register(registry: kopf.OperatorRegistry, ctx: Context, login: Login) -> Non
     async def start_background(**_: Any) -> None:
         background.append(asyncio.create_task(watch.run(), name="asrfleet deployment watch"))
         background.append(asyncio.create_task(drift_loop(ctx), name="asrfleet drift loop"))
+        if ctx.settings.health_port:
+            endpoint.append(await start_endpoint(ctx.settings.health_port, lambda: len(ctx.seen)))
 
     @kopf.on.cleanup(registry=registry)
     async def close(**_: Any) -> None:
@@ -62,6 +67,8 @@ def register(registry: kopf.OperatorRegistry, ctx: Context, login: Login) -> Non
                 await task
         await ctx.events.drain()
         await ctx.client.close()
+        for runner in endpoint:
+            await runner.cleanup()
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     async def speech_recognizer_event(

@@ -43,11 +43,11 @@ class Settings:
     namespaces: tuple[str, ...] = field(default=(), metadata=_env("ASRFLEET_NAMESPACES"))
     """Comma-separated namespaces to watch; empty watches all namespaces (cluster-wide)."""
     resync_seconds: float = field(default=60.0, metadata=_env("ASRFLEET_RESYNC_SECONDS"))
-    """Drift-correction timer: desired state is re-applied this often per SpeechRecognizer."""
+    """Drift correction: every SpeechRecognizer's desired state is re-applied this often."""
     peering: str = field(default="", metadata=_env("ASRFLEET_PEERING"))
     """kopf peering object name for HA (several replicas, one active); empty = standalone."""
     health_port: int = field(default=8081, metadata=_env("ASRFLEET_HEALTH_PORT"))
-    """Port of the operator's own liveness endpoint, `GET /healthz` (0 disables it)."""
+    """Port of the operator's HTTP endpoint: `GET /healthz` (liveness), `GET /metrics` (0: none)."""
     log_format: str = field(default="json", metadata=_env("ASRFLEET_LOG_FORMAT"))
     """Operator log format: json | text."""
     default_cpu_request: str = field(default="500m", metadata=_env("ASRFLEET_DEFAULT_CPU_REQUEST"))
@@ -96,11 +96,6 @@ class Settings:
     @property
     def clusterwide(self) -> bool:
         return not self.namespaces
-
-    @property
-    def liveness_endpoint(self) -> str | None:
-        """kopf's liveness endpoint URL, or None when disabled."""
-        return f"http://0.0.0.0:{self.health_port}/healthz" if self.health_port else None
 
 
 def env_table() -> list[tuple[str, str, str]]:

@@ -31,6 +31,7 @@ from typing import Any
 import kopf
 
 from asrfleet_operator.kube import ApiError
+from asrfleet_operator.metrics import measured
 from asrfleet_operator.reconcile import SPEECH_RECOGNIZERS, Context, reconcile
 from asrfleet_operator.render.labels import GROUP
 
@@ -106,10 +107,12 @@ async def reconcile_and_report(
     ctx: Context, body: kopf.Body, logger: Logger, *, fresh: bool = False, drift_check: bool = False
 ) -> None:
     """Reconcile, then write the status when it changed (one merge-patch of /status)."""
-    patch = kopf.Patch()
-    await reconcile(ctx, body, patch, logger, fresh=fresh, drift_check=drift_check)
-    status = patch.get("status")
-    if status:
-        meta = body.metadata
-        path = SPEECH_RECOGNIZERS.path(str(meta.namespace), str(meta.name)) + "/status"
-        await ctx.client.request("PATCH", path, {"status": status}, "application/merge-patch+json")
+    async with measured("drift" if drift_check else "event"):
+        patch = kopf.Patch()
+        await reconcile(ctx, body, patch, logger, fresh=fresh, drift_check=drift_check)
+        status = patch.get("status")
+        if status:
+            meta = body.metadata
+            path = SPEECH_RECOGNIZERS.path(str(meta.namespace), str(meta.name)) + "/status"
+            patched = {"status": status}
+            await ctx.client.request("PATCH", path, patched, "application/merge-patch+json")

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 
+import aiohttp
 from support.kube_emulator import SERVICE_MONITOR_CRD, running_emulator
 from support.operator_cluster import CRD_PATH, DEPLOYMENTS, SERVICES, Cluster, sample_sr
 
@@ -29,12 +31,15 @@ def test_help_needs_no_cluster() -> None:
 
 
 async def test_module_entrypoint_reconciles_with_kubeconfig(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     async with running_emulator([CRD_PATH], extra_crds=[SERVICE_MONITOR_CRD]) as emu:
         kubeconfig = emu.write_kubeconfig(tmp_path / "kubeconfig")
         env = {
             **os.environ,
             "KUBECONFIG": str(kubeconfig),
-            "ASRFLEET_HEALTH_PORT": "0",
+            "ASRFLEET_HEALTH_PORT": str(port),
             "ASRFLEET_RESYNC_SECONDS": "2",
             "ASRFLEET_LOG_FORMAT": "text",
             "ASRFLEET_INFERENCE_IMAGE": "registry.local:5000/asr-server:dev",
@@ -56,6 +61,17 @@ async def test_module_entrypoint_reconciles_with_kubeconfig(tmp_path) -> None:  
             container = dep["spec"]["template"]["spec"]["containers"][0]
             assert container["image"] == "registry.local:5000/asr-server:dev"
             assert container["command"] == ["asr-server"] and container["args"] == ["serve"]
+            # The health port serves the liveness probe and the metrics the chart scrapes.
+            async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+                async with http.get("/healthz") as response:
+                    assert response.status == 200
+                async with http.get("/metrics") as response:
+                    metrics = await response.text()
+            samples = dict(
+                line.rsplit(" ", 1) for line in metrics.splitlines() if not line.startswith("#")
+            )
+            assert float(samples['asrfleet_operator_reconciles_total{trigger="event"}']) >= 1
+            assert float(samples["asrfleet_operator_managed_speechrecognizers"]) == 1
         finally:
             proc.send_signal(signal.SIGTERM)
             try:

@@ -10,7 +10,6 @@ def test_defaults() -> None:
     s = Settings.from_env({})
     assert s.inference_image == "ghcr.io/asrfleet/asr-server:0.1.0"
     assert s.clusterwide and s.resync_seconds == 60 and s.health_port == 8081
-    assert s.liveness_endpoint == "http://0.0.0.0:8081/healthz"
     assert s.peering == ""
 
 
@@ -26,7 +25,7 @@ def test_values_from_env() -> None:
     )
     assert s.namespaces == ("speech", "asr") and not s.clusterwide
     assert s.resync_seconds == 5.0 and s.peering == "asrfleet"
-    assert s.liveness_endpoint is None and s.image_pull_policy == "Always"
+    assert s.health_port == 0 and s.image_pull_policy == "Always"
 
 
 @pytest.mark.parametrize(
