@@ -10,13 +10,15 @@ children, and read the operator process's CPU seconds (utime+stime from /proc) a
 (VmHWM). Prints per-SR CPU, peak RSS, wall time and the ratios. Targets: CPU per reconcile
 <= 1.5x the minimal operator's; RSS < 200 MB. Wall time is not a target: kmock's emulator
 checks every request against all recorded ones (quadratic), so at scale it measures the
-emulator. The drift timer is set to 1 h so that only the reconciles themselves are measured.
+emulator. The drift sweep interval is set to 1 h so that only the reconciles themselves are measured.
 
-Where asrfleet's extra CPU goes (ablation, 40 SRs, 2026-11-24): kopf's per-object drift timer
-and the Deployment watch that refreshes status each cost about 2-4 ms/SR; without both the
-ratio was ~1.5. The timer now runs without kopf's finalizer (one PATCH and watch event less
-per SR) and the operator freezes its import-time heap out of the garbage collector; the
-Deployment watch (one kopf event cycle per Deployment event, ~2.3 ms/SR) is what remains.
+Where asrfleet's extra CPU went and what was done (py-spy and ablations, 2026-11-24; figures in
+docs/operator.md "Benchmark"): kopf's event cycle per owned-Deployment event (~2.3 ms/SR) ->
+the operator's own list + watch (watch.py); kopf's create/update/resume change detection
+(annotations built, diffed and patched per event, plus one more full cycle for the event of
+each status write) -> one generation-based event handler (sync.py); a kopf timer task per
+object -> one drift sweep (drift.py); kopf's Event poster -> the operator's own client
+(events.py). Was 2.06x at 100 SRs; now 1.05-1.41x at 100 and 1.14x at 200 on a loaded machine.
 """
 
 from __future__ import annotations
