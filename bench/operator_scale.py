@@ -10,7 +10,7 @@ children, and read the operator process's CPU seconds (utime+stime from /proc) a
 (VmHWM). Prints per-SR CPU, peak RSS, wall time and the ratios. Targets: CPU per reconcile
 <= 1.5x the minimal operator's; RSS < 200 MB. Wall time is not a target: kmock's emulator
 checks every request against all recorded ones (quadratic), so at scale it measures the
-emulator. The drift sweep interval is set to 1 h so that only the reconciles themselves are measured.
+emulator. The drift sweep interval is set to 1 h so that only the reconciles are measured.
 
 Where asrfleet's extra CPU went and what was done (py-spy and ablations, 2026-11-24; figures in
 docs/operator.md "Benchmark"): kopf's event cycle per owned-Deployment event (~2.3 ms/SR) ->
