@@ -39,7 +39,7 @@ from asr_server.config import ServerConfig  # noqa: E402
 from asr_server.engines.base import SAMPLE_RATE, Audio, TranscribeOptions  # noqa: E402
 from asr_server.streaming import session as session_module  # noqa: E402
 from asr_server.streaming.client import stream_frames  # noqa: E402
-from asr_server.streaming.session import FINAL  # noqa: E402
+from asr_server.streaming.session import FINAL, FIRST_PARTIAL  # noqa: E402
 from streaming import FRAME, Speech, load_jfk, p95  # noqa: E402
 from support.stream_server import ServerThread, make_engine  # noqa: E402
 
@@ -70,6 +70,8 @@ class Trace:
     closes: dict[tuple[int, int], float] = field(default_factory=dict)
     """(id(session), segment id) -> when the endpointer closed the utterance."""
     finals: list[dict[str, float]] = field(default_factory=list)
+    firsts: list[int] = field(default_factory=list)
+    """id(audio) of every first-partial decode."""
     kinds: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     """Decodes submitted per kind (early finals count as finals)."""
     loop_lag: float = 0.0
@@ -119,6 +121,8 @@ def install(server: ServerThread) -> None:
             return await decode(audio, options, kind)
         finally:
             TRACE.submits[id(audio)] = (submitted, time.monotonic(), kind == FINAL)
+            if kind == FIRST_PARTIAL:
+                TRACE.firsts.append(id(audio))
 
     hub.decode = traced
     close, decode_final = Session._close, Session._decode_final
@@ -205,6 +209,14 @@ def report(wall: float) -> None:
                 f" {c.ended - c.started:.2f} s: {c.retries} full-context retries, temperatures"
                 f" {c.temperatures}"
             )
+    first = [(TRACE.submits[k], TRACE.call_of.get(k)) for k in TRACE.firsts]
+    waited = [c.started - sub[0] for sub, c in first if c is not None]
+    decoded = [c.ended - c.started for _, c in first if c is not None]
+    sizes = [len(c.finals) for _, c in first if c is not None]
+    print(
+        f"  first partials: {len(first)}, queue {stats(waited)}, decode {stats(decoded)},"
+        f" {sum(sizes) / max(1, len(sizes)):.1f} items per call"
+    )
     print(f"  server loop: worst timer lateness {TRACE.loop_lag * 1000:.0f} ms")
 
 
