@@ -41,7 +41,7 @@ class Settings:
     )
     """Default pull policy for the inference image: Always | IfNotPresent | Never."""
     namespaces: tuple[str, ...] = field(default=(), metadata=_env("ASRFLEET_NAMESPACES"))
-    """Comma-separated namespaces to watch; empty watches all namespaces (cluster-wide)."""
+    """Comma-separated namespace names to watch; empty watches all namespaces (cluster-wide)."""
     resync_seconds: float = field(default=60.0, metadata=_env("ASRFLEET_RESYNC_SECONDS"))
     """Drift correction: every SpeechRecognizer's desired state is re-applied this often."""
     peering: str = field(default="", metadata=_env("ASRFLEET_PEERING"))
@@ -75,6 +75,11 @@ class Settings:
             )
         if self.resync_seconds <= 0:
             raise SettingsError(f"ASRFLEET_RESYNC_SECONDS must be > 0, got {self.resync_seconds}")
+        if any(ch in ns for ns in self.namespaces for ch in "*?[]!"):
+            # kopf would accept patterns, the operator's own watch and drift sweep cannot.
+            raise SettingsError(
+                f"ASRFLEET_NAMESPACES takes namespace names, not patterns: {self.namespaces}"
+            )
         if not 0 <= self.health_port < 65536:
             raise SettingsError(f"ASRFLEET_HEALTH_PORT must be 0-65535, got {self.health_port}")
 

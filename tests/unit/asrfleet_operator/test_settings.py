@@ -36,6 +36,7 @@ def test_values_from_env() -> None:
         ("ASRFLEET_IMAGE_PULL_POLICY", "Sometimes"),
         ("ASRFLEET_LOG_FORMAT", "xml"),
         ("ASRFLEET_HEALTH_PORT", "70000"),
+        ("ASRFLEET_NAMESPACES", "speech,asr-*"),
     ],
 )
 def test_bad_values_name_the_variable(var: str, value: str) -> None:
