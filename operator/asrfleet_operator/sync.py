@@ -38,6 +38,7 @@ from asrfleet_operator.render.labels import GROUP
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 OLD_FINALIZER = f"{GROUP}/finalizer"  # put by versions that ran the drift timer through kopf
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # then the drift loop's next sweep
+_sleep = asyncio.sleep  # the tests replace it
 
 
 def needs_reconcile(ctx: Context, body: Mapping[str, Any]) -> bool:
@@ -100,7 +101,7 @@ async def reconcile_with_retry(
                 return
             wait = max(delay, float(getattr(exc, "delay", None) or 0.0))
             logger.warning(f"reconcile failed: {exc!r}; retrying in {wait:g}s")
-            await asyncio.sleep(wait)
+            await _sleep(wait)
 
 
 async def reconcile_and_report(

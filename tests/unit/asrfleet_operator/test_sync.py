@@ -78,7 +78,7 @@ async def test_transient_errors_are_retried_with_backoff(monkeypatch: pytest.Mon
         sleeps.append(seconds)
 
     monkeypatch.setattr(sync, "reconcile_and_report", flaky)
-    monkeypatch.setattr(sync.asyncio, "sleep", no_sleep)
+    monkeypatch.setattr(sync, "_sleep", no_sleep)
     await sync.reconcile_with_retry(context(), sr(1), LOG, fresh=True)
     assert attempts == [True, False, False]  # a retry reads first: some children may exist
     assert sleeps == [1.0, 5.0]  # exponential, or longer when the error asks (429)
