@@ -25,7 +25,9 @@ from asrfleet_operator.specmodel import (
 )
 from asrfleet_operator.specparts import (
     COMPUTE_TYPES,
+    CPU_LAYOUTS,
     CPU_ONLY_COMPUTE_TYPES,
+    ENCODER_CONTEXTS,
     ENGINES,
     ENGLISH_ONLY_MODELS,
     GPU_ONLY_COMPUTE_TYPES,
@@ -267,6 +269,8 @@ def _server(r: Reader, value: Any) -> ServerSpec:
         request_timeout_seconds=r.positive(raw, f"{p}.requestTimeoutSeconds"),
         max_batch_size=r.integer(batching, f"{p}.batching.maxBatchSize", None, minimum=0),
         max_wait_milliseconds=r.number(batching, f"{p}.batching.maxWaitMilliseconds", minimum=0),
+        encoder_context=r.choice(batching, f"{p}.batching.encoderContext", ENCODER_CONTEXTS, None),
+        cpu_layout=r.choice(raw, f"{p}.cpuLayout", CPU_LAYOUTS, None),
         api_key_secret_ref=ref,
         cache_entries=r.integer(raw, f"{p}.cacheEntries", None, minimum=0),
     )

@@ -87,6 +87,8 @@ class ServerSpec:
     request_timeout_seconds: float | None = None
     max_batch_size: int | None = None
     max_wait_milliseconds: float | None = None
+    encoder_context: str | None = None
+    cpu_layout: str | None = None
     api_key_secret_ref: SecretKeyRef | None = None
     cache_entries: int | None = None
 

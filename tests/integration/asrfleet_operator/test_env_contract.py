@@ -29,7 +29,8 @@ SPECS: list[dict[str, Any]] = [
             "maxAudioSeconds": 300,
             "maxBodyMegabytes": 12.5,
             "requestTimeoutSeconds": 60,
-            "batching": {"maxBatchSize": 8, "maxWaitMilliseconds": 15},
+            "batching": {"maxBatchSize": 8, "maxWaitMilliseconds": 15, "encoderContext": "trimmed"},
+            "cpuLayout": "adaptive",
             "apiKeySecretRef": {"name": "asr-key", "key": "token"},
             "cacheEntries": 0,
         },
@@ -62,3 +63,4 @@ def test_server_values_reach_the_server_unchanged() -> None:
     assert parsed.max_body_mb == 12.5 and parsed.request_timeout_s == 60
     assert parsed.cache_entries == 0 and parsed.api_key == "k"
     assert parsed.output_script == "as-is" and parsed.compute_type == "int8"
+    assert (parsed.encoder_context, parsed.cpu_layout) == ("trimmed", "adaptive")

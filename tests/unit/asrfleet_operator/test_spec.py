@@ -86,6 +86,14 @@ def test_every_problem_is_reported_at_once_with_its_path() -> None:
         ({"model": {"name": "whisper-base"}, "replicas": "2"}, "spec.replicas"),
         ({"model": {"name": "whisper-base"}, "suspend": "yes"}, "spec.suspend"),
         ({"model": {"name": "whisper-base"}, "resources": {"limit": {}}}, "spec.resources.limit"),
+        (
+            {"model": {"name": "whisper-base"}, "server": {"batching": {"encoderContext": "half"}}},
+            "spec.server.batching.encoderContext",
+        ),
+        (
+            {"model": {"name": "whisper-base"}, "server": {"cpuLayout": "many"}},
+            "spec.server.cpuLayout",
+        ),
     ],
 )
 def test_semantic_problems_name_the_field(spec: dict[str, object], path: str) -> None:
