@@ -13,8 +13,10 @@ from asr_server.engines.base import (
     Transcription,
 )
 from asr_server.errors import QueueFull
+from asr_server.streaming.decoding import FINAL
 from asr_server.streaming.protocol import ServerMessage, StartMessage
-from asr_server.streaming.session import FINAL, StreamSession, StreamSettings
+from asr_server.streaming.session import StreamSession
+from asr_server.streaming.utterance import StreamSettings
 
 from support.pcm import frames
 

@@ -11,8 +11,8 @@ from aiohttp import web
 from asr_server.app import CONFIG, METRICS, SCHEDULER, STATE
 from asr_server.engines.base import Audio, TranscribeOptions, Transcription
 from asr_server.streaming.connection import StreamConnection
+from asr_server.streaming.decoding import FINAL, PARTIAL
 from asr_server.streaming.hub import StreamHub, StreamLimits
-from asr_server.streaming.session import FINAL, PARTIAL
 
 STREAMS = web.AppKey("streams", StreamHub)
 

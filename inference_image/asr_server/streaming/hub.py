@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from asr_server.config import ServerConfig
 from asr_server.metrics import Metrics
-from asr_server.streaming.session import Decode, StreamSettings
+from asr_server.streaming.decoding import Decode
+from asr_server.streaming.utterance import StreamSettings
 from asr_server.streaming.vad import EndpointSettings
 
 MAX_FRAME_BYTES = 64 * 1024

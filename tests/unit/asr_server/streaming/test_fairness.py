@@ -9,7 +9,8 @@ import numpy.typing as npt
 from asr_server.batching import BACKGROUND_MAX_BATCH, PendingQueue, PendingRequest
 from asr_server.engines.base import SAMPLE_RATE, TranscribeOptions
 from asr_server.streaming.protocol import Final, StartMessage
-from asr_server.streaming.session import StreamSession, StreamSettings
+from asr_server.streaming.session import StreamSession
+from asr_server.streaming.utterance import StreamSettings
 from support.pcm import frames, to_pcm16
 from support.stream_session import Collector, RecordingDecoder, feed_all, make_session
 
@@ -93,7 +94,7 @@ async def test_the_route_queues_finals_and_first_partials_ahead_of_partials() ->
     from asr_server.config import ServerConfig
     from asr_server.engines.base import Transcription
     from asr_server.routes.stream import STREAMS
-    from asr_server.streaming.session import FINAL, FIRST_PARTIAL, PARTIAL
+    from asr_server.streaming.decoding import FINAL, FIRST_PARTIAL, PARTIAL
 
     app = create_app(ServerConfig(engine="fake"))
     calls: list[tuple[bool, bool]] = []

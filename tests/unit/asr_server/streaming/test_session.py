@@ -8,19 +8,15 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from asr_server.engines.base import SAMPLE_RATE, Audio, TranscribeOptions, Transcription
+from asr_server.streaming.decoding import FINAL, FIRST_PARTIAL, PARTIAL
 from asr_server.streaming.protocol import (
     Error,
     Final,
     Partial,
     StartMessage,
 )
-from asr_server.streaming.session import (
-    FINAL,
-    FIRST_PARTIAL,
-    PARTIAL,
-    StreamSession,
-    StreamSettings,
-)
+from asr_server.streaming.session import StreamSession
+from asr_server.streaming.utterance import StreamSettings
 from support.pcm import FRAME_SAMPLES, frames, to_pcm16
 from support.stream_session import Collector, RecordingDecoder, feed_all, make_session
 

@@ -1,0 +1,132 @@
+"""What a stream asks of the shared decoder: the options of each kind of decode, a final's
+second chance, and how failures are handled (a partial is skipped, a final reported)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+
+from asr_server.engines.base import Audio, TranscribeOptions, Transcription
+from asr_server.streaming.protocol import Error, ServerMessage, StartMessage
+from asr_server.streaming.quality import acceptable
+
+log = logging.getLogger(__name__)
+
+FINAL, FIRST_PARTIAL, PARTIAL = "final", "first_partial", "partial"
+"""Kinds of decode, in the priority the scheduler gives them (routes/stream.py): a final and
+the stream's first partial are foreground work, later partials background work."""
+Decode = Callable[[Audio, TranscribeOptions, str], Awaitable[Transcription]]
+"""(audio, options, kind) -> result; the shared scheduler in production."""
+Emit = Callable[[ServerMessage], Awaitable[None]]
+
+MAX_CONTEXT_CHARS = 200
+"""Of the previous final, given as the prompt of a final's second chance (Whisper keeps at
+most 223 prompt tokens)."""
+
+
+async def settle(task: asyncio.Future[Transcription | None], wait_cancelled: bool = True) -> None:
+    """Wait until `task` is done; if the waiter itself is cancelled (client gone), cancel the
+    task too (and wait for it to end, unless `wait_cancelled` is False)."""
+    try:
+        await asyncio.wait([task])
+    finally:
+        if not task.done():
+            task.cancel()
+            if wait_cancelled:
+                await asyncio.wait([task])
+
+
+class StreamDecoder:
+    def __init__(
+        self,
+        start: StartMessage,
+        encoder_context: str | None,
+        decode: Decode,
+        emit: Emit,
+        language: str | None = None,
+    ) -> None:
+        # Finals get Whisper's full treatment: with the full context, one decode with the
+        # temperature fallback. With the trimmed context, first one greedy pass (the options
+        # of partials too); only a result that fails Whisper's checks or overruns its audio
+        # (quality.py) is decoded again, with the full context and the fallback, as a new
+        # request: the engine would do the same retry inside the batch, where every other
+        # stream's final in that batch would wait for it.
+        self.full_options = TranscribeOptions(
+            language=start.language or language,
+            hotwords=start.hotwords,
+            prompt=start.prompt,
+            encoder_context="full",
+        )
+        self.options = dataclasses.replace(
+            self.full_options,
+            encoder_context=encoder_context,
+            fallback=encoder_context == "full",
+        )
+        # A partial is best-effort: one greedy pass. Whisper's temperature fallback would
+        # retry mid-word audio (which often "fails" its checks) up to 5 more times, and a
+        # final arriving meanwhile waits for all of them.
+        self.partial_options = dataclasses.replace(self.options, fallback=False)
+        self._decode, self._emit = decode, emit
+        self.previous_text = ""
+        """The last final's text: context for a second chance."""
+
+    async def speculate(self, audio: Audio) -> Transcription | None:
+        """A final's decode before its end is confirmed: errors are left to the real one."""
+        try:
+            return await self._decode(audio, self.options, FINAL)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return None
+
+    async def final(self, audio: Audio, early: Transcription | None) -> Transcription | None:
+        """The final result of an utterance (`early`: its early decode's result, if any);
+        None when it could not be decoded (the client was told)."""
+        result = early if early is not None else await self.try_decode(audio, final=True)
+        if result is not None and self.options != self.full_options and not acceptable(result):
+            result = await self._second_chance(audio)
+        if result is not None:
+            self.previous_text = result.text.strip() or self.previous_text
+        return result
+
+    async def _second_chance(self, audio: Audio) -> Transcription | None:
+        """A one-pass final failed the checks. Whisper decodes a window knowing the text
+        before it (condition_on_previous_text), an utterance decoded alone does not: first try
+        the trimmed context again with the stream's previous final as the prompt (tiny.en's
+        isolated "Ask not!" goes from "S NOT!", log-probability -1.05, to "Ask not!", -0.62),
+        then the full window with the temperature fallback (about 5 times the cost)."""
+        if self.previous_text:
+            context = self.previous_text[-MAX_CONTEXT_CHARS:]
+            prompt = f"{self.options.prompt} {context}" if self.options.prompt else context
+            options = dataclasses.replace(self.options, prompt=prompt)
+            result = await self.try_decode(audio, final=True, options=options)
+            if result is not None and acceptable(result):
+                return result
+        log.info("stream final failed the checks; decoding it with the full context")
+        return await self.try_decode(audio, final=True, options=self.full_options)
+
+    async def try_decode(
+        self,
+        audio: Audio,
+        *,
+        final: bool,
+        first: bool = False,
+        options: TranscribeOptions | None = None,
+    ) -> Transcription | None:
+        """Decode; a refused or failed partial is skipped, a failed final is reported."""
+        try:
+            if final:
+                return await self._decode(audio, options or self.options, FINAL)
+            return await self._decode(
+                audio, self.partial_options, FIRST_PARTIAL if first else PARTIAL
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the scheduler's domain errors and EngineError
+            code = str(getattr(exc, "code", "decode_failed"))
+            log.warning("stream %s decode failed: %s", "final" if final else "partial", exc)
+            if final:
+                await self._emit(Error(code, f"utterance not transcribed: {exc}"))
+            return None
