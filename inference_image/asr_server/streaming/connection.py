@@ -97,6 +97,7 @@ class StreamConnection:
                 observer=self.hub.observer,
                 language=self.hub.language,
                 streams=lambda: self.hub.active,
+                first_partials=self.hub.first_partials,
             )
             self.session.start()
             await self.send(Ready())

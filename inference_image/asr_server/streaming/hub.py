@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from asr_server.config import ServerConfig
 from asr_server.metrics import Metrics
+from asr_server.streaming.crowd import FirstPartials
 from asr_server.streaming.decoding import Decode
 from asr_server.streaming.utterance import StreamSettings
 from asr_server.streaming.vad import EndpointSettings
@@ -71,6 +72,7 @@ class StreamHub:
         self.metrics = metrics
         self.language = language
         self.observer = _MetricsObserver(metrics)
+        self.first_partials = FirstPartials()
         self.draining = False
         self._open: dict[object, DrainCallback] = {}
 

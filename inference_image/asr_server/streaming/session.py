@@ -24,6 +24,7 @@ from typing import Protocol
 
 from asr_server.engines.base import SAMPLE_RATE, Transcription
 from asr_server.streaming.audio_buffer import AudioBuffer
+from asr_server.streaming.crowd import FirstPartials
 from asr_server.streaming.decoding import Decode, Emit, StreamDecoder, settle
 from asr_server.streaming.protocol import Partial, StartMessage
 from asr_server.streaming.quality import overran
@@ -31,6 +32,9 @@ from asr_server.streaming.utterance import Early, StreamSettings, Utterance
 from asr_server.streaming.vad import Endpointer, SileroStream
 
 log = logging.getLogger(__name__)
+
+HELD_POLL_S = 0.05
+"""How often a partial held back for other streams' first partials looks again."""
 
 
 class StreamObserver(Protocol):
@@ -50,6 +54,7 @@ class StreamSession:
         *,
         observer: StreamObserver | None = None,
         streams: Callable[[], int] = lambda: 1,
+        first_partials: FirstPartials | None = None,
         language: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -60,6 +65,7 @@ class StreamSession:
         self.partial_options = self.decoder.partial_options
         self._emit, self._observer, self._clock = emit, observer, clock
         self._streams = streams
+        self._first_partials = first_partials if first_partials is not None else FirstPartials()
         """Open streams on this server (the hub's count): partials thin out as it grows."""
         self._vad = SileroStream()
         self._endpointer = Endpointer(settings.endpoint)
@@ -74,7 +80,8 @@ class StreamSession:
         self._last_partial_at = 0  # stream sample when the last partial was requested
         self._partial_wanted = False
         self._finals: deque[Utterance] = deque()
-        self._first_partial_seen = False
+        self._first_partial_seen = False  # of the stream (the observer's metric)
+        self._utterance_partial_seen = False  # of the open utterance
         self._closing = False
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
@@ -152,9 +159,16 @@ class StreamSession:
         self._open_start = start
         self._open_onset_at = self._clock()
         self._last_partial_at = start
+        # Each utterance's first partial is foreground work, without the crowd rest left
+        # from the previous utterance's partials.
+        self._utterance_partial_seen = False
+        self._next_partial_at = 0.0
+        if self.interim:
+            self._first_partials.waiting(self)
 
     def _close(self, end: int, speech_end: int) -> None:
         start, self._open_start = self._open_start, None
+        self._first_partials.done(self)
         assert start is not None
         self._partial_wanted = False
         if self._partial_task is not None:
@@ -196,6 +210,7 @@ class StreamSession:
                 else:
                     self._close(self.total_samples, self.total_samples)
             self._closing = True
+            self._first_partials.done(self)
             self._partial_wanted = False
             if self._early is not None:
                 self._early.cancel()
@@ -207,6 +222,7 @@ class StreamSession:
     async def abort(self) -> None:
         """Drop everything now (client gone): cancel the worker and any decode it awaits."""
         self._closing = True
+        self._first_partials.done(self)
         for early in [self._early, *(utt.early for utt in self._finals)]:
             if early is not None:
                 early.cancel()
@@ -224,7 +240,12 @@ class StreamSession:
                 await self._decode_final(self._finals.popleft())
             elif self._early is not None and self._early.task is None:
                 await self._decode_early(self._early)
-            elif self._partial_wanted and self._open_start is not None and pause <= 0:
+            elif (
+                self._partial_wanted
+                and self._open_start is not None
+                and pause <= 0
+                and not self._held()
+            ):
                 self._partial_wanted = False
                 started = self._clock()
                 await self._decode_partial()
@@ -235,15 +256,21 @@ class StreamSession:
                 # and so does one whose first partial has not been shown yet (it came back
                 # empty or overran): the first partial must stay fast.
                 took = self._clock() - started
-                crowd = 2 * max(1, self._streams()) - 1 if self._first_partial_seen else 1
+                crowd = 2 * max(1, self._streams()) - 1 if self._utterance_partial_seen else 1
                 self._next_partial_at = self._clock() + took * crowd
             elif self._closing:
                 return
             else:
-                timeout = pause if self._partial_wanted and self._open_start is not None else None
+                timeout = None
+                if self._partial_wanted and self._open_start is not None:
+                    timeout = HELD_POLL_S if pause <= 0 else pause  # held back: look again
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
                 self._wake.clear()
+
+    def _held(self) -> bool:
+        """A later partial waits while another stream awaits its utterance's first one."""
+        return self._utterance_partial_seen and self._first_partials.others_waiting(self)
 
     async def _decode_early(self, early: Early) -> None:
         """Decode the utterance as it would end in this pause; the worker waits for it (one
@@ -268,7 +295,7 @@ class StreamSession:
         start, segment_id = self._open_start, self._next_segment_id
         assert start is not None
         end = self.total_samples
-        audio, first = self._audio.slice(start, end), not self._first_partial_seen
+        audio, first = self._audio.slice(start, end), not self._utterance_partial_seen
         task = asyncio.ensure_future(self.decoder.try_decode(audio, final=False, first=first))
         self._partial_task = task
         try:
@@ -287,6 +314,8 @@ class StreamSession:
         await self._emit(
             Partial(text, segment_id, round(start / SAMPLE_RATE, 3), round(end / SAMPLE_RATE, 3))
         )
+        self._utterance_partial_seen = True
+        self._first_partials.done(self)
         if not self._first_partial_seen:
             self._first_partial_seen = True
             if self._observer is not None:

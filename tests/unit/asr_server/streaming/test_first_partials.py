@@ -1,0 +1,73 @@
+"""Each utterance's first partial comes before other streams' later partials."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from asr_server.engines.base import SAMPLE_RATE
+from asr_server.streaming.crowd import FirstPartials
+from asr_server.streaming.decoding import FINAL, FIRST_PARTIAL, PARTIAL
+from asr_server.streaming.protocol import StartMessage
+from asr_server.streaming.session import StreamSession
+from asr_server.streaming.utterance import StreamSettings
+from support.pcm import to_pcm16
+from support.stream_session import Collector, RecordingDecoder, feed_all
+
+
+def frozen_session(
+    decoder: RecordingDecoder, first_partials: FirstPartials | None = None
+) -> StreamSession:
+    # A frozen clock: no rest between partials, so every due partial that is not held runs.
+    session = StreamSession(
+        StartMessage(),
+        StreamSettings(partial_interval_s=0.3),
+        decoder,
+        Collector(),
+        clock=lambda: 0.0,
+        first_partials=first_partials,
+    )
+    session.start()
+    return session
+
+
+def test_other_streams_waiting() -> None:
+    crowd = FirstPartials()
+    assert not crowd.others_waiting("a")
+    crowd.waiting("a")
+    assert not crowd.others_waiting("a") and crowd.others_waiting("b")
+    crowd.waiting("b")
+    assert crowd.others_waiting("a")
+    crowd.done("b")
+    crowd.done("b")  # twice is harmless
+    assert not crowd.others_waiting("a")
+
+
+async def test_every_utterance_starts_with_a_foreground_partial(
+    jfk_samples: npt.NDArray[np.float32],
+) -> None:
+    decoder = RecordingDecoder()
+    session = frozen_session(decoder)
+    speech = jfk_samples[: int(2.2 * SAMPLE_RATE)]
+    silence = np.zeros(int(1.5 * SAMPLE_RATE), dtype=np.float32)
+    await feed_all(session, to_pcm16(np.concatenate([speech, silence, speech, silence])))
+    await session.finish()
+    assert decoder.kinds.count(FINAL) == 2
+    second = decoder.kinds[decoder.kinds.index(FINAL) + 1 :]
+    for kinds in (decoder.kinds[: decoder.kinds.index(FINAL)], second):
+        partials = [k for k in kinds if k != FINAL]
+        assert partials[0] == FIRST_PARTIAL and set(partials[1:]) == {PARTIAL}, kinds
+
+
+async def test_later_partials_wait_while_another_stream_awaits_its_first(
+    jfk_samples: npt.NDArray[np.float32],
+) -> None:
+    crowd, decoder = FirstPartials(), RecordingDecoder()
+    session = frozen_session(decoder, crowd)
+    crowd.waiting("another stream")
+    await feed_all(session, to_pcm16(jfk_samples[: 2 * SAMPLE_RATE]))
+    assert decoder.kinds == [FIRST_PARTIAL]  # then held
+    crowd.done("another stream")
+    await feed_all(session, to_pcm16(jfk_samples[2 * SAMPLE_RATE : 3 * SAMPLE_RATE]))
+    assert PARTIAL in decoder.kinds
+    await session.finish()
+    assert not crowd.others_waiting("another stream")  # the finished stream left the crowd
