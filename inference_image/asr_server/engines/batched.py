@@ -33,10 +33,10 @@ from asr_server.engines.base import (
     TranscribeOptions,
     Transcription,
 )
+from asr_server.engines.segments import keep_segments
 from asr_server.engines.stitch import to_transcription
 from asr_server.engines.windows import (
     ENCODER_CONTEXTS,
-    FRAMES_PER_SECOND,
     WINDOW_FRAMES,
     Features,
     ItemPlan,
@@ -51,8 +51,6 @@ log = logging.getLogger(__name__)
 # faster-whisper's sequential defaults, so both paths decode alike.
 _PROMPT_RESET_ON_TEMPERATURE = 0.5
 _MAX_INITIAL_TIMESTAMP_INDEX = 50  # 1.0 s / 0.02 s
-_PREPEND_PUNCTUATIONS = "\"'“¿([{-"
-_APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
 
 GroupKey = tuple[int, float, int]
 """(beam_size, temperature, start-of-transcript position): what one generate call shares."""
@@ -317,56 +315,12 @@ class BatchedWhisperDecoder:
             tried = fallback.best(window.attempts)
         next_seek = window.seek + window.segment_size
         if not tried.silent:
-            next_seek = self._keep_segments(window, tried, tokenizer)
+            next_seek = keep_segments(self.model, window, tried, tokenizer)
         if tried.temperature > _PROMPT_RESET_ON_TEMPERATURE:
             item.previous_tokens.clear()
         if item.mode == "seek" and next_seek < item.content_frames:
             return seek_window(item, next_seek, window.order + 1)
         return None
-
-    def _keep_segments(self, window: Window, tried: fallback.Attempt, tokenizer: Tokenizer) -> int:
-        """Split the tokens into timed segments, keep them; return where the next window starts."""
-        item = window.item
-        segments, next_seek, single_ending = self.model._split_segments_by_timestamps(
-            tokenizer=tokenizer,
-            tokens=tried.tokens,
-            time_offset=window.time_offset,
-            segment_size=window.segment_size,
-            segment_duration=window.segment_duration,
-            seek=window.seek,
-        )
-        if item.options.word_timestamps and tried.encoding is not None:
-            self.model.add_word_timestamps(
-                [segments],
-                tokenizer,
-                ctranslate2.StorageView.from_array(np.ascontiguousarray(tried.encoding)),
-                window.segment_size,
-                _PREPEND_PUNCTUATIONS,
-                _APPEND_PUNCTUATIONS,
-                last_speech_timestamp=0.0,
-            )
-            ends = [w["end"] for s in segments for w in s.get("words", [])]
-            if item.mode == "seek" and not single_ending and ends and ends[-1] > window.time_offset:
-                next_seek = round(ends[-1] * FRAMES_PER_SECOND)
-        kept = []
-        for segment in segments:
-            text = tokenizer.decode(segment["tokens"])
-            if segment["start"] == segment["end"] or not text.strip():
-                continue
-            if item.mode == "seek":
-                item.previous_tokens.extend(segment["tokens"])
-            kept.append(
-                {
-                    **segment,
-                    "text": text,
-                    "avg_logprob": tried.avg_logprob,
-                    "no_speech_prob": tried.no_speech_prob,
-                    "temperature": tried.temperature,
-                    "compression_ratio": tried.compression_ratio,
-                }
-            )
-        item.segments[window.order] = kept
-        return int(next_seek)
 
     def _prompt(self, window: Window, language: str | None = None) -> list[int]:
         item = window.item
