@@ -39,7 +39,7 @@ from asr_server.config import ServerConfig  # noqa: E402
 from asr_server.engines.base import SAMPLE_RATE, Audio, TranscribeOptions  # noqa: E402
 from asr_server.streaming import session as session_module  # noqa: E402
 from asr_server.streaming.client import stream_frames  # noqa: E402
-from asr_server.streaming.session import FINAL, FIRST_PARTIAL  # noqa: E402
+from asr_server.streaming.decoding import FINAL, FIRST_PARTIAL  # noqa: E402
 from streaming import FRAME, Speech, load_jfk, p95  # noqa: E402
 from support.stream_server import ServerThread, make_engine  # noqa: E402
 
