@@ -18,6 +18,7 @@ OUTPUT_SCRIPTS = ("simplified", "traditional", "as-is")
 LOG_FORMATS = ("json", "text")
 ENGINES = ("faster-whisper", "fake")
 ENCODER_CONTEXTS = ("full", "trimmed")
+"""Encoder context: the padded 30 s window, or the audio plus a margin (engines/windows.py)."""
 CPU_LAYOUTS = ("auto", "single", "adaptive")
 
 

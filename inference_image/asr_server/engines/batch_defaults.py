@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from asr_server.config import CPU_LAYOUTS
 from asr_server.engines.cpu_limit import cpu_threads
 
 CPU_MAX_BATCH = 8
@@ -38,7 +39,7 @@ def cpu_layout(setting: str, device: str, threads: int) -> str:
     thread for small batches plus `threads` single-thread replicas that larger batches are
     split across) or `single`. `auto` is adaptive on a CPU device with 2+ threads; adaptive
     never applies to a GPU or to one thread, where it has nothing to split."""
-    if setting not in ("auto", "single", "adaptive"):
+    if setting not in CPU_LAYOUTS:
         raise ValueError(f"unknown cpu layout {setting!r}")
     usable = not device.startswith("cuda") and threads >= 2
     return "adaptive" if usable and setting != "single" else "single"

@@ -26,6 +26,7 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
+from asr_server.config import ENCODER_CONTEXTS
 from asr_server.engines import fallback, packing
 from asr_server.engines.base import (
     Audio,
@@ -36,7 +37,6 @@ from asr_server.engines.base import (
 from asr_server.engines.segments import keep_segments
 from asr_server.engines.stitch import to_transcription
 from asr_server.engines.windows import (
-    ENCODER_CONTEXTS,
     WINDOW_FRAMES,
     Features,
     ItemPlan,

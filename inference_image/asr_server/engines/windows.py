@@ -39,9 +39,6 @@ WINDOW_FRAMES = WINDOW_SECONDS * FRAMES_PER_SECOND
 TIME_PER_FRAME = 160 / SAMPLE_RATE
 """Seconds per frame, computed as faster-whisper does so window times match it bit for bit."""
 
-ENCODER_CONTEXTS = ("full", "trimmed")
-"""How much of a window the encoder sees: all 3000 frames (as Whisper was trained), or the
-content plus a margin of silence (`encoder_frames`)."""
 TRIM_MARGIN_FRAMES = 300
 """Silence kept after the content: with less, the decoder tends not to stop (repetition loops
 on 1 s or less, measured on espeak-ng and jfk clips with whisper-tiny.en)."""
