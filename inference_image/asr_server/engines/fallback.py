@@ -38,12 +38,14 @@ class Attempt:
 
     @property
     def failed(self) -> bool:
-        if self.no_speech_prob > NO_SPEECH_THRESHOLD and self.avg_logprob < LOG_PROB_THRESHOLD:
-            return False  # silence: no point in retrying
-        return (
-            self.compression_ratio > COMPRESSION_RATIO_THRESHOLD
-            or self.avg_logprob < LOG_PROB_THRESHOLD
-        )
+        return looks_failed(self.avg_logprob, self.no_speech_prob, self.compression_ratio)
+
+
+def looks_failed(avg_logprob: float, no_speech_prob: float, compression_ratio: float) -> bool:
+    """Whisper's checks on one decode: too repetitive or too unsure, unless it is silence."""
+    if no_speech_prob > NO_SPEECH_THRESHOLD and avg_logprob < LOG_PROB_THRESHOLD:
+        return False  # silence: no point in retrying
+    return compression_ratio > COMPRESSION_RATIO_THRESHOLD or avg_logprob < LOG_PROB_THRESHOLD
 
 
 def temperatures(temperature: float, with_fallback: bool = True) -> tuple[float, ...]:

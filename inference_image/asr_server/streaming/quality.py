@@ -16,11 +16,7 @@ normal for short audio (tiny.en gives 0.78 s of "And so." one 0-7 s segment) and
 from __future__ import annotations
 
 from asr_server.engines.base import Transcription
-from asr_server.engines.fallback import (
-    COMPRESSION_RATIO_THRESHOLD,
-    LOG_PROB_THRESHOLD,
-    NO_SPEECH_THRESHOLD,
-)
+from asr_server.engines.fallback import looks_failed
 
 LATE_START_S = 0.5
 """A segment starting this long after the end of the audio was not heard in it."""
@@ -37,19 +33,11 @@ def overran(result: Transcription) -> bool:
 
 
 def failed_checks(result: Transcription) -> bool:
-    """Whisper's checks on a one-window decode, as engines/fallback.Attempt.failed: the
-    engine stores the window's figures on each of its segments."""
-    for segment in result.segments:
-        silent = (
-            segment.no_speech_prob > NO_SPEECH_THRESHOLD
-            and segment.avg_logprob < LOG_PROB_THRESHOLD
-        )
-        if not silent and (
-            segment.compression_ratio > COMPRESSION_RATIO_THRESHOLD
-            or segment.avg_logprob < LOG_PROB_THRESHOLD
-        ):
-            return True
-    return False
+    """Whisper's checks on a one-window decode (engines/fallback.looks_failed): the engine
+    stores the window's figures on each of its segments."""
+    return any(
+        looks_failed(s.avg_logprob, s.no_speech_prob, s.compression_ratio) for s in result.segments
+    )
 
 
 def acceptable(result: Transcription) -> bool:
