@@ -32,16 +32,9 @@ async def list_speech_recognizers(
     ctx: Context, namespace: str | None, page_size: int = 500
 ) -> AsyncIterator[dict[str, Any]]:
     """Every SpeechRecognizer in `namespace` (all when None), page by page."""
-    params = {"limit": str(page_size)}
-    path = SPEECH_RECOGNIZERS.list_path(namespace)
-    while True:
-        page = await ctx.client.request("GET", path, params=params)
+    async for page in ctx.client.list_pages(SPEECH_RECOGNIZERS, namespace, page_size=page_size):
         for item in page.get("items") or []:
             yield item
-        token = (page.get("metadata") or {}).get("continue")
-        if not token:
-            return
-        params["continue"] = str(token)
 
 
 async def correct_drift(ctx: Context, raw: Mapping[str, Any]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,6 +148,25 @@ class KubeClient:
             if exc.status == 404:
                 return None
             raise
+
+    async def list_pages(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        params: Mapping[str, str] | None = None,
+        page_size: int = 500,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """A LIST in `namespace` (all when None), one response page at a time (`limit` +
+        `continue`); the last page's metadata holds the list's resourceVersion."""
+        query = {**(params or {}), "limit": str(page_size)}
+        path = resource.list_path(namespace)
+        while True:
+            page: dict[str, Any] = await self.request("GET", path, params=query)
+            yield page
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+            query["continue"] = str(token)
 
     async def create(self, resource: Resource, namespace: str, body: dict[str, Any]) -> Any:
         params = {"fieldManager": FIELD_MANAGER}

@@ -107,21 +107,20 @@ class DeploymentWatch:
     async def _list(self, namespace: str | None) -> str | None:
         """Dispatch every managed Deployment not yet seen at its version; the list's version."""
         self.lists += 1
-        params = {"labelSelector": SELECTOR, "limit": str(self.page_size)}
-        path = DEPLOYMENTS.list_path(namespace)
-        while True:
-            try:
-                page = await self.client.request("GET", path, params=params)
-            except ApiError as exc:
-                if exc.status == 410:
-                    raise Gone() from exc
-                raise
-            for item in page.get("items") or []:
-                self._dispatch(item)
-            meta = page.get("metadata") or {}
-            if not meta.get("continue"):
-                return meta.get("resourceVersion")
-            params["continue"] = str(meta["continue"])
+        pages = self.client.list_pages(
+            DEPLOYMENTS, namespace, {"labelSelector": SELECTOR}, self.page_size
+        )
+        version = None
+        try:
+            async for page in pages:
+                for item in page.get("items") or []:
+                    self._dispatch(item)
+                version = (page.get("metadata") or {}).get("resourceVersion")
+        except ApiError as exc:
+            if exc.status == 410:
+                raise Gone() from exc
+            raise
+        return version
 
     async def _watch(self, namespace: str | None, version: str | None) -> str | None:
         """Follow the stream until the server ends it; the last resourceVersion seen."""
