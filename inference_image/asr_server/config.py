@@ -20,6 +20,9 @@ ENGINES = ("faster-whisper", "fake")
 ENCODER_CONTEXTS = ("full", "trimmed")
 """Encoder context: the padded 30 s window, or the audio plus a margin (engines/windows.py)."""
 CPU_LAYOUTS = ("auto", "single", "adaptive")
+ENDPOINT_SILENCE_MS = (100, 5000)
+"""Bounds of a stream's endpoint silence, server setting and start message alike: under
+0.1 s every short breath ends an utterance; over 5 s a final waits longer than it is worth."""
 
 
 class ConfigError(ValueError):
@@ -98,6 +101,10 @@ class ServerConfig:
     )
     """full | trimmed: encoder context of stream decodes (partials and finals). Trimmed by
     default: utterances are short, so a 30 s window would be mostly padding (docs/streaming.md)."""
+    stream_endpoint_silence_ms: int = field(
+        default=500, metadata={"env": "ASR_STREAM_ENDPOINT_SILENCE_MS"}
+    )
+    """Silence (ms) that ends a stream's utterance; a start message's `endpointing_ms` wins."""
 
     def __post_init__(self) -> None:
         _check_choice("ASR_DEVICE", self.device, DEVICES)
@@ -126,6 +133,12 @@ class ServerConfig:
                 raise ConfigError(f"{env_name(name)} must be > 0, got {getattr(self, name)}")
         if self.stream_max_utterance_s > 30:
             raise ConfigError("ASR_STREAM_MAX_UTTERANCE_S must be <= 30 (Whisper's window)")
+        low, high = ENDPOINT_SILENCE_MS
+        if not low <= self.stream_endpoint_silence_ms <= high:
+            raise ConfigError(
+                f"ASR_STREAM_ENDPOINT_SILENCE_MS must be {low}-{high} (ms), "
+                f"got {self.stream_endpoint_silence_ms}"
+            )
         if self.max_streams < 0:
             raise ConfigError(f"ASR_MAX_STREAMS must be >= 0, got {self.max_streams}")
         if not 0 < self.port < 65536:
@@ -197,4 +210,5 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "stream_partial_interval_ms": float,
     "stream_max_utterance_s": float,
     "stream_encoder_context": str,
+    "stream_endpoint_silence_ms": int,
 }

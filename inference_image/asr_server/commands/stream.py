@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import aiohttp
 
 from asr_server.audio import decode_audio
+from asr_server.config import ENDPOINT_SILENCE_MS
 from asr_server.errors import BadAudio
 from asr_server.streaming.client import StreamRefused, stream_frames
 
@@ -46,9 +47,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--language", help="ISO 639-1 code (default: the server's / detect)")
     parser.add_argument("--hotwords", help="words or phrases to favour")
     parser.add_argument(
+        "--endpointing-ms",
+        type=_endpointing_ms,
+        metavar="MS",
+        help="silence that ends an utterance (default: the server's, 500 unless configured)",
+    )
+    parser.add_argument(
         "--no-partials", action="store_true", help="print only final results (no interim)"
     )
     parser.set_defaults(func=run)
+
+
+def _endpointing_ms(value: str) -> int:
+    low, high = ENDPOINT_SILENCE_MS
+    try:
+        ms = int(value)
+    except ValueError:
+        ms = -1
+    if not low <= ms <= high:
+        raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}")
+    return ms
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,6 +95,7 @@ async def _stream(args: argparse.Namespace, out: TextIO) -> int:
             language=args.language,
             hotwords=args.hotwords,
             interim_results=not args.no_partials,
+            endpointing_ms=args.endpointing_ms,
             on_message=printer.show,
             headers={"Authorization": f"Bearer {key}"} if key else None,
         )

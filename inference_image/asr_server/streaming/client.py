@@ -67,6 +67,7 @@ async def stream_frames(
     language: str | None = None,
     hotwords: str | None = None,
     interim_results: bool = True,
+    endpointing_ms: int | None = None,
     on_message: OnMessage | None = None,
     before_eof: Callable[[StreamOutcome], Awaitable[None]] | None = None,
     headers: dict[str, str] | None = None,
@@ -82,6 +83,8 @@ async def stream_frames(
         start["language"] = language
     if hotwords:
         start["hotwords"] = hotwords
+    if endpointing_ms is not None:
+        start["endpointing_ms"] = endpointing_ms
     async with (
         aiohttp.ClientSession(headers=headers) as http,
         http.ws_connect(url, max_msg_size=0, autoping=True) as ws,

@@ -91,7 +91,7 @@ class StreamConnection:
                 raise ProtocolError("already_started", "start was already sent")
             self.session = StreamSession(
                 message,
-                self.hub.limits.session,
+                self.hub.limits.settings_for(message),
                 self.hub.decode,
                 self.send,
                 observer=self.hub.observer,

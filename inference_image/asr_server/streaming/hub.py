@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from asr_server.config import ServerConfig
 from asr_server.metrics import Metrics
 from asr_server.streaming.crowd import FirstPartials
 from asr_server.streaming.decoding import Decode
+from asr_server.streaming.protocol import StartMessage
 from asr_server.streaming.utterance import StreamSettings
 from asr_server.streaming.vad import EndpointSettings
 
@@ -37,9 +38,16 @@ class StreamLimits:
                 partial_interval_s=config.stream_partial_interval_ms / 1000,
                 max_utterance_s=config.stream_max_utterance_s,
                 encoder_context=config.stream_encoder_context,
-                endpoint=EndpointSettings(),
+                endpoint=EndpointSettings(min_silence_s=config.stream_endpoint_silence_ms / 1000),
             ),
         )
+
+    def settings_for(self, start: StartMessage) -> StreamSettings:
+        """The settings of a stream: the server's, with what its start message chose."""
+        if start.endpointing_ms is None:
+            return self.session
+        endpoint = replace(self.session.endpoint, min_silence_s=start.endpointing_ms / 1000)
+        return replace(self.session, endpoint=endpoint)
 
 
 class _MetricsObserver:

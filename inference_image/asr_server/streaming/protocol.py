@@ -2,7 +2,9 @@
 dataclasses, server messages as dataclasses that serialise to the JSON in DESIGN.md.
 
 Client: `{"type":"start","sample_rate":16000,"language"?,"hotwords"?,"prompt"?,
-"interim_results"?}`, then binary PCM16 little-endian mono frames, then `{"type":"eof"}`.
+"interim_results"?,"endpointing_ms"?}`, then binary PCM16 little-endian mono frames, then
+`{"type":"eof"}`. `endpointing_ms` is the silence that ends an utterance for this stream (an
+integer within config.ENDPOINT_SILENCE_MS; default the server's ASR_STREAM_ENDPOINT_SILENCE_MS).
 Server: ready, partial, final, error, busy.
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
+
+from asr_server.config import ENDPOINT_SILENCE_MS
 
 SUPPORTED_SAMPLE_RATE = 16_000
 """The only PCM rate accepted: resampling is the client's job (the CLI client does it)."""
@@ -33,6 +37,8 @@ class StartMessage:
     hotwords: str | None = None
     prompt: str | None = None
     interim_results: bool = True
+    endpointing_ms: int | None = None
+    """Silence that ends an utterance of this stream; None: the server's setting."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,20 @@ def _parse_start(data: dict[str, Any]) -> StartMessage:
         hotwords=_optional_text(data, "hotwords", max_chars=MAX_TEXT_FIELD_CHARS),
         prompt=_optional_text(data, "prompt", max_chars=MAX_TEXT_FIELD_CHARS),
         interim_results=interim,
+        endpointing_ms=_optional_endpointing(data),
     )
+
+
+def _optional_endpointing(data: dict[str, Any]) -> int | None:
+    value = data.get("endpointing_ms")
+    if value is None:
+        return None
+    low, high = ENDPOINT_SILENCE_MS
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ProtocolError(
+            "invalid_field", f"endpointing_ms must be an integer from {low} to {high}"
+        )
+    return value
 
 
 def _optional_text(data: dict[str, Any], name: str, *, max_chars: int) -> str | None:

@@ -88,6 +88,8 @@ async def test_binary_before_start(server: ServerThread) -> None:
         ('{"type": "stop"}', "unknown_type"),
         ('{"type": "start", "sample_rate": 44100}', "unsupported_sample_rate"),
         ('{"type": "start", "sample_rate": "16k"}', "invalid_field"),
+        ('{"type": "start", "endpointing_ms": 50}', "invalid_field"),
+        ('{"type": "start", "endpointing_ms": "300"}', "invalid_field"),
         ('{"type": "eof"}', "not_started"),
     ],
 )
@@ -105,6 +107,20 @@ async def test_bad_message_after_start_finalises_and_closes(
     assert kinds[0] == "ready" and kinds[1:2] == ["error"] and messages[1]["code"] == "unknown_type"
     assert kinds[-1] == "final"  # what was heard is not lost
     assert code == 1008
+
+
+async def test_the_start_message_chooses_the_endpoint_silence(
+    server: ServerThread, jfk_clip: Any
+) -> None:
+    # "And so my fellow Americans" twice with 0.3 s of silence between: one utterance for the
+    # server's 0.5 s (tests/unit/asr_server/streaming/test_settings.py), two for 250 ms.
+    first = load_16k(jfk_clip.path)[: int(2.3 * SAMPLE_RATE)]
+    pause = np.zeros(int(0.3 * SAMPLE_RATE), dtype=np.float32)
+    pcm = to_pcm16(np.concatenate([first, pause, first[int(0.32 * SAMPLE_RATE) :]]))
+    outcome = await stream_frames(server.url, frames(pcm), speed=0, endpointing_ms=250)
+    finals = outcome.of("final")
+    assert len(finals) == 2 and finals[0]["end"] <= finals[1]["start"] < 2.7, finals
+    assert all("fellow american" in f["text"].lower() for f in finals), finals
 
 
 async def test_oversized_frame(server: ServerThread) -> None:

@@ -43,6 +43,9 @@ def test_env_values_are_parsed_into_typed_fields() -> None:
         ({"ASR_ENCODER_CONTEXT": "half"}, "ASR_ENCODER_CONTEXT"),
         ({"ASR_CPU_LAYOUT": "threads"}, "ASR_CPU_LAYOUT"),
         ({"ASR_REQUEST_TIMEOUT_S": "0"}, "ASR_REQUEST_TIMEOUT_S"),
+        ({"ASR_STREAM_ENDPOINT_SILENCE_MS": "50"}, "ASR_STREAM_ENDPOINT_SILENCE_MS must be 100"),
+        ({"ASR_STREAM_ENDPOINT_SILENCE_MS": "5001"}, "ASR_STREAM_ENDPOINT_SILENCE_MS"),
+        ({"ASR_STREAM_ENDPOINT_SILENCE_MS": "0.3"}, "ASR_STREAM_ENDPOINT_SILENCE_MS='0.3'"),
     ],
 )
 def test_invalid_env_names_the_variable(env: dict[str, str], names: str) -> None:

@@ -1,0 +1,63 @@
+"""Client messages of the stream protocol: the start message's fields and their errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from asr_server.streaming.protocol import (
+    EofMessage,
+    ProtocolError,
+    StartMessage,
+    parse_client_text,
+)
+
+
+def start(**fields: Any) -> str:
+    return json.dumps({"type": "start", **fields})
+
+
+def test_a_bare_start_takes_the_defaults() -> None:
+    assert parse_client_text(start()) == StartMessage()
+    assert parse_client_text('{"type": "eof"}') == EofMessage()
+
+
+def test_start_fields_are_parsed() -> None:
+    message = parse_client_text(
+        start(sample_rate=16000, language="en", interim_results=False, endpointing_ms=300)
+    )
+    assert message == StartMessage(language="en", interim_results=False, endpointing_ms=300)
+
+
+@pytest.mark.parametrize("value", [100, 5000])
+def test_endpointing_ms_bounds_are_accepted(value: int) -> None:
+    message = parse_client_text(start(endpointing_ms=value))
+    assert isinstance(message, StartMessage) and message.endpointing_ms == value
+
+
+def test_endpointing_ms_null_is_the_servers_setting() -> None:
+    assert parse_client_text(start(endpointing_ms=None)) == StartMessage()
+
+
+@pytest.mark.parametrize("value", [99, 5001, 0, -300, 300.5, 300.0, "300", True, [300]])
+def test_bad_endpointing_ms_is_an_invalid_field(value: Any) -> None:
+    with pytest.raises(ProtocolError, match="endpointing_ms") as caught:
+        parse_client_text(start(endpointing_ms=value))
+    assert caught.value.code == "invalid_field"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("{not json", "invalid_json"),
+        ('{"type": "stop"}', "unknown_type"),
+        (start(sample_rate=44100), "unsupported_sample_rate"),
+        (start(interim_results="yes"), "invalid_field"),
+        (start(language="x" * 17), "invalid_field"),
+    ],
+)
+def test_bad_messages_name_their_error(text: str, code: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        parse_client_text(text)
+    assert caught.value.code == code
