@@ -145,14 +145,14 @@ def test_an_item_that_fails_inside_the_batch_does_not_fail_the_others(
     """The whole-batch call raises because of one item: the rest is decoded again without it."""
     decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=8)
     poisoned = clips[2].audio
-    real_prompt = decoder._prompt
+    real_prompt = decoder.prompts.prompt
 
     def prompt_failing_for_poisoned(window, language=None):  # type: ignore[no-untyped-def]
         if window.item.index == 1 and language is None:
             raise RuntimeError("decoder fault for this item")
         return real_prompt(window, language)
 
-    monkeypatch.setattr(decoder, "_prompt", prompt_failing_for_poisoned)
+    monkeypatch.setattr(decoder.prompts, "prompt", prompt_failing_for_poisoned)
     results = decoder.decode(
         [
             (clips[0].audio, TranscribeOptions()),
