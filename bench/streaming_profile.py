@@ -113,12 +113,12 @@ def install(server: ServerThread) -> None:
     hub = server.hub
     decode = hub.decode
 
-    async def traced(audio: Audio, options: TranscribeOptions, kind: str) -> Any:
+    async def traced(audio: Audio, options: TranscribeOptions, kind: str, since: float) -> Any:
         submitted = time.monotonic()
         TRACE.kinds[kind if options.encoder_context != "full" else f"{kind} (full context)"] += 1
         TRACE.keep.append(audio)
         try:
-            return await decode(audio, options, kind)
+            return await decode(audio, options, kind, since)
         finally:
             TRACE.submits[id(audio)] = (submitted, time.monotonic(), kind == FINAL)
             if kind == FIRST_PARTIAL:

@@ -69,10 +69,19 @@ class PendingRequest:
     enqueued_at: float = field(default_factory=time.monotonic)
     background: bool = False
     """Best-effort work (a stream's partial result): served after all other queued work."""
+    since: float = field(default_factory=time.monotonic)
+    """When the work became due (monotonic clock): the request's arrival, or for a stream's
+    decode the moment the audio it needs had arrived. Foreground work is served oldest first."""
 
 
 class PendingQueue:
-    """FIFO of admitted requests with batch collection. Event-loop only."""
+    """Admitted requests with batch collection. Event-loop only.
+
+    Foreground work is ordered by `since`, so a request arriving now queues behind everything
+    already waiting (first in, first out), while a stream's final that has waited since its
+    speaker stopped (for its own stream's partial, or as a second chance after a failed
+    first pass) goes ahead of work that became due later. Background work follows, in
+    arrival order."""
 
     def __init__(self) -> None:
         self._items: deque[PendingRequest] = deque()
@@ -84,11 +93,14 @@ class PendingQueue:
         return len(self._items)
 
     def put(self, item: PendingRequest) -> None:
-        if item.background or not self._items or not self._items[-1].background:
+        if item.background:
             self._items.append(item)
-        else:  # ahead of the background items, behind the other foreground ones
-            first_background = next(i for i, q in enumerate(self._items) if q.background)
-            self._items.insert(first_background, item)
+        else:  # behind the foreground work due no later, ahead of the rest
+            position = next(
+                (i for i, q in enumerate(self._items) if q.background or q.since > item.since),
+                len(self._items),
+            )
+            self._items.insert(position, item)
         self._arrived.set()
 
     def discard(self, item: PendingRequest) -> bool:

@@ -163,14 +163,19 @@ class Scheduler:
         *,
         finishing: bool = False,
         background: bool = False,
+        since: float | None = None,
     ) -> Transcription:
         """`finishing`: the last work of something admitted before the drain (an open stream's
         final result), still accepted while draining. `background`: best-effort work (a
-        stream's partial result) that waits behind every other queued request."""
+        stream's partial result) that waits behind every other queued request. `since`: when
+        the work became due (time.monotonic(); default now): queued work is served oldest
+        first (batching.PendingQueue)."""
         self.check_admission(finishing=finishing)
         assert self._queue is not None  # check_admission: started
         future = asyncio.get_running_loop().create_future()
         item = PendingRequest(audio, options, future, background=background)
+        if since is not None:
+            item.since = min(since, item.enqueued_at)
         self._queue.put(item)
         self.metrics.queue_depth.set(len(self._queue))
         try:

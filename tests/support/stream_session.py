@@ -28,6 +28,8 @@ class RecordingDecoder:
         self.calls: list[tuple[float, bool]] = []
         """(audio seconds, final) per decode."""
         self.kinds: list[str] = []
+        self.since: list[float] = []
+        """The `since` of each decode: when its audio had arrived."""
         self.in_flight = 0
         self.max_in_flight = 0
         self.gate: asyncio.Event | None = None
@@ -38,10 +40,13 @@ class RecordingDecoder:
         """Answer trimmed-context decodes without a prompt with an extra segment placed after
         the audio."""
 
-    async def __call__(self, audio: Audio, options: TranscribeOptions, kind: str) -> Transcription:
+    async def __call__(
+        self, audio: Audio, options: TranscribeOptions, kind: str, since: float
+    ) -> Transcription:
         final = kind == FINAL
         self.calls.append((len(audio) / SAMPLE_RATE, final))
         self.kinds.append(kind)
+        self.since.append(since)
         self.options.append(options)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)

@@ -20,12 +20,15 @@ STREAMS = web.AppKey("streams", StreamHub)
 def setup(app: web.Application) -> None:
     scheduler = app[SCHEDULER]
 
-    async def decode(audio: Audio, options: TranscribeOptions, kind: str) -> Transcription:
+    async def decode(
+        audio: Audio, options: TranscribeOptions, kind: str, since: float
+    ) -> Transcription:
         # While draining, an open stream's finals still decode (DESIGN.md: streams finish).
         # Partials are best-effort: they queue behind finals and HTTP requests, except a
         # stream's first one, which queues like a request (it tells the speaker they are heard).
+        # `since` (the audio's arrival) puts a final that already waited ahead of newer work.
         return await scheduler.submit(
-            audio, options, finishing=kind == FINAL, background=kind == PARTIAL
+            audio, options, finishing=kind == FINAL, background=kind == PARTIAL, since=since
         )
 
     config = app[CONFIG]

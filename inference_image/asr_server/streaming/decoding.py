@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 FINAL, FIRST_PARTIAL, PARTIAL = "final", "first_partial", "partial"
 """Kinds of decode, in the priority the scheduler gives them (routes/stream.py): a final and
 the stream's first partial are foreground work, later partials background work."""
-Decode = Callable[[Audio, TranscribeOptions, str], Awaitable[Transcription]]
-"""(audio, options, kind) -> result; the shared scheduler in production."""
+Decode = Callable[[Audio, TranscribeOptions, str, float], Awaitable[Transcription]]
+"""(audio, options, kind, since) -> result; the shared scheduler in production. `since`: when
+the audio the decode needs had arrived (time.monotonic()): older work is served first."""
 Emit = Callable[[ServerMessage], Awaitable[None]]
 
 MAX_CONTEXT_CHARS = 200
@@ -72,61 +73,71 @@ class StreamDecoder:
         self.previous_text = ""
         """The last final's text: context for a second chance."""
 
-    async def speculate(self, audio: Audio) -> Transcription | None:
-        """A final's decode before its end is confirmed: errors are left to the real one."""
+    async def speculate(self, audio: Audio, since: float) -> Transcription | None:
+        """A final's decode before its end is confirmed, second chance included (so that
+        starts in the pause too): errors are left to the real one."""
         try:
-            return await self._decode(audio, self.options, FINAL)
+            return await self._final_decode(audio, since)
         except asyncio.CancelledError:
             raise
         except Exception:
             return None
 
-    async def final(self, audio: Audio, early: Transcription | None) -> Transcription | None:
+    async def final(
+        self, audio: Audio, early: Transcription | None, since: float
+    ) -> Transcription | None:
         """The final result of an utterance (`early`: its early decode's result, if any);
         None when it could not be decoded (the client was told)."""
-        result = early if early is not None else await self.try_decode(audio, final=True)
-        if result is not None and self.options != self.full_options and not acceptable(result):
-            result = await self._second_chance(audio)
-        if result is not None:
-            self.previous_text = result.text.strip() or self.previous_text
+        result = early
+        if result is None:
+            try:
+                result = await self._final_decode(audio, since)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the scheduler's domain errors and EngineError
+                await self._failed(exc, final=True)
+                return None
+        self.previous_text = result.text.strip() or self.previous_text
         return result
 
-    async def _second_chance(self, audio: Audio) -> Transcription | None:
+    async def _final_decode(self, audio: Audio, since: float) -> Transcription:
+        result = await self._decode(audio, self.options, FINAL, since)
+        if self.options != self.full_options and not acceptable(result):
+            result = await self._second_chance(audio, since)
+        return result
+
+    async def _second_chance(self, audio: Audio, since: float) -> Transcription:
         """A one-pass final failed the checks. Whisper decodes a window knowing the text
         before it (condition_on_previous_text), an utterance decoded alone does not: first try
         the trimmed context again with the stream's previous final as the prompt (tiny.en's
         isolated "Ask not!" goes from "S NOT!", log-probability -1.05, to "Ask not!", -0.62),
-        then the full window with the temperature fallback (about 5 times the cost)."""
+        then the full window with the temperature fallback (about 5 times the cost). Both
+        keep the utterance's `since`, so they queue ahead of finals that became due later."""
         if self.previous_text:
             context = self.previous_text[-MAX_CONTEXT_CHARS:]
             prompt = f"{self.options.prompt} {context}" if self.options.prompt else context
             options = dataclasses.replace(self.options, prompt=prompt)
-            result = await self.try_decode(audio, final=True, options=options)
-            if result is not None and acceptable(result):
+            result = await self._decode(audio, options, FINAL, since)
+            if acceptable(result):
                 return result
         log.info("stream final failed the checks; decoding it with the full context")
-        return await self.try_decode(audio, final=True, options=self.full_options)
+        return await self._decode(audio, self.full_options, FINAL, since)
 
-    async def try_decode(
-        self,
-        audio: Audio,
-        *,
-        final: bool,
-        first: bool = False,
-        options: TranscribeOptions | None = None,
-    ) -> Transcription | None:
-        """Decode; a refused or failed partial is skipped, a failed final is reported."""
+    async def partial(self, audio: Audio, first: bool, since: float) -> Transcription | None:
+        """A partial decode (one greedy pass); None when refused or failed (skipped)."""
         try:
-            if final:
-                return await self._decode(audio, options or self.options, FINAL)
             return await self._decode(
-                audio, self.partial_options, FIRST_PARTIAL if first else PARTIAL
+                audio, self.partial_options, FIRST_PARTIAL if first else PARTIAL, since
             )
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # the scheduler's domain errors and EngineError
-            code = str(getattr(exc, "code", "decode_failed"))
-            log.warning("stream %s decode failed: %s", "final" if final else "partial", exc)
-            if final:
-                await self._emit(Error(code, f"utterance not transcribed: {exc}"))
+        except Exception as exc:
+            await self._failed(exc, final=False)
             return None
+
+    async def _failed(self, exc: Exception, final: bool) -> None:
+        """A failed partial is skipped; a failed final is reported to the client."""
+        code = str(getattr(exc, "code", "decode_failed"))
+        log.warning("stream %s decode failed: %s", "final" if final else "partial", exc)
+        if final:
+            await self._emit(Error(code, f"utterance not transcribed: {exc}"))

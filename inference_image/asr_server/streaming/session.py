@@ -149,10 +149,20 @@ class StreamSession:
             self._early.cancel()
             self._early = None
         if wanted and self._early is None:
-            self._early = Early(self._open_start, end, self._audio.slice(self._open_start, end))
-            # No new partial; one in flight is left to finish (the speaker may go on, and a
-            # running decode cannot be stopped anyway): the utterance's close cancels it.
+            speech_end = self._endpointer.last_speech_end
+            self._early = Early(
+                self._open_start,
+                end,
+                self._audio.slice(self._open_start, end),
+                self._audio.arrival(speech_end),
+            )
+            # No new partial. A later partial in flight is dropped: queued as background work
+            # behind other streams' finals, it would hold this stream's one decode slot, and
+            # the final would wait for it. The stream's first partial (foreground, likely
+            # running already: its engine time is spent) is left to finish.
             self._partial_wanted = False
+            if self._partial_task is not None and self._first_partial_seen:
+                self._partial_task.cancel()
             self._wake.set()
 
     def _open(self, start: int) -> None:
@@ -274,7 +284,7 @@ class StreamSession:
     async def _decode_early(self, early: Early) -> None:
         """Decode the utterance as it would end in this pause; the worker waits for it (one
         decode in flight per stream) unless the speaker goes on, which cancels it."""
-        early.task = asyncio.ensure_future(self.decoder.speculate(early.audio))
+        early.task = asyncio.ensure_future(self.decoder.speculate(early.audio, early.since))
         await settle(early.task)
 
     async def _decode_final(self, utt: Utterance) -> None:
@@ -283,7 +293,7 @@ class StreamSession:
         if task is not None:
             await settle(task, wait_cancelled=False)
             early = None if task.cancelled() else task.result()
-        result = await self.decoder.final(utt.audio, early)
+        result = await self.decoder.final(utt.audio, early, utt.closed_at)
         if result is None:
             return
         await self._emit(utt.final_message(result))
@@ -295,7 +305,8 @@ class StreamSession:
         assert start is not None
         end = self.total_samples
         audio, first = self._audio.slice(start, end), not self._first_partial_seen
-        task = asyncio.ensure_future(self.decoder.try_decode(audio, final=False, first=first))
+        since = self._open_onset_at if first else self._clock()
+        task = asyncio.ensure_future(self.decoder.partial(audio, first, since))
         self._partial_task = task
         try:
             await settle(task)

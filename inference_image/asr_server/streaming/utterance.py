@@ -30,6 +30,8 @@ class Early:
     start: int
     end: int
     audio: Audio
+    since: float
+    """Clock time the audio of its end of speech arrived (the scheduler's `since`)."""
     task: asyncio.Future[Transcription | None] | None = None
 
     def cancel(self) -> None:

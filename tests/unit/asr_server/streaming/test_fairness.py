@@ -15,12 +15,15 @@ from support.pcm import frames, to_pcm16
 from support.stream_session import Collector, RecordingDecoder, feed_all, make_session
 
 
-def request(name: str, *, background: bool = False) -> PendingRequest:
+def request(name: str, *, background: bool = False, since: float | None = None) -> PendingRequest:
     loop = asyncio.get_running_loop()
     options = TranscribeOptions(prompt=name)  # distinct options: one request per batch
-    return PendingRequest(
+    item = PendingRequest(
         np.zeros(1, np.float32), options, loop.create_future(), background=background
     )
+    if since is not None:
+        item.since = since
+    return item
 
 
 async def test_background_requests_queue_behind_all_other_work() -> None:
@@ -30,6 +33,16 @@ async def test_background_requests_queue_behind_all_other_work() -> None:
         queue.put(request(name, background=name.startswith("p")))
     taken = [(await queue.take_batch(1, 0))[0].options.prompt for _ in order]
     assert taken == ["f1", "http", "f2", "p1", "p2"]
+
+
+async def test_foreground_work_is_served_oldest_due_first() -> None:
+    # A final whose speech ended at t=1 (second chance, or it waited for its stream's slot)
+    # goes ahead of work due later; equal times keep arrival order; partials stay last.
+    queue = PendingQueue()
+    for name, since in [("http", 5.0), ("p1", 0.0), ("f-late", 3.0), ("f-old", 1.0), ("f-3", 3.0)]:
+        queue.put(request(name, background=name.startswith("p"), since=since))
+    taken = [(await queue.take_batch(1, 0))[0].options.prompt for _ in range(5)]
+    assert taken == ["f-old", "f-late", "f-3", "http", "p1"]
 
 
 async def test_a_closing_utterance_cancels_its_queued_partial(
@@ -97,16 +110,21 @@ async def test_the_route_queues_finals_and_first_partials_ahead_of_partials() ->
     from asr_server.streaming.decoding import FINAL, FIRST_PARTIAL, PARTIAL
 
     app = create_app(ServerConfig(engine="fake"))
-    calls: list[tuple[bool, bool]] = []
+    calls: list[tuple[bool, bool, float | None]] = []
 
     async def submit(
-        audio: object, options: object, *, finishing: bool = False, background: bool = False
+        audio: object,
+        options: object,
+        *,
+        finishing: bool = False,
+        background: bool = False,
+        since: float | None = None,
     ) -> Transcription:
-        calls.append((finishing, background))
+        calls.append((finishing, background, since))
         return Transcription("", "en", 1.0, 0.0)
 
     app[SCHEDULER].submit = submit  # type: ignore[method-assign]
-    for kind in (FINAL, FIRST_PARTIAL, PARTIAL):
-        await app[STREAMS].decode(np.zeros(1, np.float32), TranscribeOptions(), kind)
-    # (finishing: still admitted while draining, background: behind all other work)
-    assert calls == [(True, False), (False, False), (False, True)]
+    for since, kind in enumerate((FINAL, FIRST_PARTIAL, PARTIAL)):
+        await app[STREAMS].decode(np.zeros(1, np.float32), TranscribeOptions(), kind, since)
+    # (finishing: still admitted while draining, background: behind all other work, since)
+    assert calls == [(True, False, 0), (False, False, 1), (False, True, 2)]

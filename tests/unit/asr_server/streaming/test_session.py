@@ -201,6 +201,52 @@ async def test_an_early_final_decode_is_dropped_when_the_speaker_goes_on(
     assert finals[0].end - finals[0].start > 4.0
 
 
+async def test_a_queued_later_partial_gives_way_to_the_early_final(
+    jfk_samples: npt.NDArray[np.float32],
+) -> None:
+    decoder, out = RecordingDecoder(), Collector()
+    session = make_session(decoder, out, partial_interval_s=0.3)
+    await feed_all(session, to_pcm16(jfk_samples[: int(1.2 * SAMPLE_RATE)]))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert out.of(Partial)  # the stream's first partial was shown
+    decoder.gate = asyncio.Event()  # from here decodes stay "queued in the scheduler"
+    await feed_all(session, to_pcm16(jfk_samples[int(1.2 * SAMPLE_RATE) : int(2.3 * SAMPLE_RATE)]))
+    assert decoder.kinds[-1] == PARTIAL and decoder.in_flight == 1
+    await feed_all(session, to_pcm16(np.zeros(int(0.3 * SAMPLE_RATE), dtype=np.float32)))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    # In the pause the partial was given up, so the stream's one slot holds the final.
+    assert decoder.kinds[-1] == FINAL and decoder.in_flight == 1
+    decoder.gate.set()
+    await session.finish()
+    assert len(out.of(Final)) == 1
+
+
+async def test_a_final_second_chance_starts_in_the_pause(
+    jfk_samples: npt.NDArray[np.float32],
+) -> None:
+    decoder, out = RecordingDecoder(), Collector()
+    decoder.overrun_trimmed = True  # the one-pass final fails the checks
+    session = make_session(decoder, out, partial_interval_s=30)
+    speech = jfk_samples[: int(2.3 * SAMPLE_RATE)]  # speech 0.32-2.24 s
+    pause = np.zeros(int(0.3 * SAMPLE_RATE), dtype=np.float32)  # the padding, not yet the end
+    await feed_all(session, to_pcm16(np.concatenate([speech, pause])))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not out.of(Final)
+    contexts = [
+        o.encoder_context for o, k in zip(decoder.options, decoder.kinds, strict=True) if k == FINAL
+    ]
+    assert contexts == ["trimmed", "full"]  # both decoded before the utterance closed
+    assert decoder.since[-1] == decoder.since[-2]  # the retry keeps the utterance's place
+    await feed_all(session, to_pcm16(np.zeros(SAMPLE_RATE, dtype=np.float32)))
+    await session.finish()
+    assert decoder.kinds.count(FINAL) == 2
+    finals = [m for m in out.of(Final) if isinstance(m, Final)]
+    assert len(finals) == 1 and finals[0].text == f"{finals[0].end - finals[0].start:.2f}s"
+
+
 async def test_the_first_partial_is_foreground_work(jfk_samples: npt.NDArray[np.float32]) -> None:
     decoder, out = RecordingDecoder(), Collector()
     # A frozen clock: no rest between partials, so every due partial is decoded.
@@ -258,9 +304,11 @@ async def partials_with(streams: int, speech: npt.NDArray[np.float32]) -> int:
     now = [0.0]
     decoder, out = RecordingDecoder(), Collector()
 
-    async def slow(audio: Audio, options: TranscribeOptions, kind: str) -> Transcription:
+    async def slow(
+        audio: Audio, options: TranscribeOptions, kind: str, since: float
+    ) -> Transcription:
         now[0] += 0.1
-        return await decoder(audio, options, kind)
+        return await decoder(audio, options, kind, since)
 
     settings = StreamSettings(partial_interval_s=0.1)
     session = StreamSession(
@@ -293,9 +341,11 @@ async def test_no_crowd_rest_before_the_first_partial_was_shown(
     now = [0.0]
     decoder, out = RecordingDecoder(), Collector()
 
-    async def empty_at_first(audio: Audio, options: TranscribeOptions, kind: str) -> Transcription:
+    async def empty_at_first(
+        audio: Audio, options: TranscribeOptions, kind: str, since: float
+    ) -> Transcription:
         now[0] += 0.1
-        result = await decoder(audio, options, kind)
+        result = await decoder(audio, options, kind, since)
         shown = kind == FINAL or len(decoder.kinds) > 2
         return result if shown else Transcription("", "en", 1.0, result.duration)
 
