@@ -1,15 +1,16 @@
 """Cross-request batch collection and the device-dependent defaults for it.
 
-`PendingQueue` holds admitted requests in arrival order. A decode worker takes the oldest
-request, then every queued request with *identical* `TranscribeOptions` (language, task,
-prompt, hotwords, beam size... all of them, so a batch never mixes decoding settings), up to
+`PendingQueue` holds admitted requests in order. A decode worker takes the first request,
+then every queued request with the same decoding settings (`batch_settings`: every
+`TranscribeOptions` field but the prompt text, so a batch never mixes decoding settings), up to
 `max_batch_size`, waiting at most `max_wait_s` for more compatible requests to arrive.
-Requests with other options stay queued, in order, for the next worker.
+Requests with other settings stay queued, in order, for the next worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import time
 from collections import deque
@@ -26,6 +27,14 @@ BACKGROUND_MAX_BATCH = 1
 of its items, and a decode in its thread cannot be stopped, so a stream's final that arrives
 while a batch of partials runs waits for all of it: small background batches bound that wait
 to one partial decode (bench/streaming.py, N=4: p95 final 8.6-9.3 s -> 6.8 s)."""
+
+
+def batch_settings(options: TranscribeOptions) -> TranscribeOptions:
+    """What the requests of one batch share: every option but the initial prompt and the
+    hotwords. Those are tokens of each row's own prompt (engines/prompts.py), so requests that
+    differ only in them still share a batch: live streams, each prompted with its own
+    previous text, above all."""
+    return dataclasses.replace(options, prompt=None, hotwords=None)
 
 
 @dataclass(frozen=True)
@@ -143,13 +152,17 @@ class PendingQueue:
         return batch
 
     def _take_compatible(self, batch: list[PendingRequest], max_size: int) -> None:
-        options, background = batch[0].options, batch[0].background
+        settings, background = batch_settings(batch[0].options), batch[0].background
         kept: deque[PendingRequest] = deque()
         while self._items:
             item = self._items.popleft()
             # Background work never rides in a foreground batch: on CPU a batch costs about
             # the sum of its items, so it would delay the foreground results.
-            if len(batch) < max_size and item.options == options and item.background == background:
+            if (
+                len(batch) < max_size
+                and batch_settings(item.options) == settings
+                and item.background == background
+            ):
                 batch.append(item)
             else:
                 kept.append(item)

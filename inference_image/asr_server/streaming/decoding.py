@@ -23,7 +23,7 @@ the audio the decode needs had arrived (time.monotonic()): older work is served 
 Emit = Callable[[ServerMessage], Awaitable[None]]
 
 MAX_CONTEXT_CHARS = 200
-"""Of the previous final, given as the prompt of a final's second chance (Whisper keeps at
+"""Of the stream's previous final, given as the prompt of its next decodes (Whisper keeps at
 most 223 prompt tokens)."""
 
 
@@ -53,7 +53,8 @@ class StreamDecoder:
         # of partials too); only a result that fails Whisper's checks or overruns its audio
         # (quality.py) is decoded again, with the full context and the fallback, as a new
         # request: the engine would do the same retry inside the batch, where every other
-        # stream's final in that batch would wait for it.
+        # stream's final in that batch would wait for it. Every decode but that retry is
+        # given the stream's previous final as context (`in_context`).
         self.full_options = TranscribeOptions(
             language=start.language or language,
             hotwords=start.hotwords,
@@ -71,7 +72,22 @@ class StreamDecoder:
         self.partial_options = dataclasses.replace(self.options, fallback=False)
         self._decode, self._emit = decode, emit
         self.previous_text = ""
-        """The last final's text: context for a second chance."""
+        """The last final's text: the context of the stream's next decodes."""
+
+    def in_context(self, options: TranscribeOptions) -> TranscribeOptions:
+        """`options` with the end of the previous final appended to the start message's prompt.
+
+        Whisper decodes each 30 s window knowing the text before it (faster-whisper's
+        condition_on_previous_text), an utterance decoded alone does not, and short ones
+        suffer: tiny.en hears jfk's isolated "Ask not!" as "S NOT!" (log-probability -1.05,
+        failing Whisper's checks) and, given "And so my fellow Americans.", as "Ask not!"
+        (-0.56). The prompt is per row of a batched call, so streams with different texts
+        still share batches (batching.batch_settings)."""
+        if not self.previous_text:
+            return options
+        context = self.previous_text[-MAX_CONTEXT_CHARS:]
+        prompt = f"{options.prompt} {context}" if options.prompt else context
+        return dataclasses.replace(options, prompt=prompt)
 
     async def speculate(self, audio: Audio, since: float) -> Transcription | None:
         """A final's decode before its end is confirmed, second chance included (so that
@@ -101,33 +117,22 @@ class StreamDecoder:
         return result
 
     async def _final_decode(self, audio: Audio, since: float) -> Transcription:
-        result = await self._decode(audio, self.options, FINAL, since)
+        result = await self._decode(audio, self.in_context(self.options), FINAL, since)
         if self.options != self.full_options and not acceptable(result):
-            result = await self._second_chance(audio, since)
+            # The retry keeps the utterance's `since`, so it queues ahead of the finals that
+            # became due later; it goes without the context, in case that led it astray.
+            log.info("stream final failed the checks; decoding it with the full context")
+            result = await self._decode(audio, self.full_options, FINAL, since)
         return result
-
-    async def _second_chance(self, audio: Audio, since: float) -> Transcription:
-        """A one-pass final failed the checks. Whisper decodes a window knowing the text
-        before it (condition_on_previous_text), an utterance decoded alone does not: first try
-        the trimmed context again with the stream's previous final as the prompt (tiny.en's
-        isolated "Ask not!" goes from "S NOT!", log-probability -1.05, to "Ask not!", -0.62),
-        then the full window with the temperature fallback (about 5 times the cost). Both
-        keep the utterance's `since`, so they queue ahead of finals that became due later."""
-        if self.previous_text:
-            context = self.previous_text[-MAX_CONTEXT_CHARS:]
-            prompt = f"{self.options.prompt} {context}" if self.options.prompt else context
-            options = dataclasses.replace(self.options, prompt=prompt)
-            result = await self._decode(audio, options, FINAL, since)
-            if acceptable(result):
-                return result
-        log.info("stream final failed the checks; decoding it with the full context")
-        return await self._decode(audio, self.full_options, FINAL, since)
 
     async def partial(self, audio: Audio, first: bool, since: float) -> Transcription | None:
         """A partial decode (one greedy pass); None when refused or failed (skipped)."""
         try:
             return await self._decode(
-                audio, self.partial_options, FIRST_PARTIAL if first else PARTIAL, since
+                audio,
+                self.in_context(self.partial_options),
+                FIRST_PARTIAL if first else PARTIAL,
+                since,
             )
         except asyncio.CancelledError:
             raise

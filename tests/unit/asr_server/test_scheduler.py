@@ -1,4 +1,4 @@
-"""Scheduler: admission, FIFO, batch collection by identical options, timeout, drain.
+"""Scheduler: admission, FIFO, batch collection by decoding settings, timeout, drain.
 
 The engine is held at `decode_gate` by the test, so queue states are built deterministically
 (no sleeps that the assertions depend on)."""
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
 import pytest
 from asr_server import errors
@@ -81,6 +82,36 @@ async def test_batches_group_identical_options_and_never_mix(make_scheduler: Mak
     assert engine.batches[2][0][1] == ZH
     sizes = scheduler.metrics.registry.get_sample_value("asr_batch_size_count")
     assert sizes == 4
+
+
+async def test_prompts_share_a_batch_and_older_work_goes_first(
+    make_scheduler: MakeScheduler,
+) -> None:
+    # Live streams prompt every decode with their own previous text: those still batch.
+    # A stream's final that became due earlier (`since`) is served before newer requests.
+    engine = GatedEngine()
+    engine.decode_gate.clear()
+    scheduler = make_scheduler(engine, batch=4)
+    first = asyncio.create_task(scheduler.submit(tone(0.1, 0.0), EN))
+    await started(engine)
+    prompted = [
+        replace(EN, prompt="And so my fellow Americans."),
+        replace(EN, prompt="Ask not!", hotwords="country"),
+        EN,
+    ]
+    tasks = [
+        asyncio.create_task(scheduler.submit(tone(1.0, 0.1 * i), o))
+        for i, o in enumerate(prompted, 1)
+    ]
+    await until_queued(scheduler, 3)
+    old = asyncio.get_running_loop().time() - 1.0  # loop.time() is time.monotonic()
+    tasks.append(asyncio.create_task(scheduler.submit(tone(1.0, 0.9), ZH, since=old)))
+    await until_queued(scheduler, 4)
+    engine.decode_gate.set()
+    await asyncio.gather(first, *tasks)
+    assert [len(b) for b in engine.batches] == [1, 1, 3]
+    assert engine.batches[1][0][1] == ZH  # due a second ago: ahead of the queued three
+    assert [options for _, options in engine.batches[2]] == prompted
 
 
 async def test_batch_size_one_is_strict_fifo(make_scheduler: MakeScheduler) -> None:

@@ -278,25 +278,31 @@ async def test_a_trimmed_final_that_overran_its_audio_is_decoded_with_the_full_c
     assert [o.fallback for o in last_two] == [False, True]  # one pass, then Whisper's way
 
 
-async def test_a_failed_final_is_retried_with_the_previous_final_as_context_first(
+async def test_decodes_carry_the_previous_final_as_context(
     two_utterances: tuple[bytes, float],
 ) -> None:
     decoder, out = RecordingDecoder(), Collector()
     decoder.overrun_trimmed = True  # fails unless prompted (RecordingDecoder)
-    session = make_session(decoder, out)
+    session = make_session(decoder, out, partial_interval_s=0.3)
     await feed_all(session, two_utterances[0])
     await session.finish()
     finals = [m for m in out.of(Final) if isinstance(m, Final)]
     assert len(finals) == 2 and not any("uh" in f.text for f in finals)
     tried = [
-        (o.encoder_context, o.prompt)
-        for o, k in zip(decoder.options, decoder.kinds, strict=True)
-        if k == FINAL
+        (kind, o.encoder_context, o.prompt)
+        for o, kind in zip(decoder.options, decoder.kinds, strict=True)
     ]
-    # The first utterance has no context: full window. The second: its context, trimmed.
-    assert ("full", None) in tried
-    assert tried[-1] == ("trimmed", finals[0].text)
-    assert tried.count(("full", None)) == 1
+    second = tried[tried.index((FINAL, "full", None)) + 1 :]
+    # The first utterance has no context: its failed one-pass final is retried with the full
+    # window. The second utterance's partials and final carry the first final as their prompt,
+    # and that final passes at once.
+    assert [t for t in tried if t[0] == FINAL] == [
+        (FINAL, "trimmed", None),
+        (FINAL, "full", None),
+        (FINAL, "trimmed", finals[0].text),
+    ]
+    assert second and all(prompt == finals[0].text for _, _, prompt in second)
+    assert any(kind != FINAL for kind, _, _ in second)
 
 
 async def partials_with(streams: int, speech: npt.NDArray[np.float32]) -> int:
