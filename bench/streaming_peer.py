@@ -114,7 +114,7 @@ async def _one(url: str, model_dir: str, frames: list[bytes]) -> dict[str, Any]:
     return {"started": started, "behind": behind, "messages": messages}
 
 
-def _score(level: Any, result: dict[str, Any], speech: Any, word_error_rate: Any, ref: str) -> None:
+def _score(level: Any, result: dict[str, Any], speech: Any, word_error_rate: Any) -> None:
     if "error" in result:
         level.errors.append(result["error"])
         return
@@ -148,18 +148,18 @@ def _score(level: Any, result: dict[str, Any], speech: Any, word_error_rate: Any
             last_segments = m["segments"]
     tail = [s["text"] for s in last_segments if not s.get("completed")]
     text = " ".join([completed[k] for k in sorted(completed)] + tail)
-    level.wers.append(word_error_rate(ref, text))
+    level.wers.append(word_error_rate(speech.text, text))
 
 
 def run_peer_levels(
     repo: Path,
     model_dir: str,
     levels: list[int],
-    speech: Any,
+    speeches: list[Any],
     level_cls: Any,
     header: str,
-    reference: str,
 ) -> tuple[list[Any] | None, str]:
+    """Client i streams speeches[i % len(speeches)] (bench/streaming.py's Speech)."""
     python = repo / "bench" / ".venv-whisperlive" / "bin" / "python"
     if not python.exists():
         return None, f"{python} is missing (see this module's docstring to install whisper-live)"
@@ -171,7 +171,10 @@ def run_peer_levels(
     sys.path.insert(0, str(repo / "tests"))
     from support.text import word_error_rate
 
-    frames = [speech.pcm[i : i + FRAME_BYTES] for i in range(0, len(speech.pcm), FRAME_BYTES)]
+    frames = [
+        [speech.pcm[i : i + FRAME_BYTES] for i in range(0, len(speech.pcm), FRAME_BYTES)]
+        for speech in speeches
+    ]
     print(
         f"\nwhisper-live {_version(python)} (faster_whisper backend, single_model, batch_enabled,"
         f" same model dir; a fresh server per level)\n{header}"
@@ -182,18 +185,20 @@ def run_peer_levels(
         with _peer_server(python, model_dir) as (url, problem):
             if problem:
                 return None, problem
-            for result in asyncio.run(_level(url, model_dir, frames, n)):
-                _score(level, result, speech, word_error_rate, reference)
+            for i, result in enumerate(asyncio.run(_level(url, model_dir, frames, n))):
+                _score(level, result, speeches[i % len(speeches)], word_error_rate)
         results.append(level)
         print(level.row(), flush=True)
     return results, ""
 
 
-async def _level(url: str, model_dir: str, frames: list[bytes], n: int) -> list[dict[str, Any]]:
+async def _level(
+    url: str, model_dir: str, frames: list[list[bytes]], n: int
+) -> list[dict[str, Any]]:
     async def staggered(i: int) -> dict[str, Any]:
         await asyncio.sleep(i / n)
         try:
-            return await _one(url, model_dir, frames)
+            return await _one(url, model_dir, frames[i % len(frames)])
         except Exception as exc:
             return {"error": f"{type(exc).__name__}: {exc}"}
 

