@@ -156,12 +156,11 @@ class StreamSession:
                 self._audio.slice(self._open_start, end),
                 self._audio.arrival(speech_end),
             )
-            # No new partial. A later partial in flight is dropped: queued as background work
-            # behind other streams' finals, it would hold this stream's one decode slot, and
-            # the final would wait for it. The stream's first partial (foreground, likely
-            # running already: its engine time is spent) is left to finish.
+            # No new partial, and one in flight is dropped: still queued, it would hold this
+            # stream's one decode slot and the final would wait for it (a running one cannot
+            # be stopped, but its text is about to be superseded by the final).
             self._partial_wanted = False
-            if self._partial_task is not None and self._first_partial_seen:
+            if self._partial_task is not None:
                 self._partial_task.cancel()
             self._wake.set()
 

@@ -201,7 +201,7 @@ async def test_an_early_final_decode_is_dropped_when_the_speaker_goes_on(
     assert finals[0].end - finals[0].start > 4.0
 
 
-async def test_a_queued_later_partial_gives_way_to_the_early_final(
+async def test_a_partial_in_flight_gives_way_to_the_early_final(
     jfk_samples: npt.NDArray[np.float32],
 ) -> None:
     decoder, out = RecordingDecoder(), Collector()
