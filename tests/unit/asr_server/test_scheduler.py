@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 from asr_server import errors
 from asr_server.batching import BatchSettings
-from asr_server.engines.base import TranscribeOptions
+from asr_server.engines.base import TranscribeOptions, Transcription
 from asr_server.metrics import Metrics
 from asr_server.scheduler import Scheduler
 from support.asr_engines import POISON, GatedEngine, label, tone
@@ -59,6 +59,19 @@ async def until_queued(scheduler: Scheduler, depth: int) -> None:
         await asyncio.sleep(0)
 
 
+async def busy_scheduler(
+    make_scheduler: MakeScheduler, **settings: float
+) -> tuple[GatedEngine, Scheduler, asyncio.Task[Transcription]]:
+    """A scheduler whose engine holds its first request at `decode_gate` (returned with it),
+    so whatever is submitted next queues up."""
+    engine = GatedEngine()
+    engine.decode_gate.clear()
+    scheduler = make_scheduler(engine, **settings)
+    first = asyncio.create_task(scheduler.submit(tone(0.1, 0.0), EN))
+    await started(engine)
+    return engine, scheduler, first
+
+
 async def test_batches_group_identical_options_and_never_mix(make_scheduler: MakeScheduler) -> None:
     engine = GatedEngine()
     engine.decode_gate.clear()
@@ -89,11 +102,7 @@ async def test_prompts_share_a_batch_and_older_work_goes_first(
 ) -> None:
     # Live streams prompt every decode with their own previous text: those still batch.
     # A stream's final that became due earlier (`since`) is served before newer requests.
-    engine = GatedEngine()
-    engine.decode_gate.clear()
-    scheduler = make_scheduler(engine, batch=4)
-    first = asyncio.create_task(scheduler.submit(tone(0.1, 0.0), EN))
-    await started(engine)
+    engine, scheduler, first = await busy_scheduler(make_scheduler, batch=4)
     prompted = [
         replace(EN, prompt="And so my fellow Americans."),
         replace(EN, prompt="Ask not!", hotwords="country"),
@@ -129,11 +138,7 @@ async def test_batch_size_one_is_strict_fifo(make_scheduler: MakeScheduler) -> N
 async def test_full_queue_raises_queue_full_with_retry_after(
     make_scheduler: MakeScheduler,
 ) -> None:
-    engine = GatedEngine()
-    engine.decode_gate.clear()
-    scheduler = make_scheduler(engine, batch=1, max_queue=2)
-    busy = asyncio.create_task(scheduler.submit(tone(0.1), EN))
-    await started(engine)
+    engine, scheduler, busy = await busy_scheduler(make_scheduler, batch=1, max_queue=2)
     queued = [asyncio.create_task(scheduler.submit(tone(0.1), EN)) for _ in range(2)]
     await until_queued(scheduler, 2)
     assert scheduler.saturated
@@ -166,11 +171,7 @@ async def test_timeout_frees_the_worker_after_the_decode_finishes(
 
 
 async def test_engine_error_fails_only_its_item(make_scheduler: MakeScheduler) -> None:
-    engine = GatedEngine()
-    engine.decode_gate.clear()
-    scheduler = make_scheduler(engine, batch=4)
-    first = asyncio.create_task(scheduler.submit(tone(0.1), EN))
-    await started(engine)
+    engine, scheduler, first = await busy_scheduler(make_scheduler, batch=4)
     good = asyncio.create_task(scheduler.submit(tone(0.2, 0.5), EN))
     bad = asyncio.create_task(scheduler.submit(tone(0.2, POISON), EN))
     await until_queued(scheduler, 2)
@@ -212,11 +213,7 @@ async def test_not_ready_before_start_and_while_the_model_loads() -> None:
 async def test_stop_fails_queued_requests_instead_of_hanging(
     make_scheduler: MakeScheduler,
 ) -> None:
-    engine = GatedEngine()
-    engine.decode_gate.clear()
-    scheduler = make_scheduler(engine, batch=1)
-    busy = asyncio.create_task(scheduler.submit(tone(0.1), EN))
-    await started(engine)
+    engine, scheduler, busy = await busy_scheduler(make_scheduler, batch=1)
     queued = asyncio.create_task(scheduler.submit(tone(0.1), EN))
     await until_queued(scheduler, 1)
     await scheduler.stop()
