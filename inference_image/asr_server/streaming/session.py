@@ -24,7 +24,7 @@ from typing import Protocol
 
 from asr_server.engines.base import SAMPLE_RATE, Transcription
 from asr_server.streaming.audio_buffer import AudioBuffer
-from asr_server.streaming.crowd import FirstPartials
+from asr_server.streaming.crowd import FirstPartials, rest_after_partial
 from asr_server.streaming.decoding import Decode, Emit, StreamDecoder, settle
 from asr_server.streaming.protocol import Partial, StartMessage
 from asr_server.streaming.quality import overran
@@ -257,15 +257,9 @@ class StreamSession:
                 self._partial_wanted = False
                 started = self._clock()
                 await self._decode_partial()
-                # Rest after a partial in proportion to what it took (queueing included) and
-                # to the open streams: the partials of all streams together then use at most
-                # about half of the decode time, whatever their number, so finals find the
-                # server free under load. A lone stream rests as long as its partial took,
-                # and so does one whose first partial has not been shown yet (it came back
-                # empty or overran): the first partial must stay fast.
                 took = self._clock() - started
-                crowd = 2 * max(1, self._streams()) - 1 if self._first_partial_seen else 1
-                self._next_partial_at = self._clock() + took * crowd
+                rest = rest_after_partial(took, self._streams(), self._first_partial_seen)
+                self._next_partial_at = self._clock() + rest
             elif self._closing:
                 return
             else:

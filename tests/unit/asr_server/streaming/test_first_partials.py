@@ -1,11 +1,12 @@
-"""A stream's later partials wait while another stream awaits its utterance's first."""
+"""Pacing partials across streams: later partials wait while another stream awaits its
+utterance's first, and a stream rests after a partial in proportion to the crowd."""
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
 from asr_server.engines.base import SAMPLE_RATE
-from asr_server.streaming.crowd import FirstPartials
+from asr_server.streaming.crowd import FirstPartials, rest_after_partial
 from asr_server.streaming.decoding import FINAL, FIRST_PARTIAL, PARTIAL
 from asr_server.streaming.protocol import StartMessage
 from asr_server.streaming.session import StreamSession
@@ -71,3 +72,12 @@ async def test_later_partials_wait_while_another_stream_awaits_its_first(
     assert PARTIAL in decoder.kinds
     await session.finish()
     assert not crowd.others_waiting("another stream")  # the finished stream left the crowd
+
+
+def test_the_rest_after_a_partial_grows_with_the_open_streams() -> None:
+    # 8 streams: each rests 15 times its partial's time, so together they use about half.
+    assert rest_after_partial(0.2, 8, shown_before=True) == 0.2 * 15
+    assert rest_after_partial(0.2, 1, shown_before=True) == 0.2
+    assert rest_after_partial(0.2, 0, shown_before=True) == 0.2  # counted before it opened
+    # Until the stream's first partial was shown, it retries after one partial's time only.
+    assert rest_after_partial(0.2, 8, shown_before=False) == 0.2
