@@ -206,6 +206,31 @@ def test_options_that_cannot_share_a_generate_call_are_decoded_apart(
     assert ok(results[2]).text == "".join(s.text for s in segments).strip()
 
 
+def test_each_row_keeps_its_own_prompt_and_hotwords(
+    tiny_model: WhisperModel, clips: list[Speech]
+) -> None:
+    # The scheduler batches requests that differ only in prompt or hotwords (live streams
+    # prompt with their own previous text): each must decode as it would alone.
+    decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=8)
+    chosen = [
+        (clips[1], TranscribeOptions(prompt="Notes from the meeting.")),
+        (clips[2], TranscribeOptions(prompt="Notes from the meeting.")),  # same length: one call
+        (clips[3], TranscribeOptions(prompt="Kennedy.")),
+        (clips[0], TranscribeOptions(hotwords="Americans country")),
+        (clips[4], TranscribeOptions()),
+    ]
+    results = decoder.decode([(clip.audio, options) for clip, options in chosen])
+    for (clip, options), result in zip(chosen, results, strict=True):
+        segments, _ = tiny_model.transcribe(
+            clip.audio,
+            beam_size=1,
+            temperature=0,
+            initial_prompt=options.prompt,
+            hotwords=options.hotwords,
+        )
+        assert ok(result).text == "".join(s.text for s in segments).strip(), clip.name
+
+
 def test_long_audio_is_split_into_vad_windows_and_stitched_in_order(
     tiny_model: WhisperModel, clips: list[Speech]
 ) -> None:
