@@ -174,6 +174,35 @@ def test_cli_streams_stdin_pcm(tiny_server: ServerThread, jfk_clip: Any) -> None
     assert "your country" in done.stdout.lower()
 
 
+def readme_stream_client() -> str:
+    """The README's minimal Python streaming client, as printed there."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("A minimal Python client") :]
+    code = section[section.index("```python\n") + len("```python\n") :]
+    return code[: code.index("\n```")]
+
+
+def test_the_readme_python_client_prints_the_finals(
+    tiny_server: ServerThread, jfk_clip: Any, tmp_path: Path
+) -> None:
+    code = readme_stream_client()
+    assert '"jfk.flac"' in code and "ws://localhost:8080/v1/stream" in code
+    script = tmp_path / "client.py"
+    script.write_text(
+        code.replace('"jfk.flac"', repr(str(jfk_clip.path))).replace(
+            "ws://localhost:8080/v1/stream", tiny_server.url
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    finals = [line for line in done.stdout.replace("\r", "\n").splitlines() if line[:1] == "["]
+    assert len(finals) >= 2, done.stdout
+    text = " ".join(line.split("] ", 1)[1] for line in finals)
+    assert word_error_rate(jfk_clip.transcript, text) <= 0.15, text
+
+
 def test_cli_errors_are_one_line_with_exit_codes(tiny_server: ServerThread, tmp_path: Path) -> None:
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"not audio at all")
