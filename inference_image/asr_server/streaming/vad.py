@@ -12,6 +12,7 @@ The ONNX session is the process-wide one from `faster_whisper.vad.get_vad_model(
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +88,9 @@ class Endpointer:
 
     def __init__(self, settings: EndpointSettings, sample_rate: int = 16_000) -> None:
         self.settings = settings
-        self._min_silence_windows = max(1, round(settings.min_silence_s * sample_rate / 512))
+        # Whole windows, rounded up: at least the silence asked for (300 ms -> 10 windows, 320 ms).
+        windows = settings.min_silence_s * sample_rate / WINDOW_SAMPLES
+        self._min_silence_windows = max(1, math.ceil(windows - 1e-9))
         self._windows = 0
         self._silent_run = 0
         self.in_speech = False

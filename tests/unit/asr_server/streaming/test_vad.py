@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 from asr_server.streaming.vad import WINDOW_SAMPLES, Endpointer, EndpointSettings, SileroStream
 from faster_whisper.vad import get_speech_timestamps, get_vad_model
 
@@ -46,3 +47,12 @@ def test_endpointer_agrees_with_offline_speech_timestamps(
     # First onset and last offset within a few windows of faster-whisper's own segmentation.
     assert abs(starts[0] - offline[0]["start"]) <= 4 * WINDOW_SAMPLES
     assert abs(ends[-1] - offline[-1]["end"]) <= 8 * WINDOW_SAMPLES
+
+
+@pytest.mark.parametrize(("silence_ms", "windows"), [(300, 10), (320, 10), (400, 13), (500, 16)])
+def test_the_endpoint_silence_is_at_least_what_was_asked(silence_ms: int, windows: int) -> None:
+    # Counted in whole 32 ms windows, rounded up: 300 ms ends after 10 silent windows (320 ms).
+    endpointer = Endpointer(EndpointSettings(min_silence_s=silence_ms / 1000))
+    assert [e.kind for e in endpointer.update([0.9] * 10)] == ["start"]
+    assert endpointer.update([0.1] * (windows - 1)) == []
+    assert [e.kind for e in endpointer.update([0.1])] == ["end"]
