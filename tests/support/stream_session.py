@@ -39,6 +39,8 @@ class RecordingDecoder:
         self.overrun_trimmed = False
         """Answer trimmed-context decodes without a prompt with an extra segment placed after
         the audio."""
+        self.full_temperature = 0.0
+        """The temperature full-context decodes report (as if the fallback had sampled)."""
 
     async def __call__(
         self, audio: Audio, options: TranscribeOptions, kind: str, since: float
@@ -59,7 +61,8 @@ class RecordingDecoder:
                 raise QueueFull("full", retry_after=1)
             seconds = len(audio) / SAMPLE_RATE
             text = f"{seconds:.2f}s"
-            segments = [Segment(0, 0.0, seconds, text, -0.2, 0.0, 0.8)]
+            temperature = self.full_temperature if options.encoder_context == "full" else 0.0
+            segments = [Segment(0, 0.0, seconds, text, -0.2, 0.0, 0.8, temperature=temperature)]
             if self.overrun_trimmed and options.encoder_context == "trimmed" and not options.prompt:
                 segments.append(Segment(1, seconds + 1, seconds + 4, " uh...", -0.2, 0.0, 0.8))
                 text = f"{text} uh..."

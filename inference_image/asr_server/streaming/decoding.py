@@ -25,6 +25,10 @@ Emit = Callable[[ServerMessage], Awaitable[None]]
 MAX_CONTEXT_CHARS = 200
 """Of the stream's previous final, given as the prompt of its next decodes (Whisper keeps at
 most 223 prompt tokens)."""
+PROMPT_RESET_TEMPERATURE = 0.5
+"""A final decoded only at a temperature above this is not used as context (faster-whisper's
+prompt_reset_on_temperature): sampled text is likely wrong, and as a prompt it would carry the
+error, or a hallucination loop, into the next utterances."""
 
 
 async def settle(task: asyncio.Future[Transcription | None], wait_cancelled: bool = True) -> None:
@@ -113,8 +117,15 @@ class StreamDecoder:
             except Exception as exc:  # the scheduler's domain errors and EngineError
                 await self._failed(exc, final=True)
                 return None
-        self.previous_text = result.text.strip() or self.previous_text
+        self._remember(result)
         return result
+
+    def _remember(self, result: Transcription) -> None:
+        """Keep `result` as the context of the next decodes (see PROMPT_RESET_TEMPERATURE)."""
+        if any(s.temperature > PROMPT_RESET_TEMPERATURE for s in result.segments):
+            self.previous_text = ""
+        elif result.text.strip():
+            self.previous_text = result.text.strip()
 
     async def _final_decode(self, audio: Audio, since: float) -> Transcription:
         result = await self._decode(audio, self.in_context(self.options), FINAL, since)

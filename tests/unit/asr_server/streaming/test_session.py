@@ -305,6 +305,24 @@ async def test_decodes_carry_the_previous_final_as_context(
     assert any(kind != FINAL for kind, _, _ in second)
 
 
+async def test_a_final_sampled_at_a_high_temperature_is_not_used_as_context(
+    two_utterances: tuple[bytes, float],
+) -> None:
+    decoder, out = RecordingDecoder(), Collector()
+    decoder.overrun_trimmed = True  # fails unless prompted: both finals need the full window
+    decoder.full_temperature = 0.8  # ... where the fallback sampled them
+    session = make_session(decoder, out, partial_interval_s=30)
+    await feed_all(session, two_utterances[0])
+    await session.finish()
+    finals = [
+        (o.encoder_context, o.prompt)
+        for o, k in zip(decoder.options, decoder.kinds, strict=True)
+        if k == FINAL
+    ]
+    # No context from the first final: the second is again unprompted, fails, and is retried.
+    assert finals == [("trimmed", None), ("full", None)] * 2
+
+
 async def partials_with(streams: int, speech: npt.NDArray[np.float32]) -> int:
     """Partials decoded for `speech` when each "takes" 0.1 s of a fake clock."""
     now = [0.0]
