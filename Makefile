@@ -53,7 +53,7 @@ e2e: venv ## End-to-end tests against the cluster in KUBECONFIG (kind/k3d; skipp
 ##@ Run
 
 .PHONY: demo
-demo: venv ## Operator + emulated cluster + inference server; transcribe ../shared/audio/jfk.flac
+demo: venv ## Operator + emulated cluster + inference server; transcribe and stream ../shared/audio/jfk.flac
 	$(PY) scripts/demo.py
 
 .PHONY: bench

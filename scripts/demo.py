@@ -4,8 +4,9 @@ Starts a Kubernetes API emulator (kmock) on 127.0.0.1, runs the operator against
 crds/ and examples/cpu-english.yaml with kubectl, shows what the operator reconciled, then
 runs the inference server exactly as the rendered Deployment's container would (its command,
 args and env), transcribes ../shared/audio/jfk.flac (or espeak-ng speech) through the
-OpenAI-compatible API and prints the transcript and the request's metrics. Everything it
-started is stopped on exit, also on Ctrl-C; a failure names the step and exits 1.
+OpenAI-compatible API, streams it over the WebSocket (`asr-server stream`: a final per
+utterance) and prints the transcript, the finals and the metrics. Everything it started is
+stopped on exit, also on Ctrl-C; a failure names the step and exits 1.
 """
 
 from __future__ import annotations
@@ -179,6 +180,21 @@ def transcribe(base_url: str, audio: Path) -> str:
     return str(result.text)
 
 
+def stream(base_url: str, audio: Path) -> list[str]:
+    """`asr-server stream` (the CLI client) against GET /v1/stream; its final lines."""
+    url = base_url.replace("http://", "ws://") + "/v1/stream"
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "asr_server", "stream", str(audio), "--url", url, "--no-partials"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise StepFailed(f"asr-server stream exited {done.returncode}: {done.stderr.strip()}")
+    print(f"    asr-server stream {audio.name} --url {url} "
+          f"({time.monotonic() - started:.2f} s, sent as fast as the server reads it)")  # fmt: skip
+    return done.stdout.splitlines()
+
+
 def print_metrics(base_url: str) -> None:
     status, body = http_get(f"{base_url}/metrics")
     if status != 200:
@@ -222,7 +238,13 @@ def run(steps: Steps, children: Children, example_path: Path, state: Path) -> No
         print(f"\n    transcript: {text.strip()}\n")
         if not text.strip():
             raise StepFailed("the transcript is empty")
-    with steps.step("the request's metrics (GET /metrics)"):
+    with steps.step("stream it over the WebSocket: a final per utterance (GET /v1/stream)"):
+        finals = stream(base_url, speech_file(state))
+        for line in finals:
+            print(f"    stream: {line}")
+        if not finals:
+            raise StepFailed("the stream gave no final")
+    with steps.step("the metrics (GET /metrics)"):
         print_metrics(base_url)
 
 

@@ -1,5 +1,6 @@
 """`make demo` end to end (~20 s): emulator, operator, kubectl apply, the server run from the
-rendered Deployment, jfk.flac transcribed; and a failing step named with exit code 1."""
+rendered Deployment, jfk.flac transcribed and streamed; and a failing step named with exit
+code 1."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ def test_demo_transcribes_jfk_and_exits_0(tmp_path: Path, jfk_clip: Clip) -> Non
     assert transcript is not None
     assert word_error_rate(jfk_clip.transcript, transcript.group(1)) <= 0.15
     assert 'asr_requests_total{code="200",route="/v1/audio/transcriptions"} 1' in out
+    streamed = re.findall(r"stream: \[[ \d.]+-[ \d.]+\] (.+)", out)
+    assert len(streamed) >= 2, "a final per utterance from the WebSocket step"
+    assert word_error_rate(jfk_clip.transcript, " ".join(streamed)) <= 0.15
     assert "demo: done" in out
     for log in ("emulator.log", "operator.log", "server.log"):
         assert (tmp_path / "state" / log).exists()
