@@ -79,6 +79,8 @@ class Level:
     streams: int
     first_partials: list[float] = field(default_factory=list)
     finals: list[float] = field(default_factory=list)
+    finals_by_utterance: dict[int, list[float]] = field(default_factory=dict)
+    """The same latencies by the utterance's place in its stream (0 = the stream's first)."""
     send_lags: list[float] = field(default_factory=list)
     wers: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -183,7 +185,7 @@ def score_ours(level: Level, outcome: StreamOutcome, speech: Speech) -> None:
     else:
         level.first_partials.append(math.inf)
     finals = [r for r in outcome.received if r.type == "final"]
-    for offset in speech.offsets_s:
+    for index, offset in enumerate(speech.offsets_s):
         # The final that covers this end of speech: the first one ending at or after it.
         match = [r for r in finals if r.message["end"] >= offset - 0.05]
         if not match and offset == speech.offsets_s[-1]:
@@ -194,6 +196,7 @@ def score_ours(level: Level, outcome: StreamOutcome, speech: Speech) -> None:
             level.missing_finals += 1
             continue
         level.finals.append(match[0].at - (start + offset))
+        level.finals_by_utterance.setdefault(index, []).append(level.finals[-1])
     level.wers.append(word_error_rate(speech.text, outcome.text))
     level.errors += [e["code"] for e in outcome.of("error")]
 
@@ -241,6 +244,13 @@ def run_levels(name: str, runner: Any, levels: list[int], speeches: list[Speech]
         level = asyncio.run(runner(n, speeches))
         results.append(level)
         print(level.row(), flush=True)
+        if level.finals_by_utterance:
+            by_utterance = sorted(level.finals_by_utterance.items())
+            print(
+                "      p95 final by utterance in its stream: "
+                + ", ".join(f"#{i} {p95(v):.2f} s" for i, v in by_utterance),
+                flush=True,
+            )
     return results
 
 
