@@ -22,6 +22,7 @@ from asrfleet_operator.specmodel import (
     ServerSpec,
     ServiceSpec,
     SpeechRecognizerSpec,
+    StreamingSpec,
 )
 from asrfleet_operator.specparts import (
     COMPUTE_TYPES,
@@ -38,6 +39,7 @@ from asrfleet_operator.specparts import (
     STRATEGIES,
     URI_SCHEMES,
     Reader,
+    streaming_section,
 )
 
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -273,6 +275,7 @@ def _server(r: Reader, value: Any) -> ServerSpec:
         cpu_layout=r.choice(raw, f"{p}.cpuLayout", CPU_LAYOUTS, None),
         api_key_secret_ref=ref,
         cache_entries=r.integer(raw, f"{p}.cacheEntries", None, minimum=0),
+        streaming=streaming_section(r, raw.get("streaming"), f"{p}.streaming"),
     )
 
 
@@ -289,5 +292,6 @@ __all__ = [
     "ServiceSpec",
     "SpecError",
     "SpeechRecognizerSpec",
+    "StreamingSpec",
     "parse_spec",
 ]

@@ -79,6 +79,19 @@ class SecretKeyRef:
 
 
 @dataclass(frozen=True)
+class StreamingSpec:
+    """spec.server.streaming; None leaves the server's default."""
+
+    max_streams: int | None = None
+    max_stream_seconds: float | None = None
+    idle_timeout_seconds: float | None = None
+    partial_interval_milliseconds: float | None = None
+    max_utterance_seconds: float | None = None
+    endpoint_silence_milliseconds: int | None = None
+    encoder_context: str | None = None
+
+
+@dataclass(frozen=True)
 class ServerSpec:
     max_concurrent_requests: int | None = None
     max_queue: int | None = None
@@ -91,6 +104,7 @@ class ServerSpec:
     cpu_layout: str | None = None
     api_key_secret_ref: SecretKeyRef | None = None
     cache_entries: int | None = None
+    streaming: StreamingSpec = field(default_factory=StreamingSpec)
 
 
 @dataclass(frozen=True)

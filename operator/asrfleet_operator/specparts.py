@@ -1,10 +1,13 @@
-"""Building blocks of the spec parse: allowed values and a problem-collecting field reader."""
+"""Building blocks of the spec parse: allowed values, a problem-collecting field reader, and
+the self-contained `spec.server.streaming` section (here so that spec.py stays small)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
+
+from asrfleet_operator.specmodel import StreamingSpec
 
 # The inference server's model catalogue (DESIGN.md "Models"); other models come through `uri`.
 KNOWN_MODELS = ("whisper-tiny.en", "whisper-base")
@@ -19,6 +22,9 @@ PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 STRATEGIES = ("RollingUpdate", "Recreate")
 ENCODER_CONTEXTS = ("full", "trimmed")
 CPU_LAYOUTS = ("auto", "single", "adaptive")
+# The inference server's own bounds (asr_server/config.py; the env contract test checks the edges).
+STREAM_MAX_UTTERANCE_SECONDS = 30  # Whisper's window
+STREAM_ENDPOINT_SILENCE_MS = (100, 5000)
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 _PERCENT = re.compile(r"^[0-9]{1,3}%$")
 _MISSING = object()
@@ -111,7 +117,9 @@ class Reader:
             return default
         return value
 
-    def number(self, raw: Mapping[str, Any], path: str, minimum: float) -> float | None:
+    def number(
+        self, raw: Mapping[str, Any], path: str, minimum: float, maximum: float | None = None
+    ) -> float | None:
         value = self._get(raw, path)
         if value is _MISSING:
             return None
@@ -121,10 +129,15 @@ class Reader:
         if value < minimum:
             self.problem(path, f"must be >= {minimum}; got {value}")
             return None
+        if maximum is not None and value > maximum:
+            self.problem(path, f"must be <= {maximum}; got {value}")
+            return None
         return float(value)
 
-    def positive(self, raw: Mapping[str, Any], path: str) -> float | None:
-        value = self.number(raw, path, minimum=0)
+    def positive(
+        self, raw: Mapping[str, Any], path: str, maximum: float | None = None
+    ) -> float | None:
+        value = self.number(raw, path, minimum=0, maximum=maximum)
         if value == 0:
             self.problem(path, "must be > 0")
             return None
@@ -187,3 +200,23 @@ class Reader:
             else:
                 self.problem(f"{path}[{i}]", f"must be a name matching {pattern.pattern}")
         return result
+
+
+def streaming_section(r: Reader, value: Any, p: str) -> StreamingSpec:
+    """`spec.server.streaming` (path `p`), checked against the server's own bounds so that a
+    spec accepted here never stops the server at start-up."""
+    raw = r.mapping(value, p) or {}
+    low, high = STREAM_ENDPOINT_SILENCE_MS
+    return StreamingSpec(
+        max_streams=r.integer(raw, f"{p}.maxStreams", None, minimum=0),
+        max_stream_seconds=r.positive(raw, f"{p}.maxStreamSeconds"),
+        idle_timeout_seconds=r.positive(raw, f"{p}.idleTimeoutSeconds"),
+        partial_interval_milliseconds=r.positive(raw, f"{p}.partialIntervalMilliseconds"),
+        max_utterance_seconds=r.positive(
+            raw, f"{p}.maxUtteranceSeconds", maximum=STREAM_MAX_UTTERANCE_SECONDS
+        ),
+        endpoint_silence_milliseconds=r.integer(
+            raw, f"{p}.endpointSilenceMilliseconds", None, minimum=low, maximum=high
+        ),
+        encoder_context=r.choice(raw, f"{p}.encoderContext", ENCODER_CONTEXTS, None),
+    )

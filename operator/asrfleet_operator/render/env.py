@@ -68,6 +68,16 @@ def server_env(spec: SpeechRecognizerSpec) -> list[dict[str, Any]]:
         ("ASR_CPU_LAYOUT", server.cpu_layout),
         ("ASR_CACHE_ENTRIES", server.cache_entries),
     ]
+    streaming = server.streaming
+    values += [
+        ("ASR_MAX_STREAMS", streaming.max_streams),
+        ("ASR_STREAM_MAX_SECONDS", streaming.max_stream_seconds),
+        ("ASR_STREAM_IDLE_TIMEOUT_S", streaming.idle_timeout_seconds),
+        ("ASR_STREAM_PARTIAL_INTERVAL_MS", streaming.partial_interval_milliseconds),
+        ("ASR_STREAM_MAX_UTTERANCE_S", streaming.max_utterance_seconds),
+        ("ASR_STREAM_ENDPOINT_SILENCE_MS", streaming.endpoint_silence_milliseconds),
+        ("ASR_STREAM_ENCODER_CONTEXT", streaming.encoder_context),
+    ]
     env: list[dict[str, Any]] = [
         {"name": name, "value": _text(value)} for name, value in values if value is not None
     ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from asrfleet_operator.spec import SpecError, parse_spec
+from asrfleet_operator.spec import SpecError, StreamingSpec, parse_spec
 
 
 def problems(spec: dict[str, object], name: str = "fleet") -> list[str]:
@@ -94,6 +94,29 @@ def test_every_problem_is_reported_at_once_with_its_path() -> None:
             {"model": {"name": "whisper-base"}, "server": {"cpuLayout": "many"}},
             "spec.server.cpuLayout",
         ),
+        *(
+            (
+                {"model": {"name": "whisper-base"}, "server": {"streaming": {key: value}}},
+                f"spec.server.streaming.{key}",
+            )
+            for key, value in [
+                ("maxStreams", -1),
+                ("maxStreams", 8.5),
+                ("maxStreamSeconds", 0),
+                ("idleTimeoutSeconds", -5),
+                ("partialIntervalMilliseconds", "500"),
+                ("maxUtteranceSeconds", 0),
+                ("maxUtteranceSeconds", 31),
+                ("endpointSilenceMilliseconds", 99),
+                ("endpointSilenceMilliseconds", 5001),
+                ("endpointSilenceMilliseconds", 300.5),
+                ("encoderContext", "half"),
+            ]
+        ),
+        (
+            {"model": {"name": "whisper-base"}, "server": {"streaming": 8}},
+            "spec.server.streaming",
+        ),
     ],
 )
 def test_semantic_problems_name_the_field(spec: dict[str, object], path: str) -> None:
@@ -109,3 +132,32 @@ def test_long_names_are_refused_because_they_name_the_children() -> None:
 def test_uri_model_gets_a_directory_name() -> None:
     spec = parse_spec({"model": {"uri": "hf://Systran/Faster-Whisper-Large-V3/"}})
     assert spec.model.served_name == "faster-whisper-large-v3"
+
+
+def test_streaming_settings_parse_typed_and_unset_ones_stay_none() -> None:
+    spec = parse_spec(
+        {
+            "model": {"name": "whisper-tiny.en"},
+            "server": {
+                "streaming": {
+                    "maxStreams": 0,
+                    "maxStreamSeconds": 600,
+                    "idleTimeoutSeconds": 12.5,
+                    "partialIntervalMilliseconds": 250,
+                    "maxUtteranceSeconds": 30,
+                    "endpointSilenceMilliseconds": 100,
+                    "encoderContext": "full",
+                }
+            },
+        }
+    )
+    assert spec.server.streaming == StreamingSpec(
+        max_streams=0,
+        max_stream_seconds=600.0,
+        idle_timeout_seconds=12.5,
+        partial_interval_milliseconds=250.0,
+        max_utterance_seconds=30.0,
+        endpoint_silence_milliseconds=100,
+        encoder_context="full",
+    )
+    assert parse_spec({"model": {"name": "whisper-base"}}).server.streaming == StreamingSpec()

@@ -133,6 +133,15 @@ def test_env_contract_values() -> None:
     assert "ASR_LANGUAGE" not in env(CPU)  # unset: detected per request
 
 
+def test_streaming_settings_render_only_when_set() -> None:
+    streaming = {"maxStreams": 8, "maxUtteranceSeconds": 12.5, "encoderContext": "full"}
+    e = env({**CPU, "server": {"streaming": streaming}})
+    assert e["ASR_MAX_STREAMS"] == "8" and e["ASR_STREAM_MAX_UTTERANCE_S"] == "12.5"
+    assert e["ASR_STREAM_ENCODER_CONTEXT"] == "full"
+    assert "ASR_STREAM_IDLE_TIMEOUT_S" not in e and "ASR_STREAM_ENDPOINT_SILENCE_MS" not in e
+    assert not [name for name in env(CPU) if "STREAM" in name]  # unset: the server's defaults
+
+
 def test_termination_grace_covers_the_drain() -> None:
     spec = {**CPU, "server": {"requestTimeoutSeconds": 300}}
     assert int(env(spec)["ASR_DRAIN_SECONDS"]) >= 300
