@@ -54,6 +54,8 @@ def type_of(schema: dict[str, Any]) -> str:
 
 BOUNDS = [("minimum", ">="), ("maximum", "<="), ("minLength", "len >="), ("maxLength", "len <="),
           ("minItems", "items >="), ("maxItems", "items <=")]  # fmt: skip
+EXCLUSIVE = {"minimum": "exclusiveMinimum", "maximum": "exclusiveMaximum"}
+"""OpenAPI v3.0 (what CRDs use): a boolean that makes the bound strict (> instead of >=)."""
 
 
 def constraints_of(schema: dict[str, Any]) -> str:
@@ -62,7 +64,8 @@ def constraints_of(schema: dict[str, Any]) -> str:
         parts.append(" \\| ".join(f"`{v}`" for v in schema["enum"]))
     for key, label in BOUNDS:
         if key in schema:
-            parts.append(f"{label} {schema[key]}")
+            exclusive = schema.get(EXCLUSIVE.get(key, ""), False)
+            parts.append(f"{label.rstrip('=') if exclusive else label} {schema[key]}")
     if "pattern" in schema:
         parts.append(f"pattern `{schema['pattern']}`".replace("|", "\\|"))
     for rule in schema.get("x-kubernetes-validations", []):
