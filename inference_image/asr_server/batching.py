@@ -78,15 +78,20 @@ class PendingRequest:
     enqueued_at: float = field(default_factory=time.monotonic)
     background: bool = False
     """Best-effort work (a stream's partial result): served after all other queued work."""
-    since: float = field(default_factory=time.monotonic)
-    """When the work became due (monotonic clock): the request's arrival, or for a stream's
-    decode the moment the audio it needs had arrived. Foreground work is served oldest first."""
+    since: float | None = None
+    """When the work became due (monotonic clock), if before it was enqueued: for a stream's
+    decode, the moment the audio it needs had arrived."""
+
+    @property
+    def due(self) -> float:
+        """What foreground work is ordered by, oldest first."""
+        return self.enqueued_at if self.since is None else min(self.since, self.enqueued_at)
 
 
 class PendingQueue:
     """Admitted requests with batch collection. Event-loop only.
 
-    Foreground work is ordered by `since`, so a request arriving now queues behind everything
+    Foreground work is ordered by `due`, so a request arriving now queues behind everything
     already waiting (first in, first out), while a stream's final that has waited since its
     speaker stopped (for its own stream's partial, or as a second chance after a failed
     first pass) goes ahead of work that became due later. Background work follows, in
@@ -106,7 +111,7 @@ class PendingQueue:
             self._items.append(item)
         else:  # behind the foreground work due no later, ahead of the rest
             position = next(
-                (i for i, q in enumerate(self._items) if q.background or q.since > item.since),
+                (i for i, q in enumerate(self._items) if q.background or q.due > item.due),
                 len(self._items),
             )
             self._items.insert(position, item)

@@ -173,9 +173,7 @@ class Scheduler:
         self.check_admission(finishing=finishing)
         assert self._queue is not None  # check_admission: started
         future = asyncio.get_running_loop().create_future()
-        item = PendingRequest(audio, options, future, background=background)
-        if since is not None:
-            item.since = min(since, item.enqueued_at)
+        item = PendingRequest(audio, options, future, background=background, since=since)
         self._queue.put(item)
         self.metrics.queue_depth.set(len(self._queue))
         try:

@@ -18,12 +18,8 @@ from support.stream_session import Collector, RecordingDecoder, feed_all, make_s
 def request(name: str, *, background: bool = False, since: float | None = None) -> PendingRequest:
     loop = asyncio.get_running_loop()
     options = TranscribeOptions(prompt=name)  # distinct options: one request per batch
-    item = PendingRequest(
-        np.zeros(1, np.float32), options, loop.create_future(), background=background
-    )
-    if since is not None:
-        item.since = since
-    return item
+    audio, future = np.zeros(1, np.float32), loop.create_future()
+    return PendingRequest(audio, options, future, background=background, since=since)
 
 
 async def test_background_requests_queue_behind_all_other_work() -> None:
