@@ -80,6 +80,10 @@ class StreamSession:
         self._last_partial_at = 0  # stream sample when the last partial was requested
         self._partial_wanted = False
         self._finals: deque[Utterance] = deque()
+        self._final_done_at = 0.0
+        """Clock time the stream's last final was decided: its next one is due no earlier. A
+        client sending audio faster than real time closes many utterances at once; due at
+        their audio's arrival, the whole backlog would go ahead of everyone's newer work."""
         self._first_partial_seen = False  # of the stream (the observer's metric)
         self._utterance_partial_seen = False  # of the open utterance
         self._closing = False
@@ -277,7 +281,8 @@ class StreamSession:
     async def _decode_early(self, early: Early) -> None:
         """Decode the utterance as it would end in this pause; the worker waits for it (one
         decode in flight per stream) unless the speaker goes on, which cancels it."""
-        early.task = asyncio.ensure_future(self.decoder.speculate(early.audio, early.since))
+        since = max(early.since, self._final_done_at)
+        early.task = asyncio.ensure_future(self.decoder.speculate(early.audio, since))
         await settle(early.task)
 
     async def _decode_final(self, utt: Utterance) -> None:
@@ -286,7 +291,9 @@ class StreamSession:
         if task is not None:
             await settle(task, wait_cancelled=False)
             early = None if task.cancelled() else task.result()
-        result = await self.decoder.final(utt.audio, early, utt.closed_at)
+        since = max(utt.closed_at, self._final_done_at)
+        result = await self.decoder.final(utt.audio, early, since)
+        self._final_done_at = self._clock()
         if result is None:
             return
         await self._emit(utt.final_message(result))

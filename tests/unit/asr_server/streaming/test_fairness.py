@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from asr_server.batching import BACKGROUND_MAX_BATCH, PendingQueue, PendingRequest
-from asr_server.engines.base import SAMPLE_RATE, TranscribeOptions
+from asr_server.engines.base import SAMPLE_RATE, Audio, TranscribeOptions
+from asr_server.streaming.decoding import FINAL
 from asr_server.streaming.protocol import Final, StartMessage
 from asr_server.streaming.session import StreamSession
 from asr_server.streaming.utterance import StreamSettings
@@ -124,3 +126,30 @@ async def test_the_route_queues_finals_and_first_partials_ahead_of_partials() ->
         await app[STREAMS].decode(np.zeros(1, np.float32), TranscribeOptions(), kind, since)
     # (finishing: still admitted while draining, background: behind all other work, since)
     assert calls == [(True, False, 0), (False, False, 1), (False, True, 2)]
+
+
+async def test_a_fast_client_backlog_is_due_one_final_at_a_time(
+    jfk_samples: npt.NDArray[np.float32],
+) -> None:
+    # Audio sent faster than real time closes many utterances at once. Each final is due from
+    # its audio's arrival or from the stream's previous final, whichever is later: the backlog
+    # must not jump ahead of other clients' newer work as a whole.
+    now = [0.0]
+    decoder, out = RecordingDecoder(), Collector()
+
+    async def slow(audio: Audio, options: TranscribeOptions, kind: str, since: float) -> Any:
+        now[0] += 1.0  # each decode takes a second of the fake clock
+        return await decoder(audio, options, kind, since)
+
+    session = StreamSession(
+        StartMessage(interim_results=False), StreamSettings(), slow, out, clock=lambda: now[0]
+    )
+    session.start()
+    speech = jfk_samples[: int(2.4 * SAMPLE_RATE)]
+    silence = np.zeros(SAMPLE_RATE, dtype=np.float32)
+    for frame in frames(to_pcm16(np.concatenate([speech, silence] * 3))):
+        session.feed(frame)  # all of it at t=0, before the worker runs
+    await session.finish()
+    assert len(out.of(Final)) == 3 and decoder.kinds == [FINAL] * 3
+    # The first is due when its audio arrived, the others when the one before was decided.
+    assert decoder.since == [0.0, 1.0, 2.0]
