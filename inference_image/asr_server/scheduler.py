@@ -17,10 +17,11 @@ Public API (HTTP routes and the WebSocket stream use only this)::
 - `BadRequest` (code `engine_error`): the engine rejected this item (other items of the same
   batch are unaffected).
 
-Requests are served FIFO by `settings.concurrency` decode workers; each worker takes the oldest
-request plus queued requests with identical options (up to `max_batch_size`, waiting at most
-`max_wait_s`; see `batching.py`) and decodes them with ONE `engine.transcribe_batch` call in a
-worker thread, off the event loop.
+Requests are served oldest due first (HTTP requests first in, first out; a live stream's final
+is due from its end of speech; stream partials last) by `settings.concurrency` decode workers;
+each worker takes the first request plus queued requests with the same decoding settings (up
+to `max_batch_size`, waiting at most `max_wait_s`; see `batching.py`) and decodes them with ONE
+`engine.transcribe_batch` call in a worker thread, off the event loop.
 """
 
 from __future__ import annotations
