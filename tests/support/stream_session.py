@@ -41,11 +41,16 @@ class RecordingDecoder:
         the audio."""
         self.full_temperature = 0.0
         """The temperature full-context decodes report (as if the fallback had sampled)."""
+        self.now = 0.0
+        """A fake clock for the session (`clock=lambda: decoder.now`): each decode advances it
+        by `decode_seconds`, the time it "takes"."""
+        self.decode_seconds = 0.0
 
     async def __call__(
         self, audio: Audio, options: TranscribeOptions, kind: str, since: float
     ) -> Transcription:
         final = kind == FINAL
+        self.now += self.decode_seconds
         self.calls.append((len(audio) / SAMPLE_RATE, final))
         self.kinds.append(kind)
         self.since.append(since)

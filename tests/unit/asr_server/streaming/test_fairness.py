@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from asr_server.batching import BACKGROUND_MAX_BATCH, PendingQueue, PendingRequest
-from asr_server.engines.base import SAMPLE_RATE, Audio, TranscribeOptions
+from asr_server.engines.base import SAMPLE_RATE, TranscribeOptions
 from asr_server.streaming.decoding import FINAL
 from asr_server.streaming.protocol import Final, StartMessage
 from asr_server.streaming.session import StreamSession
@@ -134,15 +133,14 @@ async def test_a_fast_client_backlog_is_due_one_final_at_a_time(
     # Audio sent faster than real time closes many utterances at once. Each final is due from
     # its audio's arrival or from the stream's previous final, whichever is later: the backlog
     # must not jump ahead of other clients' newer work as a whole.
-    now = [0.0]
     decoder, out = RecordingDecoder(), Collector()
-
-    async def slow(audio: Audio, options: TranscribeOptions, kind: str, since: float) -> Any:
-        now[0] += 1.0  # each decode takes a second of the fake clock
-        return await decoder(audio, options, kind, since)
-
+    decoder.decode_seconds = 1.0  # each decode takes a second of the fake clock
     session = StreamSession(
-        StartMessage(interim_results=False), StreamSettings(), slow, out, clock=lambda: now[0]
+        StartMessage(interim_results=False),
+        StreamSettings(),
+        decoder,
+        out,
+        clock=lambda: decoder.now,
     )
     session.start()
     speech = jfk_samples[: int(2.4 * SAMPLE_RATE)]

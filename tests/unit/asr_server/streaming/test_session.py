@@ -325,23 +325,16 @@ async def test_a_final_sampled_at_a_high_temperature_is_not_used_as_context(
 
 async def partials_with(streams: int, speech: npt.NDArray[np.float32]) -> int:
     """Partials decoded for `speech` when each "takes" 0.1 s of a fake clock."""
-    now = [0.0]
     decoder, out = RecordingDecoder(), Collector()
-
-    async def slow(
-        audio: Audio, options: TranscribeOptions, kind: str, since: float
-    ) -> Transcription:
-        now[0] += 0.1
-        return await decoder(audio, options, kind, since)
-
+    decoder.decode_seconds = 0.1
     settings = StreamSettings(partial_interval_s=0.1)
     session = StreamSession(
-        StartMessage(), settings, slow, out, clock=lambda: now[0], streams=lambda: streams
+        StartMessage(), settings, decoder, out, clock=lambda: decoder.now, streams=lambda: streams
     )
     session.start()
     for frame in frames(to_pcm16(speech)):
         session.feed(frame)
-        now[0] += len(frame) / 2 / SAMPLE_RATE
+        decoder.now += len(frame) / 2 / SAMPLE_RATE
         for _ in range(5):
             await asyncio.sleep(0)
     await session.finish()
@@ -362,25 +355,24 @@ async def test_partials_thin_out_with_the_number_of_open_streams(
 async def test_no_crowd_rest_before_the_first_partial_was_shown(
     jfk_samples: npt.NDArray[np.float32],
 ) -> None:
-    now = [0.0]
     decoder, out = RecordingDecoder(), Collector()
+    decoder.decode_seconds = 0.1
 
     async def empty_at_first(
         audio: Audio, options: TranscribeOptions, kind: str, since: float
     ) -> Transcription:
-        now[0] += 0.1
         result = await decoder(audio, options, kind, since)
         shown = kind == FINAL or len(decoder.kinds) > 2
         return result if shown else Transcription("", "en", 1.0, result.duration)
 
     settings = StreamSettings(partial_interval_s=0.1)
     session = StreamSession(
-        StartMessage(), settings, empty_at_first, out, clock=lambda: now[0], streams=lambda: 8
+        StartMessage(), settings, empty_at_first, out, clock=lambda: decoder.now, streams=lambda: 8
     )
     session.start()
     for frame in frames(to_pcm16(jfk_samples[: int(1.5 * SAMPLE_RATE)])):
         session.feed(frame)
-        now[0] += len(frame) / 2 / SAMPLE_RATE
+        decoder.now += len(frame) / 2 / SAMPLE_RATE
         for _ in range(5):
             await asyncio.sleep(0)
     # Two empty answers, then one is shown, although 8 streams would make a stream rest 1.5 s
