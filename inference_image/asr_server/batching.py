@@ -81,6 +81,11 @@ class PendingRequest:
     since: float | None = None
     """When the work became due (monotonic clock), if before it was enqueued: for a stream's
     decode, the moment the audio it needs had arrived."""
+    settings: TranscribeOptions = field(init=False)
+    """batch_settings(options), derived once: compared with every batch taken while it waits."""
+
+    def __post_init__(self) -> None:
+        self.settings = batch_settings(self.options)
 
     @property
     def due(self) -> float:
@@ -93,8 +98,8 @@ class PendingQueue:
 
     Foreground work is ordered by `due`, so a request arriving now queues behind everything
     already waiting (first in, first out), while a stream's final that has waited since its
-    speaker stopped (for its own stream's partial, or as a second chance after a failed
-    first pass) goes ahead of work that became due later. Background work follows, in
+    speaker stopped (for its stream's decode slot, or as a retry after a failed first pass)
+    goes ahead of work that became due later. Background work follows, in
     arrival order."""
 
     def __init__(self) -> None:
@@ -157,7 +162,7 @@ class PendingQueue:
         return batch
 
     def _take_compatible(self, batch: list[PendingRequest], max_size: int) -> None:
-        settings, background = batch_settings(batch[0].options), batch[0].background
+        settings, background = batch[0].settings, batch[0].background
         kept: deque[PendingRequest] = deque()
         while self._items:
             item = self._items.popleft()
@@ -165,7 +170,7 @@ class PendingQueue:
             # the sum of its items, so it would delay the foreground results.
             if (
                 len(batch) < max_size
-                and batch_settings(item.options) == settings
+                and item.settings == settings
                 and item.background == background
             ):
                 batch.append(item)
