@@ -1,5 +1,5 @@
-"""What a stream asks of the shared decoder: the options of each kind of decode, a final's
-second chance, and how failures are handled (a partial is skipped, a final reported)."""
+"""What a stream asks of the shared decoder: the options and context of each kind of decode,
+a failed final's retry, and how failures are handled (a partial is skipped, a final reported)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 `acceptable`: Whisper's own checks (engines/fallback.py: not too repetitive, not too unsure,
 unless silent) and `overran`. A final that fails them is decoded again with the full context
-and the temperature fallback (session.py).
+and the temperature fallback (decoding.py).
 
 With the trimmed context (engines/windows.py encoder_frames) the decoder sometimes does not
 stop at the end of the speech while Whisper's own checks (compression ratio, log-probability)
