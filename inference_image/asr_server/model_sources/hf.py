@@ -15,6 +15,7 @@ from __future__ import annotations
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import httpx2
 from huggingface_hub import HfApi, snapshot_download
@@ -30,6 +31,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 from huggingface_hub.utils import validate_repo_id  # type: ignore[attr-defined]  # lazy export
+from tqdm.auto import tqdm
 
 from asr_server.model_sources.base import Download, Fetched
 from asr_server.model_sources.errors import ExitCode, FetchError
@@ -39,6 +41,16 @@ from asr_server.model_sources.uri import ModelUri
 
 DOWNLOAD_WORKERS = 4
 """Files downloaded at once (a model is a few files; model.bin dominates)."""
+
+
+class TerminalProgress(tqdm):  # type: ignore[misc]  # tqdm has no type stubs
+    """snapshot_download's progress bars, shown on a terminal only: in a Job's log they would
+    be noise around the one-line error."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("disable") is not True:
+            kwargs["disable"] = None  # tqdm: off unless stderr is a terminal
+        super().__init__(*args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,7 @@ def fetch(repo: HfRepo, work: Path, settings: FetchSettings) -> Fetched:
             endpoint=settings.hf_endpoint,
             etag_timeout=settings.timeout_s,
             max_workers=DOWNLOAD_WORKERS,
+            tqdm_class=TerminalProgress,
         )
         verification = api.verify_repo_checksums(repo.repo_id, revision=commit, local_dir=download)
     except FetchError:

@@ -60,7 +60,7 @@ def test_tar_gz_and_zip_unpack(tmp_path: Path) -> None:
 def test_tar_members_that_leave_the_target_are_refused(
     tmp_path: Path, member: tarfile.TarInfo
 ) -> None:
-    with pytest.raises(FetchError, match="archive member .* refused") as caught:
+    with pytest.raises(FetchError, match=r"archive member .* refused") as caught:
         _unpack(tmp_path / "a", _tar_with(_member("model.bin", size=3), member))
     assert caught.value.exit_code == ExitCode.INVALID
     assert not (tmp_path / "escaped").exists()

@@ -15,7 +15,6 @@ import pytest
 from asr_server.model_sources import ExitCode, FetchError, FetchSettings, fetch_model
 from support.model_dirs import MODEL_FILES, assert_model, tar_bytes, zip_bytes
 
-
 AUTHORIZATION = "Basic cmVhZGVyOnBhNTV3b3Jk"  # reader:pa55word
 
 
@@ -110,7 +109,7 @@ def test_a_download_over_the_size_limit_is_cut_off(
     served: tuple[str, Path], tmp_path: Path
 ) -> None:
     url, _ = served
-    with pytest.raises(FetchError, match="larger than the .* GiB limit") as caught:
+    with pytest.raises(FetchError, match=r"larger than the .* GiB limit") as caught:
         fetch_model(f"{url}/model.tar.gz", tmp_path / "dest", FetchSettings(max_bytes=100))
     assert caught.value.exit_code == ExitCode.INVALID
 
