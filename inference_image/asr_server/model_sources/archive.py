@@ -16,7 +16,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from asr_server.model_sources.errors import ExitCode, FetchError
+from asr_server.model_sources.errors import ExitCode, FetchError, over_limit
 
 MAX_MEMBERS = 10_000
 """Most entries an archive may have (a model directory has a handful)."""
@@ -91,7 +91,4 @@ def _check_bounds(count: int, total: int, max_bytes: int, what: str) -> None:
     if count > MAX_MEMBERS:
         raise FetchError(f"{what} has more than {MAX_MEMBERS} members", ExitCode.INVALID)
     if total > max_bytes:
-        raise FetchError(
-            f"{what} unpacks to more than the {max_bytes / 2**30:g} GiB limit (--max-size-gib)",
-            ExitCode.INVALID,
-        )
+        raise over_limit(f"{what} unpacked", max_bytes)

@@ -29,3 +29,11 @@ class FetchError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def over_limit(what: str, max_bytes: int, size: int | None = None) -> FetchError:
+    """`what` (of `size` bytes, when known) exceeds the model size limit."""
+    amount = f"is {size / 2**30:.1f} GiB, over" if size is not None else "is larger than"
+    return FetchError(
+        f"{what} {amount} the {max_bytes / 2**30:g} GiB limit (--max-size-gib)", ExitCode.INVALID
+    )

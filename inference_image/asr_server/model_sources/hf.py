@@ -118,15 +118,7 @@ def fetch(repo: HfRepo, work: Path, settings: FetchSettings) -> Fetched:
             for s in info.siblings or []
             if s.rfilename.startswith(prefix)
         }
-        wanted = layout.select(sizes)
-        layout.check(wanted, where)
-        total = sum(sizes[name] for name in wanted)
-        if total > settings.max_bytes:
-            raise FetchError(
-                f"{where}: the model files add up to {total / 2**30:.1f} GiB, over the "
-                f"{settings.max_bytes / 2**30:g} GiB limit (--max-size-gib)",
-                ExitCode.INVALID,
-            )
+        wanted = layout.plan(sizes, where, settings.max_bytes)
         download = work / "hf"
         snapshot_download(
             repo.repo_id,

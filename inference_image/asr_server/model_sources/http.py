@@ -15,7 +15,7 @@ from pathlib import Path
 from asr_server.model_sources.archive import unpack
 from asr_server.model_sources.base import Download, Fetched
 from asr_server.model_sources.checksum import CHUNK, verify_sha256
-from asr_server.model_sources.errors import ExitCode, FetchError
+from asr_server.model_sources.errors import ExitCode, FetchError, over_limit
 from asr_server.model_sources.settings import FetchSettings
 from asr_server.model_sources.uri import ModelUri
 
@@ -48,11 +48,7 @@ def _download(uri: ModelUri, target: Path, settings: FetchSettings) -> None:
             while chunk := response.read(CHUNK):
                 written += len(chunk)
                 if written > settings.max_bytes:
-                    raise FetchError(
-                        f"{shown} is larger than the {settings.max_bytes / 2**30:g} GiB limit "
-                        "(--max-size-gib)",
-                        ExitCode.INVALID,
-                    )
+                    raise over_limit(shown, settings.max_bytes)
                 hasher.update(chunk)
                 out.write(chunk)
     except urllib.error.HTTPError as exc:

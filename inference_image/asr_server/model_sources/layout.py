@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from asr_server.model_sources.errors import ExitCode, FetchError
+from asr_server.model_sources.errors import ExitCode, FetchError, over_limit
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,16 @@ class ModelLayout:
                 f"{where} has no {', '.join(missing)} (a model needs {', '.join(self.required)})",
                 ExitCode.INVALID,
             )
+
+    def plan(self, sizes: dict[str, int], where: str, max_bytes: int) -> list[str]:
+        """From a source's listing (name -> size), the files to download: the model's, all
+        required ones present, within the size limit; raises before anything is fetched."""
+        wanted = self.select(sizes)
+        self.check(wanted, where)
+        total = sum(sizes[name] for name in wanted)
+        if total > max_bytes:
+            raise over_limit(f"{where}: the model", max_bytes, total)
+        return wanted
 
 
 LAYOUTS: dict[str, ModelLayout] = {

@@ -24,7 +24,7 @@ from botocore.config import Config
 from asr_server.model_sources.archive import unpack
 from asr_server.model_sources.base import Download, Fetched
 from asr_server.model_sources.checksum import sha256_of, verify_sha256
-from asr_server.model_sources.errors import ExitCode, FetchError
+from asr_server.model_sources.errors import ExitCode, FetchError, over_limit
 from asr_server.model_sources.layout import LAYOUTS
 from asr_server.model_sources.settings import FetchSettings
 from asr_server.model_sources.uri import ModelUri
@@ -112,11 +112,7 @@ def _fetch_archive(
     client: Any, location: S3Location, size: int, work: Path, settings: FetchSettings
 ) -> Fetched:
     if size > settings.max_bytes:
-        raise FetchError(
-            f"{location.shown} is {size / 2**30:.1f} GiB, over the "
-            f"{settings.max_bytes / 2**30:g} GiB limit (--max-size-gib)",
-            ExitCode.INVALID,
-        )
+        raise over_limit(location.shown, settings.max_bytes, size)
     download = work / "download"
     client.download_file(location.bucket, location.key, str(download), Config=TRANSFER)
     _check_size(download, size, location.shown)
@@ -142,16 +138,7 @@ def _fetch_directory(
             sizes[item["Key"][len(prefix) :]] = int(item["Size"])
     if not sizes:
         raise FetchError(f"no object or directory at {location.shown}", ExitCode.UNAVAILABLE)
-    layout = LAYOUTS[settings.engine]
-    wanted = layout.select(sizes)
-    layout.check(wanted, shown)
-    total = sum(sizes[name] for name in wanted)
-    if total > settings.max_bytes:
-        raise FetchError(
-            f"{shown}: the model files add up to {total / 2**30:.1f} GiB, over the "
-            f"{settings.max_bytes / 2**30:g} GiB limit (--max-size-gib)",
-            ExitCode.INVALID,
-        )
+    wanted = LAYOUTS[settings.engine].plan(sizes, shown, settings.max_bytes)
     directory = work / "s3"
     directory.mkdir()
     for name in wanted:

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from asr_server.__main__ import main
 from asr_server.model_sources import FetchError, FetchSettings, fetch_model
 from asr_server.model_sources.install import MARKER
 from conftest import Clip
+from support.fetch_cli import assert_fails, fetch_cli
 from support.hf_hub import Hub, serve_in_thread
 from support.model_dirs import write_model
 from support.served_model import ASR_SERVER, free_port, transcribe_with
@@ -90,12 +89,6 @@ def tiny_v1(site: HubSite, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return fetch_model(f"hf://{TINY}@v1", dest, site.settings()).path
 
 
-def _cli(capsys: pytest.CaptureFixture[str], uri: str, dest: Path) -> tuple[int, str, str]:
-    code = main(["fetch-model", uri, str(dest)])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.fixture
 def hub_env(site: HubSite, monkeypatch: pytest.MonkeyPatch) -> HubSite:
     monkeypatch.setenv("HF_ENDPOINT", site.url)
@@ -135,8 +128,8 @@ def test_a_rerun_asks_the_hub_nothing(
     hub_env: HubSite, tiny_v1: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = len(hub_env.hub.requests)
-    code, out, _ = _cli(capsys, f"hf://{TINY}@v1", tiny_v1)
-    assert code == 0 and "already there" in out
+    run = fetch_cli(capsys, f"hf://{TINY}@v1", tiny_v1)
+    assert run.code == 0 and "already there" in run.out
     assert len(hub_env.hub.requests) == before
 
 
@@ -151,17 +144,15 @@ def test_a_private_repository_needs_the_token(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    code, _, err = _cli(capsys, "hf://asrfleet/private", tmp_path / "anonymous")
-    assert code == 3 and err.count("\n") == 1
-    assert "not found" in err and "HF_TOKEN is not set" in err
+    anonymous = fetch_cli(capsys, "hf://asrfleet/private", tmp_path / "anonymous")
+    assert_fails(anonymous, 3, "not found at .*, or it is private or gated and HF_TOKEN is not set")
     monkeypatch.setenv("HF_TOKEN", "hf_wrong_token_abcdef")
-    code, out, err = _cli(capsys, "hf://asrfleet/private", tmp_path / "wrong")
-    assert code == 5 and err.count("\n") == 1 and "refused the token in HF_TOKEN" in err
-    assert "hf_wrong_token_abcdef" not in out + err
+    wrong = fetch_cli(capsys, "hf://asrfleet/private", tmp_path / "wrong")
+    assert_fails(wrong, 5, "refused the token in HF_TOKEN", "hf_wrong_token_abcdef")
     monkeypatch.setenv("HF_TOKEN", hub_env.hub.token)
-    code, out, err = _cli(capsys, "hf://asrfleet/private", tmp_path / "with-token")
-    assert code == 0, err
-    assert hub_env.hub.token not in out + (tmp_path / "with-token" / MARKER).read_text()
+    right = fetch_cli(capsys, "hf://asrfleet/private", tmp_path / "with-token")
+    assert right.code == 0, right.err
+    assert hub_env.hub.token not in right.out + (tmp_path / "with-token" / MARKER).read_text()
     assert not (tmp_path / "anonymous").exists() and not (tmp_path / "wrong").exists()
 
 
@@ -185,9 +176,7 @@ def test_failures_are_one_line(
     code: int,
     message: str,
 ) -> None:
-    exit_code, _, err = _cli(capsys, uri, tmp_path / "m")
-    assert exit_code == code, err
-    assert err.count("\n") == 1 and re.search(message, err), err
+    assert_fails(fetch_cli(capsys, uri, tmp_path / "m"), code, message)
     assert not (tmp_path / "m").exists()
 
 
@@ -202,8 +191,7 @@ def test_an_unreachable_hub_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
-    code, _, err = _cli(capsys, f"hf://{TINY}", tmp_path / "m")
-    assert code == 3 and err.count("\n") == 1 and "cannot reach the Hub at" in err
+    assert_fails(fetch_cli(capsys, f"hf://{TINY}", tmp_path / "m"), 3, "cannot reach the Hub at")
 
 
 def test_nothing_is_written_outside_dest_s_parent(site: HubSite, tmp_path: Path) -> None:

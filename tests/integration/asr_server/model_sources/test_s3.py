@@ -6,16 +6,15 @@ served by a real `asr-server serve` on jfk; refusals, missing objects and failur
 from __future__ import annotations
 
 import hashlib
-import re
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from asr_server.__main__ import main
 from asr_server.model_sources import FetchSettings, fetch_model
 from conftest import Clip
+from support.fetch_cli import assert_fails, fetch_cli
 from support.model_dirs import tar_bytes, write_model
 from support.s3_server import (
     READ_POLICY,
@@ -78,12 +77,6 @@ def as_reader(store: Store) -> Iterator[Store]:
         yield store
 
 
-def _fetch_cli(capsys: pytest.CaptureFixture[str], uri: str, dest: Path) -> tuple[int, str, str]:
-    code = main(["fetch-model", uri, str(dest)])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.fixture(scope="module")
 def fetched(store: Store, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """whisper-tiny.en fetched once from each shape of source."""
@@ -121,8 +114,8 @@ async def test_the_server_serves_jfk_from_the_fetched_model(
 def test_a_rerun_is_a_no_op(
     as_reader: Store, fetched: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = _fetch_cli(capsys, "s3://models/whisper-tiny.en", fetched["directory"])
-    assert code == 0 and "already there" in out
+    run = fetch_cli(capsys, "s3://models/whisper-tiny.en", fetched["directory"])
+    assert run.code == 0 and "already there" in run.out
 
 
 def test_a_prefix_with_a_slash_and_path_style_addressing(
@@ -154,10 +147,7 @@ def test_missing_and_invalid_objects_are_one_line(
     code: int,
     message: str,
 ) -> None:
-    exit_code, _, err = _fetch_cli(capsys, uri, tmp_path / "m")
-    assert exit_code == code, err
-    assert err.count("\n") == 1 and err.startswith("asr-server fetch-model: ")
-    assert re.search(message, err), err
+    assert_fails(fetch_cli(capsys, uri, tmp_path / "m"), code, message)
     assert not (tmp_path / "m").exists()
 
 
@@ -171,12 +161,10 @@ def test_refused_credentials_are_one_line_without_the_secret(
         "no credentials": None,
     }[who]
     with aws_env(store.server.url, key):
-        code, out, err = _fetch_cli(capsys, "s3://models/whisper-tiny.en", tmp_path / "m")
-    assert code == 5 and err.count("\n") == 1, err
+        run = fetch_cli(capsys, "s3://models/whisper-tiny.en", tmp_path / "m")
     expected = "no AWS credentials" if key is None else "refused the credentials"
-    assert expected in err
-    for secret in ("not-the-secret-0123", store.stranger.secret, store.reader.secret):
-        assert secret not in out + err
+    secrets = ("not-the-secret-0123", store.stranger.secret, store.reader.secret)
+    assert_fails(run, 5, expected, *secrets)
     assert not (tmp_path / "m").exists()
 
 
@@ -184,8 +172,8 @@ def test_an_unreachable_endpoint_is_one_line(
     store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with aws_env(f"http://127.0.0.1:{free_port()}", store.reader):
-        code, _, err = _fetch_cli(capsys, "s3://models/whisper-tiny.en", tmp_path / "m")
-    assert code == 3 and err.count("\n") == 1 and "cannot connect to S3 at" in err
+        run = fetch_cli(capsys, "s3://models/whisper-tiny.en", tmp_path / "m")
+    assert_fails(run, 3, "cannot connect to S3 at")
 
 
 @pytest.fixture(scope="module")
@@ -204,11 +192,11 @@ def test_tls_with_a_private_ca_needs_aws_ca_bundle(
     endpoint, ca = tls_store
     key = AccessKey("any-key", "any-secret")
     with aws_env(endpoint, key):
-        code, _, err = _fetch_cli(capsys, "s3://models/m", tmp_path / "untrusted")
-    assert code == 3 and "TLS verification" in err and "AWS_CA_BUNDLE" in err
+        untrusted = fetch_cli(capsys, "s3://models/m", tmp_path / "untrusted")
+    assert_fails(untrusted, 3, "TLS verification .* failed: set AWS_CA_BUNDLE")
     with aws_env(endpoint, key, AWS_CA_BUNDLE=str(ca)):
-        code, _, err = _fetch_cli(capsys, "s3://models/m", tmp_path / "trusted")
-    assert code == 0, err
+        trusted = fetch_cli(capsys, "s3://models/m", tmp_path / "trusted")
+    assert trusted.code == 0, trusted.err
     with aws_env(endpoint, key, AWS_CA_BUNDLE=str(tmp_path / "absent.pem")):
-        code, _, err = _fetch_cli(capsys, "s3://models/m", tmp_path / "bad")
-    assert code == 2 and "AWS_CA_BUNDLE names no file" in err
+        wrong = fetch_cli(capsys, "s3://models/m", tmp_path / "bad")
+    assert_fails(wrong, 2, "AWS_CA_BUNDLE names no file")

@@ -100,7 +100,7 @@ def test_zip_links_are_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize("pack", [tar_bytes, zip_bytes])
 def test_size_is_bounded_before_anything_is_written(tmp_path: Path, pack: object) -> None:
     data = pack({"model.bin": b"x" * 600, "more.bin": b"y" * 600})  # type: ignore[operator]
-    with pytest.raises(FetchError, match="unpacks to more than") as caught:
+    with pytest.raises(FetchError, match="unpacked is larger than") as caught:
         _unpack(tmp_path, data, max_bytes=1000)
     assert caught.value.exit_code == ExitCode.INVALID
     assert not list((tmp_path / "out" / "unpacked").iterdir())
