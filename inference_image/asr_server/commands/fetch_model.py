@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from asr_server.model_sources import SCHEMES, FetchError, FetchSettings, fetch_model
+from asr_server.model_sources import PVC_MOUNT, SCHEMES, FetchError, FetchSettings, fetch_model
 from asr_server.model_sources.layout import LAYOUTS
 
 DEFAULTS = FetchSettings()
@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="fetch a model from a URI into a directory",
         description=(
             f"Fetch a model from {', '.join(s + '://' for s in SCHEMES)} into DEST (replaced "
-            "atomically; a re-run for the same URI does nothing). Hugging Face: HF_ENDPOINT, "
+            "atomically; a re-run for the same URI does nothing); pvc://CLAIM/PATH is checked "
+            f"where the claim is mounted ({PVC_MOUNT}). Hugging Face: HF_ENDPOINT, "
             "HF_TOKEN. S3: AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, "
             "AWS_SECRET_ACCESS_KEY, AWS_CA_BUNDLE, ASR_S3_ADDRESSING_STYLE. See docs/models.md."
         ),

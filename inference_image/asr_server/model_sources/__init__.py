@@ -28,10 +28,18 @@ from asr_server.model_sources import install
 from asr_server.model_sources.base import Download, InPlace, Source
 from asr_server.model_sources.errors import ExitCode, FetchError
 from asr_server.model_sources.layout import LAYOUTS, model_root
-from asr_server.model_sources.settings import FetchSettings
+from asr_server.model_sources.settings import PVC_MOUNT, FetchSettings
 from asr_server.model_sources.uri import ModelUri, parse_uri
 
-__all__ = ["SCHEMES", "ExitCode", "FetchError", "FetchResult", "FetchSettings", "fetch_model"]
+__all__ = [
+    "PVC_MOUNT",
+    "SCHEMES",
+    "ExitCode",
+    "FetchError",
+    "FetchResult",
+    "FetchSettings",
+    "fetch_model",
+]
 
 log = logging.getLogger(__name__)
 

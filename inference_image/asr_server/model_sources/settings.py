@@ -17,6 +17,8 @@ from pathlib import Path
 from asr_server.model_sources.errors import ExitCode, FetchError
 from asr_server.model_sources.layout import LAYOUTS
 
+PVC_MOUNT = Path("/model-source")
+"""Where the operator mounts a pvc:// model's claim (its MODEL_SOURCE_DIR)."""
 S3_ADDRESSING_STYLES = ("auto", "path", "virtual")
 DEFAULT_HF_ENDPOINT = "https://huggingface.co"
 
@@ -30,8 +32,8 @@ class FetchSettings:
     max_bytes: int = 20 * 2**30
     """Most bytes a model may have: a download, the files listed at a source, an archive's
     members together (a bound against bombs and mistakes, not the volume's size)."""
-    pvc_mount: Path = Path("/model-source")
-    """Where the operator mounts a pvc:// model's claim."""
+    pvc_mount: Path = PVC_MOUNT
+    """Where a pvc:// model's claim is mounted."""
     hf_endpoint: str = DEFAULT_HF_ENDPOINT
     """HF_ENDPOINT: the Hugging Face Hub or a mirror of it."""
     hf_token: str | None = field(default=None, repr=False)
