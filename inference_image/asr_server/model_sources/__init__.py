@@ -96,7 +96,7 @@ def fetch_model(
         return FetchResult(path, len(files), size, reused=True)
     assert isinstance(source, Download)
     with install.locked(dest):
-        done = install.installed(dest, model_uri)
+        done = install.installed(dest, model_uri, settings.engine)
         if done is not None:
             return FetchResult(dest, len(done.files), done.size, done.revision, reused=True)
         log.info("fetching %s into %s", model_uri.shown, dest)
@@ -109,6 +109,7 @@ def fetch_model(
             record = install.Installed(
                 key=model_uri.key,
                 source=model_uri.shown,
+                engine=settings.engine,
                 revision=fetched.revision,
                 files={name: (root / name).stat().st_size for name in names},
             )

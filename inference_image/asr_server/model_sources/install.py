@@ -35,6 +35,8 @@ class Installed:
     """`ModelUri.key` of the URI it was fetched from."""
     source: str
     """That URI as shown (no secrets)."""
+    engine: str
+    """The engine whose files were kept (layout.LAYOUTS)."""
     revision: str | None
     """What the source resolved the URI to (a Hugging Face commit), if it says."""
     files: dict[str, int]
@@ -45,8 +47,8 @@ class Installed:
         return sum(self.files.values())
 
 
-def installed(dest: Path, uri: ModelUri) -> Installed | None:
-    """The marker of DEST when DEST holds a complete fetch of `uri`, else None."""
+def installed(dest: Path, uri: ModelUri, engine: str) -> Installed | None:
+    """The marker of DEST when DEST holds a complete fetch of `uri` for `engine`, else None."""
     try:
         recorded = Installed(**json.loads((dest / MARKER).read_text()))
         complete = all(
@@ -54,7 +56,8 @@ def installed(dest: Path, uri: ModelUri) -> Installed | None:
         )
     except (OSError, ValueError, TypeError):
         return None
-    return recorded if complete and recorded.key == uri.key else None
+    same = recorded.key == uri.key and recorded.engine == engine
+    return recorded if complete and same else None
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ def test_a_rerun_of_the_same_uri_is_a_no_op(model_dir: Path, tmp_path: Path) -> 
 def test_the_marker_records_the_fetch(model_dir: Path, tmp_path: Path) -> None:
     fetch_model(model_dir.as_uri(), tmp_path / "m")
     record = json.loads((tmp_path / "m" / MARKER).read_text())
-    assert record["source"] == model_dir.as_uri()
+    assert (record["source"], record["engine"]) == (model_dir.as_uri(), "faster-whisper")
     assert record["files"] == {name: len(data) for name, data in MODEL_FILES.items()}
     assert len(record["key"]) == 64 and record["revision"] is None
 
