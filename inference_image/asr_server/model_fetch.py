@@ -28,6 +28,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from asr_server.contract import URI_SCHEMES
+
 PVC_MOUNT = Path("/model-source")
 """Where the operator mounts a pvc:// model's claim."""
 MARKER = ".fetched-from"
@@ -76,8 +78,6 @@ def fetch_model(
     base, digest = split_sha256(uri, sha256)
     parts = urllib.parse.urlsplit(base)
     scheme = parts.scheme.lower()
-    if scheme == "pvc":
-        return _check_pvc(parts, pvc_mount)
     if scheme in ("hf", "s3"):
         raise FetchError(
             f"{scheme}:// models are not supported in this build (it has no access to "
@@ -85,10 +85,11 @@ def fetch_model(
             "model into a PersistentVolumeClaim and use pvc://CLAIM/PATH",
             exit_code=2,
         )
-    if scheme not in ("file", "http", "https"):
-        raise FetchError(
-            f"unsupported model URI {base!r}: use file://, http(s)://, pvc://", exit_code=2
-        )
+    if scheme not in URI_SCHEMES:  # the schemes the CRD admits (the SpeechRecognizer contract)
+        schemes = ", ".join(f"{s}://" for s in URI_SCHEMES)
+        raise FetchError(f"unsupported model URI {base!r}: use {schemes}", exit_code=2)
+    if scheme == "pvc":
+        return _check_pvc(parts, pvc_mount)
     if _already_fetched(dest, uri):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
