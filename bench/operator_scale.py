@@ -18,7 +18,8 @@ the operator's own list + watch (controller/watch.py); kopf's create/update/resu
 detection (annotations built, diffed and patched per event, plus one more full cycle for the
 event of each status write) -> one generation-based event handler (controller/changes.py); a
 kopf timer task per object -> one resync sweep (controller/sweep.py); kopf's Event poster ->
-the operator's own client (events.py). Was 2.06x at 100 SRs; now 1.05-1.41x at 100 and 1.14x at 200 on a loaded machine.
+the operator's own client (events.py). Was 2.06x at 100 SRs; now 1.05-1.41x at 100 and 1.14x
+at 200 on a loaded machine.
 """
 
 from __future__ import annotations

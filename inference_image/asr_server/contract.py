@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 Scalar = str | int | float | bool
 
@@ -41,10 +42,14 @@ class Field:
     description: str | None = None
     """Set only where the CRD's description lists contract values, so it is written from them."""
 
-    @property
+    @cached_property
     def key(self) -> str:
         """The field's name in its parent object."""
         return self.path.rsplit(".", 1)[-1].removesuffix("[]")
+
+    @cached_property
+    def _regex(self) -> re.Pattern[str] | None:
+        return None if self.pattern is None else re.compile(self.pattern)
 
     def bounds(self) -> str:
         """The allowed range, as in `must be 100-5000`, `> 0`, `>= 0`, `> 0 and <= 30`."""
@@ -65,9 +70,9 @@ class Field:
         if isinstance(value, str):
             if self.max_length is not None and len(value) > self.max_length:
                 return f"must be at most {self.max_length} characters"
-            if self.pattern is not None and not re.search(self.pattern, value):
+            if self._regex is not None and not self._regex.search(value):
                 return f"must match {self.pattern}"
-        elif isinstance(value, int | float) and not isinstance(value, bool):
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
             low, high = self.minimum, self.maximum
             too_low = low is not None and (value <= low if self.exclusive_minimum else value < low)
             if too_low or (high is not None and value > high):

@@ -57,29 +57,30 @@ def resource_of(kind: ChildKind) -> Resource:
     return Resource(kind.api_version, kind.plural)
 
 
-def is_subset(desired: Any, current: Any, *, quantity: bool = False) -> bool:
+def is_subset(desired: Any, current: Any, quantities: bool = False) -> bool:
     """True if every field in `desired` has the same value in `current`. Fields the API server
     defaulted (present only in `current`) do not count as drift; lists must match item by item;
-    quantities (`quantity`: `desired` is one, or maps names to them) compare by value."""
+    quantities compare by value (`quantities`: `desired` maps names to quantities)."""
     if isinstance(desired, Mapping):
         if not isinstance(current, Mapping):
             return False
-        return all(
-            key in current
-            and is_subset(
-                value,
-                current[key],
-                quantity=quantity or key in QUANTITY_KEYS or key in QUANTITY_MAPS,
-            )
-            for key, value in desired.items()
-        )
+        for key, value in desired.items():
+            if key not in current:
+                return False
+            other = current[key]
+            if isinstance(value, Mapping | list):
+                if not is_subset(value, other, key in QUANTITY_MAPS):
+                    return False
+            elif value != other and not (
+                (quantities or key in QUANTITY_KEYS) and same_quantity(value, other)
+            ):
+                return False
+        return True
     if isinstance(desired, list):
         if not isinstance(current, list) or len(desired) != len(current):
             return False
         return all(is_subset(d, c) for d, c in zip(desired, current, strict=True))
-    if desired == current:
-        return True
-    return quantity and same_quantity(desired, current)
+    return bool(desired == current)
 
 
 def same_quantity(desired: Any, current: Any) -> bool:

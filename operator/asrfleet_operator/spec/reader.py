@@ -25,8 +25,8 @@ class SpecError(ValueError):
         self.problems = problems
 
 
-def _field(field: Field | str) -> Field:
-    return field if isinstance(field, Field) else Field(field)
+def _key(path: str) -> str:
+    return path.rpartition(".")[2]
 
 
 class Reader:
@@ -51,8 +51,8 @@ class Reader:
             self.problem(path, f"must be an object, got {type(value).__name__}")
         return None
 
-    def _get(self, raw: Mapping[str, Any], field: Field) -> Any:
-        value = raw.get(field.key, _MISSING)
+    def _get(self, raw: Mapping[str, Any], key: str) -> Any:
+        value = raw.get(key, _MISSING)
         return _MISSING if value is None else value
 
     def _allowed(self, field: Field, value: Any) -> bool:
@@ -62,27 +62,29 @@ class Reader:
         return what is None
 
     def string(self, raw: Mapping[str, Any], field: Field | str) -> str | None:
-        """A non-empty string the field allows; its default when unset or not allowed."""
-        f = _field(field)
-        value = self._get(raw, f)
-        default = f.default if isinstance(f.default, str) else None
+        """A non-empty string the field allows (any, for a bare path); its default when unset
+        or not allowed."""
+        rule = field if isinstance(field, Field) else None
+        path = field if isinstance(field, str) else field.path
+        value = self._get(raw, rule.key if rule else _key(path))
+        default = rule.default if rule and isinstance(rule.default, str) else None
         if value is _MISSING:
             return default
         if not isinstance(value, str) or value == "":
-            self.problem(f.path, "must be a non-empty string")
+            self.problem(path, "must be a non-empty string")
             return default
-        return value if self._allowed(f, value) else default
+        return value if rule is None or self._allowed(rule, value) else default
 
     def choice(self, raw: Mapping[str, Any], field: Field) -> str | None:
         """One of `field.enum`; the field's default when unset or not allowed."""
-        value = self._get(raw, field)
+        value = self._get(raw, field.key)
         default = field.default if isinstance(field.default, str) else None
         if value is _MISSING:
             return default
         return value if self._allowed(field, value) else default
 
     def boolean(self, raw: Mapping[str, Any], field: Field) -> bool:
-        value = self._get(raw, field)
+        value = self._get(raw, field.key)
         default = bool(field.default)
         if value is _MISSING:
             return default
@@ -96,7 +98,7 @@ class Reader:
     ) -> int | None:
         """An integer within the field's bounds; the field's default (else `default`) when unset
         or not allowed."""
-        value = self._get(raw, field)
+        value = self._get(raw, field.key)
         if isinstance(field.default, int) and not isinstance(field.default, bool):
             default = field.default
         if value is _MISSING:
@@ -107,7 +109,7 @@ class Reader:
         return value if self._allowed(field, value) else default
 
     def number(self, raw: Mapping[str, Any], field: Field) -> float | None:
-        value = self._get(raw, field)
+        value = self._get(raw, field.key)
         if value is _MISSING:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -116,7 +118,7 @@ class Reader:
         return float(value) if self._allowed(field, value) else None
 
     def int_or_percent(self, raw: Mapping[str, Any], path: str) -> int | str | None:
-        value = self._get(raw, Field(path))
+        value = self._get(raw, _key(path))
         if value is _MISSING:
             return None
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
@@ -129,7 +131,7 @@ class Reader:
     def string_map(
         self, raw: Mapping[str, Any], path: str, allow_numbers: bool = False
     ) -> dict[str, str]:
-        found = self._get(raw, Field(path))
+        found = self._get(raw, _key(path))
         value = None if found is _MISSING else self.mapping(found, path)
         if value is None:
             return {}
@@ -144,7 +146,7 @@ class Reader:
         return result
 
     def object_list(self, raw: Mapping[str, Any], path: str) -> tuple[Mapping[str, Any], ...]:
-        value = self._get(raw, Field(path))
+        value = self._get(raw, _key(path))
         if value is _MISSING:
             return ()
         if not isinstance(value, list):
@@ -161,7 +163,7 @@ class Reader:
     def string_list(self, raw: Mapping[str, Any], items: Field) -> list[str]:
         """A list of strings, each allowed by `items` (a `path[]` field)."""
         path = items.path.removesuffix("[]")
-        value = self._get(raw, items)
+        value = self._get(raw, items.key)
         if value is _MISSING:
             return []
         if not isinstance(value, list):
