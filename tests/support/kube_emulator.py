@@ -8,11 +8,14 @@ Reusable outside the operator tests (e.g. Helm install tests):
 
 kmock stores objects as plain JSON and runs no controllers. `ApiServerEmulator` adds the few
 API-server behaviours the operator relies on: metadata.uid, creationTimestamp,
-resourceVersion, and metadata.generation that moves when the spec changes.
+resourceVersion, metadata.generation that moves when the spec changes, and a patch carrying
+metadata.resourceVersion as a precondition (409 Conflict when the object moved on: the Lease
+of the operator's leader election relies on it). Writes are applied one at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import itertools
@@ -31,8 +34,17 @@ class ApiServerEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
     """kmock's emulator plus uid/creationTimestamp/resourceVersion/generation bookkeeping."""
 
     _versions = itertools.count(1)
+    _writes: asyncio.Lock | None = None
 
     async def _handle(self, request: Any) -> Any:
+        if request.action not in (kmock_enums.action.CREATE, kmock_enums.action.UPDATE):
+            return await self._bookkept(request)
+        if self._writes is None:
+            self._writes = asyncio.Lock()
+        async with self._writes:  # a precondition is checked and the write made at once
+            return await self._bookkept(request)
+
+    async def _bookkept(self, request: Any) -> Any:
         if request.resource is not None and isinstance(request.data, dict):
             meta = request.data.setdefault("metadata", {})
             if request.action == kmock_enums.action.CREATE:
@@ -43,8 +55,17 @@ class ApiServerEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
                 meta.setdefault("generation", 1)
                 meta["resourceVersion"] = str(next(self._versions))
             elif request.action == kmock_enums.action.UPDATE and request.name is not None:
-                meta["resourceVersion"] = str(next(self._versions))
                 key = (request.resource, request.namespace, request.name)
+                wanted = meta.get("resourceVersion")
+                if wanted is not None and key in self.objects and not self.objects[key].deleted:
+                    stored = self.objects[key].raw.get("metadata", {}).get("resourceVersion")
+                    if wanted != stored:
+                        raise kmock.KubernetesError(
+                            status=409,
+                            reason="Conflict",
+                            message=f"the object has been modified (at {stored}, not {wanted})",
+                        )
+                meta["resourceVersion"] = str(next(self._versions))
                 if request.subresource is None and key in self.objects:
                     stored = self.objects[key]
                     if not stored.deleted and "spec" in request.data:
