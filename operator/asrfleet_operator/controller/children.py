@@ -9,7 +9,7 @@ someone else is never overwritten.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -22,6 +22,7 @@ from asrfleet_operator.kube import ApiError, KubeClient, Resource
 from asrfleet_operator.render import DEPLOYMENT, ChildKind
 
 Path = tuple[str, ...]
+BeforeWrite = Callable[[], Awaitable[None]]
 parse_quantity: Callable[[object], Decimal] = _parse_quantity  # the client declares no types
 QUANTITY_MAPS = frozenset({"limits", "requests"})
 """Keys whose values map names to quantities (core/v1 ResourceRequirements)."""
@@ -132,9 +133,13 @@ async def reconcile_child(
     create_only: tuple[Path, ...] = (),
     *,
     assume_missing: bool = False,
+    before_write: BeforeWrite | None = None,
 ) -> ChildOutcome:
     """Converge one child. `create_only` fields are sent on creation and not enforced while
-    they hold a non-zero value (e.g. Deployment replicas while an HPA owns them)."""
+    they hold a non-zero value (e.g. Deployment replicas while an HPA owns them).
+    `before_write` is awaited before each create, apply or delete (the parent's re-read: it
+    raises when the parent is gone or newer, and nothing is written)."""
+    ready = before_write or _nothing
     name = owner["metadata"]["name"]
     namespace = owner["metadata"]["namespace"]
     resource = resource_of(kind)
@@ -144,11 +149,13 @@ async def reconcile_child(
         if desired is None:
             if current is None or not controlled_by(current, owner):
                 return ChildOutcome(kind, Action.ABSENT, None)
+            await ready()
             await client.delete(resource, namespace, name)
             return ChildOutcome(kind, Action.DELETED, None)
 
         kopf.adopt(desired, owner=owner)  # type: ignore[arg-type]
         if current is None:
+            await ready()
             try:
                 created = await client.create(resource, namespace, desired)
                 return ChildOutcome(kind, Action.CREATED, created)
@@ -169,16 +176,21 @@ async def reconcile_child(
         enforced = without(desired, tuple(p for p in create_only if _lookup(current, p)))
         if is_subset(enforced, current):
             return ChildOutcome(kind, Action.UNCHANGED, current)
+        await ready()
         applied = await client.apply(resource, namespace, enforced)
         return ChildOutcome(kind, Action.APPLIED, applied)
     except ApiError as exc:
         raise classify(kind, exc) from exc
 
 
+async def _nothing() -> None:
+    return None
+
+
 def classify(kind: ChildKind, exc: ApiError) -> Exception:
     """Permanent problems become ChildError (reported as Degraded, not retried: the spec or the
-    cluster must change); the rest are temporary, a kopf.TemporaryError whose `delay` the
-    controller's retry waits at least (retry.py) before the next attempt."""
+    cluster must change); the rest are temporary, a kopf.TemporaryError whose `delay` (the
+    Retry-After the API server sent, if any) the controller's retry waits at least (retry.py)."""
     if exc.status == 404:
         return ChildError(
             "KindNotInstalled",
@@ -187,8 +199,7 @@ def classify(kind: ChildKind, exc: ApiError) -> Exception:
     if exc.status in (400, 403, 422):
         reason = "Forbidden" if exc.status == 403 else "ChildRejected"
         return ChildError(reason, f"{kind.kind} rejected by the API server: {exc.message}")
-    delay = 30.0 if exc.status == 429 else 5.0
-    return kopf.TemporaryError(f"{kind.kind}: {exc}", delay=delay)
+    return kopf.TemporaryError(f"{kind.kind}: {exc}", delay=exc.retry_after)
 
 
 def deployment_create_only(autoscaled: bool) -> tuple[Path, ...]:
@@ -199,6 +210,7 @@ def deployment_create_only(autoscaled: bool) -> tuple[Path, ...]:
 __all__ = [
     "DEPLOYMENT",
     "Action",
+    "BeforeWrite",
     "ChildError",
     "ChildOutcome",
     "classify",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,9 +34,21 @@ class Context:
     seen: set[str | None] = field(default_factory=set)
     """uids of the SpeechRecognizers reconciled at least once by this process (changes.py)."""
     events: EventPoster = field(init=False)
+    slots: asyncio.Semaphore = field(init=False)
+    """At most `settings.max_concurrent_reconciles` reconciles (and status refreshes) at once,
+    whatever triggered them: back-pressure on the API server, and a sweep of many objects
+    cannot flood it."""
 
     def __post_init__(self) -> None:
         self.events = EventPoster(self.client)
+        self.slots = asyncio.Semaphore(self.settings.max_concurrent_reconciles)
+
+    def forget(self) -> None:
+        """Drop the caches (a new leadership term: another replica wrote meanwhile)."""
+        self.warned.clear()
+        self.newest.clear()
+        self.absent.clear()
+        self.seen.clear()
 
     def is_stale(self, key: Key, generation: Any) -> bool:
         """True if a newer generation of `key` was reconciled; else record this one."""

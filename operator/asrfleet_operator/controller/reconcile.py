@@ -4,6 +4,14 @@
 `reconcile_and_report` is what the triggers call (changes.py, sweep.py): reconcile, then one
 merge-patch of /status. `refresh_status_from_deployment` is the cheaper path for a Deployment
 event (watch.py): the status only, from the Deployment as it now is.
+
+Nothing is written for a parent that is gone or newer (`ParentCheck`): the body a reconcile
+works from may be old (a sweep's LIST, an event queued behind a retry, a retry's own body),
+so before its first write, and again before any write more than `RECHECK_SECONDS` after the
+last check, the parent is read again. A 404, another uid or a deletionTimestamp ends the work
+(`ParentGone`; the garbage collector removes the children); a newer generation restarts the
+reconcile with the object as it is now. Only the first reconcile of a just-created object
+skips the read: its body came from the watch a moment ago.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +31,7 @@ from asrfleet_operator.controller.children import (
     resource_of,
 )
 from asrfleet_operator.controller.context import Context
-from asrfleet_operator.kube import KubeClient, Resource
+from asrfleet_operator.kube import ApiError, KubeClient, Resource
 from asrfleet_operator.metrics import measured
 from asrfleet_operator.render import DEPLOYMENT, desired_children
 from asrfleet_operator.render.labels import API_VERSION, KIND, PLURAL
@@ -37,6 +46,51 @@ SECRETS = Resource("v1", "secrets")
 OPERATOR_REASONS = frozenset(
     {"InvalidSpec", "ChildConflict", "KindNotInstalled", "ChildRejected", "Forbidden"}
 )
+RECHECK_SECONDS = 1.0
+"""A parent read this long ago is read again before the next write."""
+MAX_RESTARTS = 3
+"""Reconciles restarted for a newer generation, then the newer one's own event takes over."""
+
+
+class ParentGone(Exception):
+    """The SpeechRecognizer was deleted, is being deleted, or was replaced (a new uid)."""
+
+
+class Superseded(Exception):
+    """The SpeechRecognizer has a newer generation than the body being reconciled."""
+
+    def __init__(self, current: dict[str, Any]) -> None:
+        super().__init__("a newer generation exists")
+        self.current = current
+
+
+class ParentCheck:
+    """Confirms, before a write, that the parent a reconcile works for is still the one in its
+    body (same uid, same generation, not being deleted): read again unless it was confirmed
+    less than RECHECK_SECONDS ago. `trusted`: the body is confirmed as of now (a just-created
+    object's first reconcile)."""
+
+    def __init__(self, client: KubeClient, obj: Mapping[str, Any], *, trusted: bool) -> None:
+        self.client = client
+        self.obj = obj
+        self.confirmed_at = time.monotonic() if trusted else float("-inf")
+        self.reads = 0
+
+    async def before_write(self) -> None:
+        now = time.monotonic()
+        if now - self.confirmed_at <= RECHECK_SECONDS:
+            return
+        meta = self.obj.get("metadata") or {}
+        self.reads += 1
+        current = await self.client.get(
+            SPEECH_RECOGNIZERS, str(meta["namespace"]), str(meta["name"])
+        )
+        found = (current or {}).get("metadata") or {}
+        if current is None or found.get("uid") != meta.get("uid") or found.get("deletionTimestamp"):
+            raise ParentGone(f"{meta['namespace']}/{meta['name']} is gone")
+        if found.get("generation") != meta.get("generation"):
+            raise Superseded(current)
+        self.confirmed_at = now
 
 
 def owner_of(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,11 +122,14 @@ async def reconcile(
     *,
     drift_check: bool = False,
     fresh: bool = False,
+    check: ParentCheck | None = None,
 ) -> dict[str, Any] | None:
     """Converge every child of `obj` (a SpeechRecognizer as the API server returned it) and
     return its new status, or None when the stored status is right or a newer generation was
     reconciled meanwhile. `fresh`: the object was just created, so none of its children can
-    exist yet (they would need its new uid): skip the reads and create them."""
+    exist yet (they would need its new uid): skip the reads and create them. `check` confirms
+    the parent before each write (ParentGone, Superseded); default: a fresh body is trusted,
+    any other is read again before the first write."""
     meta = obj.get("metadata") or {}
     name, namespace = str(meta["name"]), str(meta["namespace"])
     previous: Mapping[str, Any] = obj.get("status") or {}
@@ -88,6 +145,7 @@ async def reconcile(
         invalid = Problem("InvalidSpec", str(exc))
         return _report(ctx, obj, generation, None, running, invalid, previous)
 
+    check = check or ParentCheck(ctx.client, obj, trusted=fresh)
     owner = owner_of(obj)
     checksum = await config_checksum(ctx.client, namespace, spec)
     children = desired_children(name, namespace, spec, ctx.settings, checksum)
@@ -103,7 +161,13 @@ async def reconcile(
         create_only = deployment_create_only(autoscaled) if kind is DEPLOYMENT else ()
         try:
             outcome = await reconcile_child(
-                ctx.client, kind, desired, owner, create_only, assume_missing=fresh
+                ctx.client,
+                kind,
+                desired,
+                owner,
+                create_only,
+                assume_missing=fresh,
+                before_write=check.before_write,
             )
         except ChildError as exc:
             logger.warning(f"{kind.kind}: {exc.reason}: {exc.message}")
@@ -136,14 +200,41 @@ async def reconcile_and_report(
     fresh: bool = False,
     drift_check: bool = False,
 ) -> None:
-    """Reconcile, then write the status when it changed (one merge-patch of /status)."""
+    """Reconcile, then write the status when it changed (one merge-patch of /status). A parent
+    found gone ends the work quietly; one found newer is reconciled as it is now."""
     async with measured("drift" if drift_check else "event"):
-        status = await reconcile(ctx, obj, logger, fresh=fresh, drift_check=drift_check)
-        if status is not None:
-            meta = obj["metadata"]
-            await ctx.client.patch_status(
-                SPEECH_RECOGNIZERS, meta["namespace"], meta["name"], status
-            )
+        for _ in range(MAX_RESTARTS):
+            check = ParentCheck(ctx.client, obj, trusted=fresh)
+            try:
+                await _reconcile_once(ctx, obj, logger, fresh, drift_check, check)
+                return
+            except ParentGone as exc:
+                logger.debug(f"not reconciled: {exc}")
+                return
+            except Superseded as newer:
+                logger.debug("a newer generation appeared; reconciling it")
+                obj, fresh = newer.current, False
+
+
+async def _reconcile_once(
+    ctx: Context,
+    obj: Mapping[str, Any],
+    logger: Logger,
+    fresh: bool,
+    drift_check: bool,
+    check: ParentCheck,
+) -> None:
+    status = await reconcile(ctx, obj, logger, fresh=fresh, drift_check=drift_check, check=check)
+    if status is None:
+        return
+    await check.before_write()
+    meta = obj["metadata"]
+    try:
+        await ctx.client.patch_status(SPEECH_RECOGNIZERS, meta["namespace"], meta["name"], status)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise ParentGone(f"{meta['namespace']}/{meta['name']} is gone") from exc
+        raise
 
 
 def _report(
@@ -229,10 +320,14 @@ async def refresh_status_from_deployment(
         return
     namespace = meta.get("namespace", "")
     sr = await ctx.client.get(SPEECH_RECOGNIZERS, namespace, parent["name"])
-    if sr is None:
-        return
+    if sr is None or (parent.get("uid") and sr.get("metadata", {}).get("uid") != parent["uid"]):
+        return  # gone, or a new SpeechRecognizer of the same name: not this Deployment's parent
     previous: Mapping[str, Any] = sr.get("status") or {}
     generation = sr.get("metadata", {}).get("generation")
+    if previous.get("observedGeneration") != generation:
+        # Its spec changed and that generation is not reconciled yet: reporting it observed
+        # would make the change detection skip the reconcile (changes.py). That one reports.
+        return
     problem = standing_problem(previous, generation)
     try:
         spec: SpeechRecognizerSpec | None = parse_spec(sr.get("spec", {}), name=parent["name"])
@@ -249,5 +344,10 @@ async def refresh_status_from_deployment(
         settings=ctx.settings,
     )
     if status_changed(status, previous):
-        await ctx.client.patch_status(SPEECH_RECOGNIZERS, namespace, parent["name"], status)
+        try:
+            await ctx.client.patch_status(SPEECH_RECOGNIZERS, namespace, parent["name"], status)
+        except ApiError as exc:
+            if exc.status == 404:
+                return  # deleted meanwhile: nothing to report
+            raise
         logger.debug(f"status of {namespace}/{parent['name']}: {status['phase']}")

@@ -4,11 +4,17 @@ reconcile gave up on is tried again.
 
 One operator-wide loop, not a task per object (a kopf timer per SpeechRecognizer was a
 measurable part of the operator's CPU per object, bench/operator_scale.py). A sweep lists the
-SpeechRecognizers (one paged LIST per watched namespace) and reconciles each, one after the
-other; the next sweep starts an interval after the previous one ended, so sweeps never
-overlap. A failure (one object, or the LIST) is logged and the next sweep tries again. Objects
-being deleted are skipped. A sweep holding an older generation than a concurrent
-event-triggered reconcile writes nothing (`Context.is_stale`).
+SpeechRecognizers (one paged LIST per watched namespace) and reconciles them concurrently:
+`ASRFLEET_MAX_CONCURRENT_RECONCILES` workers take the listed objects from a short queue, each
+reconcile holding one of the slots it shares with event-triggered reconciles (`Context.slots`),
+so one slow object does not hold up the others and a large LIST never becomes thousands of
+waiting tasks.
+The next sweep starts an interval after the previous one ended, so sweeps never overlap. A
+failure (one object, or the LIST) is logged and the next sweep tries again. Objects being
+deleted are skipped. The listed body may be old by the time its turn comes: the reconcile
+reads the parent again before it writes anything (reconcile.ParentCheck), and a sweep holding
+an older generation than a concurrent event-triggered reconcile writes nothing
+(`Context.is_stale`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 
 from asrfleet_operator.controller.context import Context
 from asrfleet_operator.controller.reconcile import SPEECH_RECOGNIZERS, reconcile_and_report
+from asrfleet_operator.kube import NotLeader
 
 logger = logging.getLogger(__name__)
 
@@ -43,17 +50,34 @@ async def correct_drift(ctx: Context, obj: Mapping[str, Any]) -> None:
 async def sweep(ctx: Context) -> int:
     """Reconcile every SpeechRecognizer once; how many were reconciled without error."""
     done = 0
-    for namespace in ctx.settings.namespaces or (None,):
-        try:
-            async for obj in list_speech_recognizers(ctx, namespace):
-                try:
+    workers = ctx.settings.max_concurrent_reconciles
+    listed: asyncio.Queue[Mapping[str, Any] | None] = asyncio.Queue(maxsize=workers)
+
+    async def work() -> None:
+        nonlocal done
+        while (obj := await listed.get()) is not None:
+            try:
+                async with ctx.slots:
                     await correct_drift(ctx, obj)
-                    done += 1
-                except Exception as exc:  # one bad object must not stop the sweep
-                    name = (obj.get("metadata") or {}).get("name")
-                    logger.warning(f"drift correction of {name}: {exc!r}")
-        except Exception as exc:
-            logger.warning(f"listing SpeechRecognizers in {namespace or 'all namespaces'}: {exc!r}")
+                done += 1
+            except NotLeader:
+                pass  # leadership ended: the new leader sweeps
+            except Exception as exc:  # one bad object must not stop the sweep
+                name = (obj.get("metadata") or {}).get("name")
+                logger.warning(f"drift correction of {name}: {exc!r}")
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(workers):
+            group.create_task(work())
+        for namespace in ctx.settings.namespaces or (None,):
+            try:
+                async for obj in list_speech_recognizers(ctx, namespace):
+                    await listed.put(obj)
+            except Exception as exc:
+                where = namespace or "all namespaces"
+                logger.warning(f"listing SpeechRecognizers in {where}: {exc!r}")
+        for _ in range(workers):
+            await listed.put(None)
     return done
 
 

@@ -13,6 +13,7 @@ from asrfleet_operator.controller.reconcile import (
     SPEECH_RECOGNIZERS,
     reconcile,
     reconcile_and_report,
+    refresh_status_from_deployment,
 )
 from asrfleet_operator.kube import KubeClient
 from asrfleet_operator.settings import Settings
@@ -77,3 +78,75 @@ async def test_an_invalid_spec_returns_a_degraded_status(
     assert status is not None and status["phase"] == "Degraded"
     [degraded] = [cond for cond in status["conditions"] if cond["type"] == "Degraded"]
     assert degraded["reason"] == "InvalidSpec" and "spec.model.language" in degraded["message"]
+
+
+def child_writes(emu: EmulatorHandle) -> list[Any]:
+    """Writes to the children (not to the SpeechRecognizer, not Events)."""
+    return [
+        r
+        for r in list(emu.emulator)
+        if r.method.value in ("POST", "PATCH", "DELETE")
+        and "/speechrecognizers" not in r.url.path
+        and "/events" not in r.url.path
+    ]
+
+
+async def test_nothing_is_written_for_a_parent_deleted_since_it_was_read(
+    api: tuple[EmulatorHandle, Context],
+) -> None:
+    """A sweep's or a retry's body may be old: the parent is read again before any write."""
+    emu, ctx = api
+    obj = await created(ctx, sample_sr())
+    await ctx.client.delete(SPEECH_RECOGNIZERS, "default", "english")
+    await reconcile_and_report(ctx, obj, LOG)  # the body still says it exists
+    assert child_writes(emu) == [] and emu.get(DEPLOYMENTS, "default", "english") is None
+    assert status_writes(emu) == []
+
+
+async def test_a_parent_replaced_under_the_same_name_gets_nothing_from_the_old_body(
+    api: tuple[EmulatorHandle, Context],
+) -> None:
+    emu, ctx = api
+    old = await created(ctx, sample_sr())
+    await ctx.client.delete(SPEECH_RECOGNIZERS, "default", "english")
+    await created(ctx, sample_sr())  # a new uid
+    await reconcile_and_report(ctx, old, LOG)
+    assert child_writes(emu) == []
+
+
+async def test_a_newer_generation_is_reconciled_instead_of_the_old_body(
+    api: tuple[EmulatorHandle, Context],
+) -> None:
+    emu, ctx = api
+    old = await created(ctx, sample_sr())
+    await reconcile_and_report(ctx, old, LOG, fresh=True)
+    path = SPEECH_RECOGNIZERS.path("default", "english")
+    await ctx.client.request(
+        "PATCH", path, {"spec": {"replicas": 3}}, "application/merge-patch+json"
+    )
+    await reconcile_and_report(ctx, old, LOG)  # the old body, generation 1
+    dep = emu.get(DEPLOYMENTS, "default", "english")
+    assert dep is not None and dep["spec"]["replicas"] == 3
+    stored = emu.get(SRS, "default", "english")
+    assert stored is not None and stored["status"]["observedGeneration"] == 2
+
+
+async def test_a_deployment_event_does_not_report_an_unreconciled_generation(
+    api: tuple[EmulatorHandle, Context],
+) -> None:
+    """Else the change detection would take the new generation as reconciled and skip it."""
+    emu, ctx = api
+    obj = await created(ctx, sample_sr())
+    await reconcile_and_report(ctx, obj, LOG, fresh=True)
+    path = SPEECH_RECOGNIZERS.path("default", "english")
+    await ctx.client.request(
+        "PATCH", path, {"spec": {"replicas": 3}}, "application/merge-patch+json"
+    )
+    dep = emu.get(DEPLOYMENTS, "default", "english")
+    assert dep is not None
+    dep["status"] = {"observedGeneration": 1, "replicas": 1, "readyReplicas": 1}
+    before = len(status_writes(emu))
+    await refresh_status_from_deployment(ctx, dep, LOG)
+    assert len(status_writes(emu)) == before
+    stored = emu.get(SRS, "default", "english")
+    assert stored is not None and stored["status"]["observedGeneration"] == 1
