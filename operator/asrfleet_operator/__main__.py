@@ -17,8 +17,7 @@ from collections.abc import Sequence
 import kopf
 
 from asrfleet_operator import __version__
-from asrfleet_operator.controller import Context, register
-from asrfleet_operator.kube import KubeClient
+from asrfleet_operator.controller.runtime import LoginError, OperatorProcess
 from asrfleet_operator.settings import Settings, SettingsError, env_table
 
 
@@ -47,18 +46,9 @@ def login() -> kopf.ConnectionInfo | None:
 
 
 async def run(settings: Settings, *, stop_flag: asyncio.Event | None = None) -> None:
-    registry = kopf.OperatorRegistry()
-    ctx = Context(settings=settings, client=KubeClient())
-    register(registry, ctx, login)
-    await kopf.operator(
-        registry=registry,
-        clusterwide=settings.clusterwide,
-        namespaces=settings.namespaces,
-        standalone=not settings.peering,
-        peering_name=settings.peering or None,
-        liveness_endpoint=None,  # /healthz is served with /metrics by metrics.py
-        stop_flag=stop_flag,
-    )
+    """Run until SIGTERM/SIGINT (or `stop_flag`); with a Lease name, only while leading."""
+    process = OperatorProcess(settings, login, handle_signals=stop_flag is None)
+    await process.run(stop_flag or asyncio.Event())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,7 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # long as the process: keep it out of the garbage collector's scans, which otherwise took
     # about a quarter of the operator's CPU per reconcile (bench/operator_scale.py).
     gc.freeze()
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    except LoginError as exc:
+        print(f"asrfleet-operator: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -11,6 +11,10 @@ It replaces kopf's liveness endpoint, which can only serve /healthz. Metrics:
 - `asrfleet_operator_reconcile_duration_seconds{trigger}`: histogram of reconcile wall time;
 - `asrfleet_operator_managed_speechrecognizers`: SpeechRecognizers this process knows of
   (reconciled at least once and not deleted since);
+- `asrfleet_operator_leader`: 1 while this replica runs the control loop (with leader
+  election: while it holds the Lease), else 0;
+- `asrfleet_operator_kopf_restarts_total`: times kopf stopped with an error (e.g. a watch
+  answered 410 at its start) and was started again;
 
 plus prometheus-client's process and platform collectors (CPU, memory, file descriptors).
 """
@@ -38,6 +42,12 @@ RECONCILE_SECONDS = prometheus_client.Histogram(
 )
 MANAGED = prometheus_client.Gauge(
     "asrfleet_operator_managed_speechrecognizers", "SpeechRecognizers this operator knows of"
+)
+LEADER = prometheus_client.Gauge(
+    "asrfleet_operator_leader", "1 while this replica runs the control loop (holds the Lease)"
+)
+KOPF_RESTARTS = prometheus_client.Counter(
+    "asrfleet_operator_kopf_restarts_total", "Times kopf failed and was started again"
 )
 
 

@@ -45,8 +45,31 @@ class Settings:
     """Comma-separated namespace names to watch; empty watches all namespaces (cluster-wide)."""
     resync_seconds: float = field(default=60.0, metadata=_env("ASRFLEET_RESYNC_SECONDS"))
     """Drift correction: every SpeechRecognizer's desired state is re-applied this often."""
-    peering: str = field(default="", metadata=_env("ASRFLEET_PEERING"))
-    """kopf peering object name for HA (several replicas, one active); empty = standalone."""
+    lease_name: str = field(default="", metadata=_env("ASRFLEET_LEASE_NAME"))
+    """Leader election: the coordination.k8s.io Lease the replicas agree through (one works,
+    the others wait); empty = no election, this process is the only operator."""
+    lease_namespace: str = field(default="", metadata=_env("ASRFLEET_LEASE_NAMESPACE"))
+    """Namespace of the Lease; empty = the operator's own (its service account's, else the
+    kube config context's)."""
+    lease_seconds: float = field(default=15.0, metadata=_env("ASRFLEET_LEASE_SECONDS"))
+    """How long an unrenewed Lease stays valid: a standby takes over this long after the last
+    renewal it saw."""
+    lease_retry_seconds: float = field(default=2.0, metadata=_env("ASRFLEET_LEASE_RETRY_SECONDS"))
+    """How often the leader renews the Lease and a standby reads it."""
+    request_timeout_seconds: float = field(
+        default=30.0, metadata=_env("ASRFLEET_REQUEST_TIMEOUT_SECONDS")
+    )
+    """Every API request is given up after this long (a watch: when no byte came for its
+    server-side timeout plus this)."""
+    max_retry_after_seconds: float = field(
+        default=60.0, metadata=_env("ASRFLEET_MAX_RETRY_AFTER_SECONDS")
+    )
+    """The longest Retry-After of a 429 the operator waits; a longer one is cut to this."""
+    max_concurrent_reconciles: int = field(
+        default=8, metadata=_env("ASRFLEET_MAX_CONCURRENT_RECONCILES")
+    )
+    """Reconciles (and status refreshes) run at once, events and the sweep together; the rest
+    wait their turn."""
     health_port: int = field(default=8081, metadata=_env("ASRFLEET_HEALTH_PORT"))
     """Port of the operator's HTTP endpoint: `GET /healthz` (liveness), `GET /metrics` (0: none)."""
     log_format: str = field(default="json", metadata=_env("ASRFLEET_LOG_FORMAT"))
@@ -83,6 +106,22 @@ class Settings:
             )
         if not 0 <= self.health_port < 65536:
             raise SettingsError(f"ASRFLEET_HEALTH_PORT must be 0-65535, got {self.health_port}")
+        if not 0 < self.lease_retry_seconds < self.lease_seconds:
+            raise SettingsError(
+                "ASRFLEET_LEASE_RETRY_SECONDS must be > 0 and below ASRFLEET_LEASE_SECONDS,"
+                f" got {self.lease_retry_seconds} and {self.lease_seconds}"
+            )
+        for name, value in (
+            ("ASRFLEET_REQUEST_TIMEOUT_SECONDS", self.request_timeout_seconds),
+            ("ASRFLEET_MAX_RETRY_AFTER_SECONDS", self.max_retry_after_seconds),
+        ):
+            if value <= 0:
+                raise SettingsError(f"{name} must be > 0, got {value}")
+        if self.max_concurrent_reconciles < 1:
+            raise SettingsError(
+                "ASRFLEET_MAX_CONCURRENT_RECONCILES must be >= 1,"
+                f" got {self.max_concurrent_reconciles}"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -128,7 +167,7 @@ def _field_docs() -> dict[str, str]:
             and isinstance(nxt.value, ast.Constant)
             and isinstance(nxt.value.value, str)
         ):
-            docs[node.target.id] = nxt.value.value
+            docs[node.target.id] = " ".join(nxt.value.value.split())
     return docs
 
 
@@ -140,4 +179,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "namespaces": _parse_namespaces,
     "resync_seconds": float,
     "health_port": int,
+    "lease_seconds": float,
+    "lease_retry_seconds": float,
+    "request_timeout_seconds": float,
+    "max_retry_after_seconds": float,
+    "max_concurrent_reconciles": int,
 }

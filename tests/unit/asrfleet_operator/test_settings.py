@@ -10,7 +10,7 @@ def test_defaults() -> None:
     s = Settings.from_env({})
     assert s.inference_image == "ghcr.io/asrfleet/asr-server:0.1.0"
     assert s.clusterwide and s.resync_seconds == 60 and s.health_port == 8081
-    assert s.peering == ""
+    assert s.lease_name == "" and s.max_concurrent_reconciles >= 1
 
 
 def test_values_from_env() -> None:
@@ -18,13 +18,15 @@ def test_values_from_env() -> None:
         {
             "ASRFLEET_NAMESPACES": "speech, asr ,",
             "ASRFLEET_RESYNC_SECONDS": "5",
-            "ASRFLEET_PEERING": "asrfleet",
+            "ASRFLEET_LEASE_NAME": "asrfleet-operator",
+            "ASRFLEET_LEASE_SECONDS": "9",
             "ASRFLEET_HEALTH_PORT": "0",
             "ASRFLEET_IMAGE_PULL_POLICY": "Always",
         }
     )
     assert s.namespaces == ("speech", "asr") and not s.clusterwide
-    assert s.resync_seconds == 5.0 and s.peering == "asrfleet"
+    assert s.resync_seconds == 5.0 and s.lease_name == "asrfleet-operator"
+    assert s.lease_seconds == 9.0
     assert s.health_port == 0 and s.image_pull_policy == "Always"
 
 
@@ -37,6 +39,9 @@ def test_values_from_env() -> None:
         ("ASRFLEET_LOG_FORMAT", "xml"),
         ("ASRFLEET_HEALTH_PORT", "70000"),
         ("ASRFLEET_NAMESPACES", "speech,asr-*"),
+        ("ASRFLEET_LEASE_RETRY_SECONDS", "20"),
+        ("ASRFLEET_REQUEST_TIMEOUT_SECONDS", "0"),
+        ("ASRFLEET_MAX_CONCURRENT_RECONCILES", "0"),
     ],
 )
 def test_bad_values_name_the_variable(var: str, value: str) -> None:
