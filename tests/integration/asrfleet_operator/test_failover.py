@@ -1,12 +1,14 @@
 """Two operator processes against one emulator, each through its own (fault-free, recording)
 proxy, with leader election on a Lease: the standby sends nothing but reads of the Lease while
 the leader lives (no watch, no write); when the leader is killed (SIGKILL, as a node failure),
-the standby takes over within the lease time and converges changes made since."""
+the standby takes over within the lease time and converges changes made since; on SIGTERM it
+exits and releases the Lease."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -121,3 +123,7 @@ async def test_the_standby_writes_nothing_and_takes_over_when_the_leader_dies(
                 # period before), plus the standby's polling and a margin for a loaded machine.
                 assert took_over - killed < LEASE_SECONDS + 10
                 print(f"\ntakeover {took_over - killed:.1f}s after the leader was killed")
+
+                b.proc.send_signal(signal.SIGTERM)  # a rolling update: it hands the Lease on
+                assert await asyncio.wait_for(b.proc.wait(), timeout=WAIT_SECONDS) == 0
+                assert lease_holder(emu) is None  # released: the next replica need not wait
