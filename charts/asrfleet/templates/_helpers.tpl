@@ -41,9 +41,14 @@ app.kubernetes.io/component: operator
 {{- end }}
 {{- end }}
 
-{{/* "true" when operator replicas coordinate through kopf peering. */}}
-{{- define "asrfleet.peering" -}}
-{{- if or .Values.peering.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
+{{/* The Lease operator replicas elect a leader through; empty without leader election.
+Two replicas without it would both write: refused. */}}
+{{- define "asrfleet.leaseName" -}}
+{{- if .Values.leaderElection.enabled }}
+{{- default (include "asrfleet.fullname" .) .Values.leaderElection.leaseName }}
+{{- else if gt (int .Values.replicaCount) 1 }}
+{{- fail "replicaCount > 1 needs leaderElection.enabled: only one replica may write" }}
+{{- end }}
 {{- end }}
 
 {{/* Namespaces the namespaced RBAC scope grants: the watched ones, or the release's. */}}

@@ -16,10 +16,12 @@ from support.helm_install import CHART, NAMESPACE, Installed
 from .conftest import HERE, Install
 
 # Validated against the Kubernetes schemas; the rest are custom resources.
-CUSTOM_KINDS = {"ClusterKopfPeering", "KopfPeering", "ServiceMonitor"}
+CUSTOM_KINDS = {"ServiceMonitor"}
 OPERATOR_ENV = {
     "ASRFLEET_INFERENCE_IMAGE", "ASRFLEET_IMAGE_PULL_POLICY", "ASRFLEET_NAMESPACES",
-    "ASRFLEET_RESYNC_SECONDS", "ASRFLEET_PEERING", "ASRFLEET_HEALTH_PORT", "ASRFLEET_LOG_FORMAT",
+    "ASRFLEET_RESYNC_SECONDS", "ASRFLEET_LEASE_NAME", "ASRFLEET_LEASE_NAMESPACE",
+    "ASRFLEET_LEASE_SECONDS", "ASRFLEET_LEASE_RETRY_SECONDS", "ASRFLEET_HEALTH_PORT",
+    "ASRFLEET_LOG_FORMAT",
     "ASRFLEET_DEFAULT_CPU_REQUEST", "ASRFLEET_DEFAULT_MEMORY_REQUEST",
     "ASRFLEET_MODEL_CACHE_SIZE", "ASRFLEET_CLUSTER_DOMAIN",
 }  # fmt: skip
@@ -55,11 +57,11 @@ async def test_default_install(install: Install) -> None:
     assert installed.returncode == 0, installed.stderr
     assert kinds(installed) == {
         ("CustomResourceDefinition", "speechrecognizers.asrfleet.io"),
-        ("CustomResourceDefinition", "kopfpeerings.kopf.dev"),
-        ("CustomResourceDefinition", "clusterkopfpeerings.kopf.dev"),
         ("ServiceAccount", "fleet-asrfleet"),
         ("ClusterRole", "fleet-asrfleet"),
         ("ClusterRoleBinding", "fleet-asrfleet"),
+        ("Role", "fleet-asrfleet-leader-election"),
+        ("RoleBinding", "fleet-asrfleet-leader-election"),
         ("Deployment", "fleet-asrfleet"),
     }
     deployment = installed.one("Deployment", "fleet-asrfleet", NAMESPACE)
@@ -67,7 +69,8 @@ async def test_default_install(install: Install) -> None:
     pod = spec["template"]["spec"]
     container = pod["containers"][0]
     assert spec["replicas"] == 1
-    assert spec["strategy"]["type"] == "Recreate", "two standalone operators must never overlap"
+    # A new replica waits as a standby until the old one released the Lease.
+    assert spec["strategy"]["type"] == "RollingUpdate"
     assert container["image"] == "ghcr.io/asrfleet/operator:0.1.0"
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert {"name": "health", "containerPort": 8081, "protocol": "TCP"} in container["ports"]
@@ -79,7 +82,9 @@ async def test_default_install(install: Install) -> None:
     env = container_env(deployment)
     assert set(env) == OPERATOR_ENV
     assert env["ASRFLEET_INFERENCE_IMAGE"] == "ghcr.io/asrfleet/asr-server:0.1.0"
-    assert env["ASRFLEET_NAMESPACES"] == "" and env["ASRFLEET_PEERING"] == ""
+    assert env["ASRFLEET_NAMESPACES"] == "" and env["ASRFLEET_LEASE_NAME"] == "fleet-asrfleet"
+    lease_namespace = next(e for e in container["env"] if e["name"] == "ASRFLEET_LEASE_NAMESPACE")
+    assert lease_namespace["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
     assert "Next, declare a speech recognizer" in installed.stdout  # NOTES.txt
     assert_valid(installed)
 
@@ -105,10 +110,20 @@ async def test_default_rbac_is_least_privilege(install: Install) -> None:
     assert {v for _, r, v in granted if r == "secrets"} == {"get"}, "reads the API-key Secret"
     assert not any(verb == "update" for _, _, verb in granted), "the operator only patches"
     assert ("", "services", "list") not in granted, "children are read by name"
-    assert not any(g == "kopf.dev" for g, _, _ in granted), "no peering rights without peering"
+    assert not any(g == "coordination.k8s.io" for g, _, _ in granted), "leases: one Role"
     binding = installed.one("ClusterRoleBinding", "fleet-asrfleet")
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "fleet-asrfleet", "namespace": NAMESPACE}
+    ]
+    lease_rules = installed.one("Role", "fleet-asrfleet-leader-election", NAMESPACE)["rules"]
+    assert lease_rules == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["fleet-asrfleet"],
+            "verbs": ["get", "patch"],
+        },
     ]
 
 
@@ -120,10 +135,11 @@ async def test_install_with_every_option(install: Install) -> None:
     assert not installed.of_kind("ClusterRole") and not installed.of_kind("ClusterRoleBinding")
     for namespace in watched:
         role = installed.one("Role", "asrfleet", namespace)
-        assert any("kopfpeerings" in r["resources"] for r in role["rules"])
+        assert not any("leases" in r["resources"] for r in role["rules"])
         binding = installed.one("RoleBinding", "asrfleet", namespace)
         assert binding["subjects"][0]["name"] == "asrfleet-operator"
-        installed.one("KopfPeering", "speech-ha", namespace)
+    lease_role = installed.one("Role", "asrfleet-leader-election", NAMESPACE)
+    assert lease_role["rules"][1]["resourceNames"] == ["speech-ha"]
 
     deployment = installed.one("Deployment", "asrfleet", NAMESPACE)
     pod = deployment["spec"]["template"]["spec"]
@@ -140,7 +156,8 @@ async def test_install_with_every_option(install: Install) -> None:
     assert deployment["spec"]["template"]["metadata"]["labels"]["team"] == "speech"
     env = container_env(deployment)
     assert env["ASRFLEET_NAMESPACES"] == "speech,speech-staging"
-    assert env["ASRFLEET_PEERING"] == "speech-ha"
+    assert env["ASRFLEET_LEASE_NAME"] == "speech-ha"
+    assert (env["ASRFLEET_LEASE_SECONDS"], env["ASRFLEET_LEASE_RETRY_SECONDS"]) == ("20", "3")
     assert env["ASRFLEET_HEALTH_PORT"] == "9091"
     assert env["ASRFLEET_INFERENCE_IMAGE"] == "registry.example.com/asrfleet/asr-server:9.9.9"
     assert env["ASRFLEET_DEFAULT_MEMORY_REQUEST"] == "3Gi"
@@ -170,17 +187,27 @@ async def test_install_with_every_option(install: Install) -> None:
     assert_valid(installed)
 
 
-async def test_two_replicas_in_cluster_scope_use_cluster_peering(install: Install) -> None:
+async def test_two_replicas_need_leader_election(install: Install) -> None:
     installed = await install("--set", "replicaCount=2")
     assert installed.returncode == 0, installed.stderr
-    installed.one("ClusterKopfPeering", "asrfleet")
-    rules = installed.one("ClusterRole", "fleet-asrfleet")["rules"]
-    assert {"apiGroups": ["kopf.dev"], "resources": ["clusterkopfpeerings"],
-            "verbs": ["get", "list", "watch", "patch"]} in rules  # fmt: skip
     deployment = installed.one("Deployment", "fleet-asrfleet", NAMESPACE)
-    assert container_env(deployment)["ASRFLEET_PEERING"] == "asrfleet"
+    assert container_env(deployment)["ASRFLEET_LEASE_NAME"] == "fleet-asrfleet"
     assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
     assert_valid(installed)
+
+
+async def test_two_replicas_without_leader_election_are_refused(install: Install) -> None:
+    refused = await install("--set", "replicaCount=2", "--set", "leaderElection.enabled=false")
+    assert refused.returncode != 0 and "leaderElection.enabled" in refused.stderr
+
+
+async def test_one_replica_without_leader_election_is_recreated(install: Install) -> None:
+    installed = await install("--set", "leaderElection.enabled=false")
+    assert installed.returncode == 0, installed.stderr
+    deployment = installed.one("Deployment", "fleet-asrfleet", NAMESPACE)
+    assert container_env(deployment)["ASRFLEET_LEASE_NAME"] == ""
+    assert deployment["spec"]["strategy"]["type"] == "Recreate", "never two writers at once"
+    assert not installed.of_kind("Role"), "no lease rights without leader election"
 
 
 async def test_make_install_path_upgrade_install_installs(install: Install) -> None:
