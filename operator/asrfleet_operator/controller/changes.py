@@ -70,6 +70,7 @@ async def drop_old_finalizer(ctx: Context, obj: Mapping[str, Any], logger: Logge
     ]
     path = SPEECH_RECOGNIZERS.path(str(meta["namespace"]), str(meta["name"]))
     try:
-        await ctx.client.request("PATCH", path, ops, "application/json-patch+json")
+        # Repeatable: a patch of the SpeechRecognizer itself never creates anything.
+        await ctx.client.request("PATCH", path, ops, "application/json-patch+json", repeat=True)
     except ApiError as exc:  # the list changed meanwhile: the next event tries again
         logger.info(f"removing the finalizer {OLD_FINALIZER}: {exc}")

@@ -12,16 +12,15 @@ needs the object. The model:
 - resourceVersion bookkeeping: a stream the server ends (its timeout) resumes from the last
   version seen; bookmarks move that version on;
 - 410 Gone (version too old, as an HTTP status or an ERROR event) -> list again at once;
-- any other failure (a dropped connection, 5xx, 401/403) -> back off exponentially, then list
-  again, so nothing missed while disconnected is lost;
+- any other failure (a dropped connection, 5xx, 429, 401/403, no byte for the server's timeout
+  plus the request timeout) -> back off exponentially, then list again, so nothing missed
+  while disconnected is lost (a 401 logs in again first, kube.py);
 - per-Deployment serialisation: events for one Deployment are handled one at a time, the newest
   state wins when several arrive meanwhile, different Deployments in parallel. A version
   already handled (a re-list, a re-sent event) is not handled again.
 
-kopf's peering pause does not reach it (kopf exposes no public API for it). With several
-replicas, a paused replica's watch keeps running; it only writes a SpeechRecognizer's status
-when the status computed from the same objects differs from the stored one, so the active
-replica's writes make its own writes no-ops (see docs/operator.md, HA).
+It runs only while this replica leads (it starts and stops with kopf, which runtime.py runs
+only then), and the client refuses its writes as soon as leadership lapses.
 """
 
 from __future__ import annotations
@@ -134,7 +133,8 @@ class DeploymentWatch:
             params["resourceVersion"] = version
         path = DEPLOYMENTS.list_path(namespace)
         try:
-            async for event in self.client.stream(path, params, self.server_timeout + 30.0):
+            read_timeout = self.server_timeout + self.client.request_timeout
+            async for event in self.client.stream(path, params, read_timeout):
                 kind, obj = event.get("type"), event.get("object") or {}
                 if kind == "ERROR":
                     code = int(obj.get("code") or 500)
