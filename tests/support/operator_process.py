@@ -73,10 +73,14 @@ class OperatorProcess:
 
 @contextlib.asynccontextmanager
 async def operator_process(
-    kubeconfig: Path, workdir: Path, name: str = "operator", **settings: str
+    kubeconfig: Path,
+    workdir: Path,
+    name: str = "operator",
+    args: tuple[str, ...] = (),
+    **settings: str,
 ) -> AsyncIterator[OperatorProcess]:
-    """Start the operator with KUBECONFIG and ASRFLEET_* `settings`; stopped (SIGTERM, then
-    SIGKILL) on exit. Its log goes to workdir/<name>.log."""
+    """Start the operator (command line `args`) with KUBECONFIG and ASRFLEET_* `settings`;
+    stopped (SIGTERM, then SIGKILL) on exit. Its log goes to workdir/<name>.log."""
     port = free_port()
     env = {
         **os.environ,
@@ -88,7 +92,7 @@ async def operator_process(
     log = workdir / f"{name}.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "asrfleet_operator", env=env, stdout=out, stderr=out
+            sys.executable, "-m", "asrfleet_operator", *args, env=env, stdout=out, stderr=out
         )
     try:
         yield OperatorProcess(proc, port, log)

@@ -114,16 +114,23 @@ async def test_a_parent_replaced_under_the_same_name_gets_nothing_from_the_old_b
     assert child_writes(emu) == []
 
 
-async def test_a_newer_generation_is_reconciled_instead_of_the_old_body(
-    api: tuple[EmulatorHandle, Context],
-) -> None:
-    emu, ctx = api
+async def reconciled_then_edited(ctx: Context) -> dict[str, Any]:
+    """A SpeechRecognizer reconciled at generation 1, then edited (generation 2); its body as
+    it was at generation 1."""
     old = await created(ctx, sample_sr())
     await reconcile_and_report(ctx, old, LOG, fresh=True)
     path = SPEECH_RECOGNIZERS.path("default", "english")
     await ctx.client.request(
         "PATCH", path, {"spec": {"replicas": 3}}, "application/merge-patch+json"
     )
+    return old
+
+
+async def test_a_newer_generation_is_reconciled_instead_of_the_old_body(
+    api: tuple[EmulatorHandle, Context],
+) -> None:
+    emu, ctx = api
+    old = await reconciled_then_edited(ctx)
     await reconcile_and_report(ctx, old, LOG)  # the old body, generation 1
     dep = emu.get(DEPLOYMENTS, "default", "english")
     assert dep is not None and dep["spec"]["replicas"] == 3
@@ -136,12 +143,7 @@ async def test_a_deployment_event_does_not_report_an_unreconciled_generation(
 ) -> None:
     """Else the change detection would take the new generation as reconciled and skip it."""
     emu, ctx = api
-    obj = await created(ctx, sample_sr())
-    await reconcile_and_report(ctx, obj, LOG, fresh=True)
-    path = SPEECH_RECOGNIZERS.path("default", "english")
-    await ctx.client.request(
-        "PATCH", path, {"spec": {"replicas": 3}}, "application/merge-patch+json"
-    )
+    await reconciled_then_edited(ctx)
     dep = emu.get(DEPLOYMENTS, "default", "english")
     assert dep is not None
     dep["status"] = {"observedGeneration": 1, "replicas": 1, "readyReplicas": 1}
