@@ -7,10 +7,14 @@ SpeechRecognizer): start a fresh kmock API emulator in its own process, start th
 as `python -m ...` with KUBECONFIG pointing at it, create COUNT SpeechRecognizers (autoscaled,
 so asrfleet makes a Deployment, Service and HPA each), wait until every one has its three
 children, and read the operator process's CPU seconds (utime+stime from /proc) and peak RSS
-(VmHWM). Prints per-SR CPU, peak RSS, wall time and the ratios. Targets: CPU per reconcile
-<= 1.5x the minimal operator's; RSS < 200 MB. Wall time is not a target: kmock's emulator
-checks every request against all recorded ones (quadratic), so at scale it measures the
-emulator. The drift sweep interval is set to 1 h so that only the reconciles are measured.
+(VmHWM). asrfleet runs twice: as is, and through the fault-injecting proxy of the tests
+(tests/support/fault_proxy.py, seeded; --faults of the requests, 10 % by default, get a 5xx, a
+409 on a write, a 429 with Retry-After, a reset, a delay, a cut or a 410 watch). Prints per-SR
+CPU, peak RSS, wall time and the ratios. Targets: CPU per reconcile <= 1.5x the minimal
+operator's, and <= 2x its own fault-free figure under faults; RSS < 200 MB. Wall time is not
+a target: kmock's emulator checks every request against all recorded ones (quadratic), so at
+scale it measures the emulator. The drift sweep interval is set to 1 h so that only the
+reconciles are measured.
 
 Where asrfleet's extra CPU went and what was done (py-spy and ablations, 2026-11-24; figures in
 docs/operator.md "Benchmark"): kopf's event cycle per owned-Deployment event (~2.3 ms/SR) ->
@@ -28,6 +32,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -52,12 +57,24 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # --- the two helper processes -------------------------------------------------------------
 
 
-async def serve_emulator() -> None:
+async def serve_emulator(fault_rate: float, seed: int) -> None:
+    """The emulator, and with a fault rate the fault-injecting proxy in front of it; prints the
+    URL the operator talks to, then the emulator's own (for the benchmark's requests)."""
+    from support.fault_proxy import FaultPlan, running_fault_proxy
     from support.kube_emulator import SERVICE_MONITOR_CRD, running_emulator
 
     async with running_emulator([CRD], extra_crds=[SERVICE_MONITOR_CRD]) as emu:
-        print(emu.url, flush=True)
-        await asyncio.Event().wait()
+        if not fault_rate:
+            print(emu.url, emu.url, flush=True)
+            await asyncio.Event().wait()
+        plan = FaultPlan(rate=fault_rate, seed=seed)
+        async with running_fault_proxy(emu.url, plan) as proxy:
+            print(proxy.url, emu.url, flush=True)
+            stop = asyncio.Event()
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+            await stop.wait()
+            faults = {str(fault): n for fault, n in sorted(proxy.faults().items())}
+            print(json.dumps({"requests": len(proxy.records), "faults": faults}), flush=True)
 
 
 def run_minimal_operator() -> None:
@@ -121,12 +138,24 @@ def sample_sr(i: int) -> dict[str, Any]:
     }
 
 
-async def measure(operator_argv: list[str], count: int) -> dict[str, float]:
+async def measure(
+    operator_argv: list[str], count: int, fault_rate: float = 0.0, seed: int = 14
+) -> dict[str, Any]:
+    """CPU, RSS and wall time of one operator creating `count` SpeechRecognizers' children
+    (asrfleet: until each also reports a status, so retried writes are counted)."""
+    reports = operator_argv[-1] == "asrfleet_operator"
     emulator = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve-emulator", stdout=asyncio.subprocess.PIPE
+        sys.executable,
+        __file__,
+        "--serve-emulator",
+        "--faults",
+        str(fault_rate),
+        "--seed",
+        str(seed),
+        stdout=asyncio.subprocess.PIPE,
     )
     assert emulator.stdout is not None
-    url = (await emulator.stdout.readline()).decode().strip()
+    url, direct = (await emulator.stdout.readline()).decode().split()
     with tempfile.TemporaryDirectory() as tmp:
         kubeconfig = Path(tmp) / "kubeconfig"
         kubeconfig.write_text(
@@ -152,7 +181,7 @@ async def measure(operator_argv: list[str], count: int) -> dict[str, float]:
             *operator_argv, env=env, stderr=asyncio.subprocess.DEVNULL
         )
         try:
-            async with aiohttp.ClientSession(url) as http:
+            async with aiohttp.ClientSession(direct) as http:
                 await asyncio.sleep(3.0)  # let kopf log in, discover and start watching
                 cpu_before = cpu_seconds(operator.pid)
                 start = time.monotonic()
@@ -164,13 +193,23 @@ async def measure(operator_argv: list[str], count: int) -> dict[str, float]:
                     for path in CHILD_LISTS:
                         async with http.get(path) as response:
                             counts.append(len((await response.json())["items"]))
+                    if reports:
+                        async with http.get(SR_PATH) as response:
+                            items = (await response.json())["items"]
+                        counts.append(
+                            sum(
+                                1
+                                for sr in items
+                                if (sr.get("status") or {}).get("observedGeneration")
+                            )
+                        )
                     if min(counts) >= count:
                         break
                     await asyncio.sleep(0.5)
                 wall = time.monotonic() - start
                 await asyncio.sleep(1.0)  # let trailing status writes finish
                 cpu = cpu_seconds(operator.pid) - cpu_before
-                return {
+                result: dict[str, Any] = {
                     "cpu_per_sr": cpu / count,
                     "rss_mb": peak_rss_mb(operator.pid),
                     "wall": wall,
@@ -179,39 +218,63 @@ async def measure(operator_argv: list[str], count: int) -> dict[str, float]:
             operator.terminate()
             await operator.wait()
             emulator.terminate()
+            summary = await emulator.stdout.read()
             await emulator.wait()
+        if summary.strip():
+            result.update(json.loads(summary))
+        return result
 
 
-async def bench(count: int) -> None:
+async def bench(count: int, fault_rate: float) -> None:
     ours = await measure([sys.executable, "-m", "asrfleet_operator"], count)
+    faulty = await measure([sys.executable, "-m", "asrfleet_operator"], count, fault_rate)
     minimal = await measure([sys.executable, __file__, "--minimal-operator"], count)
     cpu_ratio = ours["cpu_per_sr"] / minimal["cpu_per_sr"]
     rss_ratio = ours["rss_mb"] / minimal["rss_mb"]
+    fault_ratio = faulty["cpu_per_sr"] / ours["cpu_per_sr"]
     print(f"SpeechRecognizers created: {count} (each: Deployment + Service + HPA)")
-    print(f"{'':24}{'CPU ms/SR':>12}{'peak RSS MB':>14}{'wall s':>10}")
-    for label, row in (("asrfleet operator", ours), ("minimal kopf operator", minimal)):
+    print(f"{'':34}{'CPU ms/SR':>12}{'peak RSS MB':>14}{'wall s':>10}")
+    rows = (
+        ("asrfleet operator", ours),
+        (f"asrfleet operator, {fault_rate:.0%} faults", faulty),
+        ("minimal kopf operator", minimal),
+    )
+    for label, row in rows:
         print(
-            f"{label:24}{row['cpu_per_sr'] * 1000:>12.1f}{row['rss_mb']:>14.1f}{row['wall']:>10.1f}"
+            f"{label:34}{row['cpu_per_sr'] * 1000:>12.1f}{row['rss_mb']:>14.1f}{row['wall']:>10.1f}"
         )
     print(f"CPU per reconcile ratio (asrfleet / minimal): {cpu_ratio:.2f}  (target <= 1.5)")
     print(
-        f"peak RSS ratio (asrfleet / minimal): {rss_ratio:.2f}; asrfleet {ours['rss_mb']:.0f} MB"
-        f" (target < 200 MB)"
+        f"CPU per reconcile ratio ({fault_rate:.0%} faults / fault-free): {fault_ratio:.2f}"
+        "  (target <= 2)"
+    )
+    print(
+        f"peak RSS ratio (asrfleet / minimal): {rss_ratio:.2f}; asrfleet {ours['rss_mb']:.0f} MB,"
+        f" {faulty['rss_mb']:.0f} MB with faults (target < 200 MB)"
+    )
+    injected = sum(faulty.get("faults", {}).values())
+    print(
+        f"faults injected: {injected} of {faulty.get('requests', 0)} requests"
+        f" ({faulty.get('faults', {})})"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=100, help="SpeechRecognizers to create")
+    parser.add_argument(
+        "--faults", type=float, default=0.1, help="fault rate of the faulty run (default 0.1)"
+    )
+    parser.add_argument("--seed", type=int, default=14, help="seed of the injected faults")
     parser.add_argument("--serve-emulator", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--minimal-operator", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_emulator:
-        asyncio.run(serve_emulator())
+        asyncio.run(serve_emulator(args.faults, args.seed))
     elif args.minimal_operator:
         run_minimal_operator()
     else:
-        asyncio.run(bench(args.count))
+        asyncio.run(bench(args.count, args.faults))
 
 
 if __name__ == "__main__":
