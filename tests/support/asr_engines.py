@@ -12,15 +12,8 @@ import threading
 from collections.abc import Sequence
 
 import numpy as np
-from asr_server.engines.base import (
-    SAMPLE_RATE,
-    Audio,
-    EngineError,
-    EngineInfo,
-    Segment,
-    TranscribeOptions,
-    Transcription,
-)
+from asr_server.engines.base import EngineError, EngineInfo
+from asr_server.types import SAMPLE_RATE, Audio, Segment, TranscribeOptions, Transcription
 
 POISON = 0.123
 """Audio whose first sample is this value makes the engine reject that item."""

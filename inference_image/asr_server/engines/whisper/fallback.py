@@ -18,6 +18,10 @@ FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 COMPRESSION_RATIO_THRESHOLD = 2.4
 LOG_PROB_THRESHOLD = -1.0
 NO_SPEECH_THRESHOLD = 0.6
+PROMPT_RESET_TEMPERATURE = 0.5
+"""Text decoded only at a temperature above this is not used as the prompt of what follows
+(faster-whisper's prompt_reset_on_temperature): sampled text is likely wrong, and as a prompt it
+would carry the error, or a hallucination loop, into the next window or utterance."""
 
 
 @dataclass

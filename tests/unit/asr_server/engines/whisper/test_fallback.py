@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from asr_server.engines.fallback import FALLBACK_TEMPERATURES, Attempt, best, temperatures
+from asr_server.engines.whisper.fallback import FALLBACK_TEMPERATURES, Attempt, best, temperatures
 
 
 def make(avg_logprob: float, ratio: float = 1.5, no_speech: float = 0.1, t: float = 0.0) -> Attempt:

@@ -15,8 +15,10 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
-from asr_server.engines.base import EngineError, TranscribeOptions
-from asr_server.engines.windows import Window
+from asr_server.engines.base import EngineError
+from asr_server.engines.whisper.batched.windows import Window
+from asr_server.engines.whisper.options import check_language
+from asr_server.types import TranscribeOptions
 
 
 class WhisperPrompts:
@@ -43,14 +45,7 @@ class WhisperPrompts:
     def item_language(self, options: TranscribeOptions) -> str | None:
         """The language an item decodes with (None: detected on its first window). EngineError
         for a language this model does not support, or an unknown task or language code."""
-        if options.language and options.language not in self.languages:
-            # As the unbatched engine: an English-only model refuses other languages.
-            known = sorted(self.languages)
-            supported = ", ".join(known) if len(known) <= 5 else f"{len(known)} codes"
-            raise EngineError(
-                f"language {options.language!r} is not supported by {self.name} "
-                f"(supported: {supported})"
-            )
+        check_language(options.language, self.languages, self.name)
         language = options.language if self.multilingual else "en"
         try:  # an unknown task or language code is this item's error, found before decoding
             self.tokenizer(options.task, language or "en")

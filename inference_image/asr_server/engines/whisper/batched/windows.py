@@ -27,7 +27,9 @@ from faster_whisper.vad import (
     get_speech_timestamps,
 )
 
-from asr_server.engines.base import SAMPLE_RATE, Audio, EngineError, TranscribeOptions
+from asr_server.engines.base import EngineError, Progress
+from asr_server.engines.whisper.options import DEFAULT_OPTIONS, WhisperOptions
+from asr_server.types import SAMPLE_RATE, Audio, TranscribeOptions
 
 Features = npt.NDArray[np.float32]
 
@@ -58,15 +60,14 @@ class ItemPlan:
     options: TranscribeOptions
     duration: float
     mode: Literal["seek", "chunks"]
+    whisper: WhisperOptions = DEFAULT_OPTIONS
+    """The request's Whisper options, its encoder context resolved (the decoder's default)."""
     features: Features | None = None
     """Seek mode: log-mel of the whole clip (frames beyond the content excluded)."""
     timestamp_map: SpeechTimestampsMap | None = None
     """Chunks mode: maps times in the concatenated speech back to the original audio."""
     language: str | None = None
     language_probability: float = 1.0
-    packed: bool = False
-    """Two clips in one window (packing.py): no temperature fallback, a failed window is
-    decoded apart instead (the repetition check cannot tell the two clips apart)."""
     first_order: int = 0
     """Order of the first window: its encoding decides the item's language when not given."""
     previous_tokens: list[int] = field(default_factory=list)
@@ -74,6 +75,12 @@ class ItemPlan:
     segments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     """Decoded segments per window order, stitched in order at the end."""
     error: EngineError | None = None
+    progress: Progress | None = None
+    """Told how far the item has got (the request asked for it)."""
+    windows_planned: int = 0
+    """Chunks mode: the item's windows."""
+    windows_done: int = 0
+    """Chunks mode: windows decoded for good (no retry pending)."""
 
     @property
     def content_frames(self) -> int:
@@ -96,7 +103,7 @@ class Window:
     seek: int
     """Frame index of the window start (seek mode) or chunk offset in frames (chunks mode)."""
     temperature_index: int = 0
-    """Position in the temperature fallback schedule (engines/fallback.py)."""
+    """Position in the temperature fallback schedule (engines/whisper/fallback.py)."""
     attempts: list[Any] = field(default_factory=list)
     """Failed decodes at lower temperatures, for the best-of choice when all fail."""
     full_context: bool = False
@@ -132,16 +139,13 @@ def plan_item(
     audio: Audio,
     options: TranscribeOptions,
     extractor: FeatureExtractor,
-    features: Features | None = None,
 ) -> tuple[ItemPlan, list[Window]]:
-    """Plan an item's first windows: one window in seek mode, every chunk in chunks mode.
-    `features` (seek mode only) replaces the log-mel of `audio` (packed clips, packing.py)."""
+    """Plan an item's first windows: one window in seek mode, every chunk in chunks mode."""
     validate_audio(audio)
     audio = audio.astype(np.float32, copy=False)
     duration = audio.shape[0] / SAMPLE_RATE
     if duration <= WINDOW_SECONDS and not options.vad_filter:
-        if features is None:
-            features = extractor(audio)[..., :-1]
+        features = extractor(audio)[..., :-1]
         plan = ItemPlan(index, options, duration, "seek", features=features)
         return plan, [seek_window(plan, seek=0, order=0)]
     plan = ItemPlan(index, options, duration, "chunks")
@@ -168,6 +172,7 @@ def plan_item(
         )
     if windows:
         plan.first_order = windows[0].order
+    plan.windows_planned = len(windows)
     return plan, windows
 
 
