@@ -30,8 +30,8 @@ from pathlib import Path
 
 from asr_server.audio import decode_audio
 from asr_server.config import ServerConfig
-from asr_server.engines import create_engine
-from asr_server.engines.base import TranscribeOptions
+from asr_server.engines.registry import create_engine
+from asr_server.types import TranscribeOptions
 
 REPO = Path(__file__).resolve().parent.parent
 JFK = REPO.parent / "shared" / "audio" / "jfk.flac"
