@@ -69,8 +69,8 @@ def wait_ready(url: str, timeout_s: float = 120) -> float:
             with urllib.request.urlopen(f"{url}/readyz", timeout=1) as response:
                 if response.status == 200:
                     return time.perf_counter() - started
-        except (urllib.error.URLError, ConnectionError):
-            pass
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass  # not listening yet, or too busy to answer within the second
         time.sleep(0.02)
     raise TimeoutError("server never became ready")
 

@@ -42,7 +42,7 @@ class TranscribeOptions:
     """Drop non-speech with Silero VAD before decoding."""
     engine: Hashable | None = None
     """Options only the loaded engine understands, as that engine's own frozen dataclass (for
-    Whisper `engines.whisper.options.WhisperOptions`: beam size, temperature fallback, encoder
+    Whisper `engines.whisper.options.WhisperOptions`: beam size, fallback, encoder
     context); None means the engine's defaults. A decoding setting every engine shares belongs
     in a field of its own above, never in here."""
 

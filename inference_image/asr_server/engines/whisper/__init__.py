@@ -1,5 +1,5 @@
 """The faster-whisper (CTranslate2) engine: `engine.py` (WhisperEngine), its settings and
-per-request options (`options.py`), model catalogue, device sizing, temperature fallback and
+per-request options (`options.py`), model catalogue, device sizing, quality checks and fallback,
 stream-quality policy, and the cross-request batched decoder (`batched/`).
 
 `create` is the factory the engine registry (engines/registry.py) calls for

@@ -4,9 +4,8 @@ Confidence: faster-whisper reports each segment's `avg_logprob`, the mean log-pr
 its tokens; a segment's confidence is `types.confidence(avg_logprob)` and a transcription's
 `types.overall_confidence` of its segments.
 
-`transcribe` is faster-whisper's own sequential `WhisperModel.transcribe`; `transcribe_batch`
-(what the server's scheduler calls) is the batched decoder of `batched/`, one CTranslate2 encode
-and generate per group of windows across requests.
+Every decode is the batched decoder's (`batched/`: one CTranslate2 encode and generate per
+group of windows across requests), `transcribe` included.
 
 Chinese: Whisper writes Mandarin in simplified or traditional characters unpredictably. When
 the language is Chinese the text is converted to `config.output_script` (simplified by
@@ -18,28 +17,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from asr_server.engines.base import EngineError, EngineInfo, Progress
 from asr_server.engines.hardware import container_cpu_limit, cpu_threads
 from asr_server.engines.whisper.batched.decoder import BatchedWhisperDecoder
 from asr_server.engines.whisper.catalogue import resolve_model
-from asr_server.engines.whisper.fallback import FALLBACK_TEMPERATURES
-from asr_server.engines.whisper.options import WhisperSettings, check_language, whisper_options
+from asr_server.engines.whisper.options import WhisperSettings
 from asr_server.engines.whisper.quality import WhisperStreamQuality
 from asr_server.engines.whisper.sizing import batch_size, cpu_layout
 from asr_server.text import convert_script, is_chinese
-from asr_server.types import (
-    SAMPLE_RATE,
-    Audio,
-    Segment,
-    TranscribeOptions,
-    Transcription,
-    Word,
-    confidence,
-    overall_confidence,
-)
+from asr_server.types import Audio, TranscribeOptions, Transcription
 
 log = logging.getLogger(__name__)
 
@@ -139,38 +128,12 @@ class WhisperEngine:
         return WhisperStreamQuality(self.settings.stream_encoder_context)
 
     def transcribe(self, audio: Audio, options: TranscribeOptions) -> Transcription:
-        """faster-whisper's sequential `WhisperModel.transcribe` (beam size and temperature
-        fallback as the request's WhisperOptions say; the encoder context is the batched
-        decoder's)."""
-        if self.model is None:
-            raise RuntimeError("WhisperEngine.transcribe() before load()")
-        own = whisper_options(options)
-        check_language(options.language, frozenset(self._info.languages), self._info.name)
-        try:
-            raw_segments, info = self.model.transcribe(
-                audio,
-                language=options.language,
-                task=options.task,
-                initial_prompt=options.prompt,
-                hotwords=options.hotwords,
-                temperature=options.temperature or (FALLBACK_TEMPERATURES if own.fallback else 0.0),
-                beam_size=own.beam_size,
-                best_of=max(own.beam_size, 1),
-                word_timestamps=options.word_timestamps,
-                vad_filter=options.vad_filter,
-            )
-            segments = tuple(_segments(raw_segments))
-        except ValueError as exc:  # e.g. a language the model does not know
-            raise EngineError(str(exc)) from None
-        result = Transcription(
-            text="".join(s.text for s in segments).strip(),
-            language=info.language,
-            language_probability=float(info.language_probability),
-            duration=float(info.duration) or len(audio) / SAMPLE_RATE,
-            segments=segments,
-            confidence=overall_confidence(segments),
-        )
-        return self.postprocess(result)
+        """One request, decoded as every request is (`transcribe_batch`), so a file gives the
+        same text however it reaches the engine."""
+        result = self.transcribe_batch([(audio, options)])[0]
+        if isinstance(result, EngineError):
+            raise result
+        return result
 
     def transcribe_batch(
         self, items: Sequence[tuple[Audio, TranscribeOptions]]
@@ -209,27 +172,4 @@ class WhisperEngine:
         )
         return dataclasses.replace(
             result, text=convert_script(result.text, script), segments=segments
-        )
-
-
-def _segments(raw: Iterable[Any]) -> Iterable[Segment]:
-    """faster-whisper's lazy segments -> ours (decoding happens as this is iterated)."""
-    for number, segment in enumerate(raw):
-        words = tuple(
-            Word(float(w.start), float(w.end), str(w.word), float(w.probability))
-            for w in segment.words or ()
-        )
-        yield Segment(
-            id=number,
-            start=round(float(segment.start), 3),
-            end=round(float(segment.end), 3),
-            text=str(segment.text),
-            avg_logprob=float(segment.avg_logprob),
-            no_speech_prob=float(segment.no_speech_prob),
-            confidence=confidence(float(segment.avg_logprob)),
-            words=words,
-            seek=int(segment.seek),
-            tokens=tuple(int(t) for t in segment.tokens),
-            temperature=float(segment.temperature or 0.0),
-            compression_ratio=float(segment.compression_ratio),
         )

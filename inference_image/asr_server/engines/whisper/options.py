@@ -75,9 +75,10 @@ class WhisperOptions:
     beam_size: int = 1
     """1 is greedy decoding."""
     fallback: bool = True
-    """With temperature 0: retry a window that looks failed at higher temperatures (up to 6
-    decodes, fallback.py). False is one greedy pass, for best-effort work such as a stream's
-    partials (mid-word audio often "fails" the checks, and each retry costs a whole decode)."""
+    """With temperature 0: decode a window that fails Whisper's checks again (with the full
+    context when it was trimmed, then one deterministic beam-5 pass: fallback.passes). False
+    is one pass, for best-effort work such as a stream's partials (mid-word audio often
+    "fails" the checks, and each retry costs a whole decode)."""
     encoder_context: str | None = None
     """`full` (Whisper's padded 30 s window), `trimmed` (the audio plus a margin of silence:
     several times cheaper on CPU, text not guaranteed identical) or None for the engine's
@@ -96,14 +97,3 @@ def whisper_options(options: TranscribeOptions) -> WhisperOptions:
     if own.encoder_context not in (None, *ENCODER_CONTEXTS):
         raise EngineError(f"unknown encoder context {own.encoder_context!r}")
     return own
-
-
-def check_language(language: str | None, supported: frozenset[str], model: str) -> None:
-    """EngineError for a language the model does not know: faster-whisper would silently
-    decode English with an English-only model."""
-    if language and language not in supported:
-        known = sorted(supported)
-        listed = ", ".join(known) if len(known) <= 5 else f"{len(known)} codes"
-        raise EngineError(
-            f"language {language!r} is not supported by {model} (supported: {listed})"
-        )

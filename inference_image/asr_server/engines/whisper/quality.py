@@ -5,8 +5,8 @@ A stream's utterances are short, so Whisper's padded 30 s window would be mostly
 default (ASR_STREAM_ENCODER_CONTEXT=trimmed) a final is first decoded with the trimmed context in
 one greedy pass, the options of partials too. Only a result that fails Whisper's own checks
 (`failed_checks`: too repetitive or too unsure, unless silent) or overruns its audio
-(streaming/quality.overran) is decoded again, with the full context and the temperature
-fallback, as a new request: the engine would make the same retry inside the batch, where every
+(streaming/quality.overran) is decoded again, with the full context and the fallback, as a new
+request: the engine would make the same retry inside the batch, where every
 other stream's final in that batch would wait for it. With the full context a final gets
 Whisper's full treatment at once and is never decoded twice.
 """
@@ -41,9 +41,9 @@ class WhisperStreamQuality:
         final = dataclasses.replace(
             options, engine=WhisperOptions(encoder_context=context, fallback=context == "full")
         )
-        # A partial is best-effort: one greedy pass. The temperature fallback would retry
-        # mid-word audio (which often "fails" the checks) up to 5 more times, and a final
-        # arriving meanwhile would wait for all of them.
+        # A partial is best-effort: one greedy pass. The fallback would decode mid-word audio
+        # (which often "fails" the checks) again, and a final arriving meanwhile would wait
+        # for it.
         partial = dataclasses.replace(
             options, engine=WhisperOptions(encoder_context=context, fallback=False)
         )
@@ -53,5 +53,9 @@ class WhisperStreamQuality:
         return failed_checks(result)
 
     def keeps_as_context(self, result: Transcription) -> bool:
-        """Not a final the fallback sampled (fallback.PROMPT_RESET_TEMPERATURE)."""
+        """Not a final that failed Whisper's checks or was sampled (likely wrong: as a prompt it
+        would carry the error, or a hallucination loop, into the next utterances;
+        faster-whisper's prompt_reset_on_temperature, fallback.PROMPT_RESET_TEMPERATURE)."""
+        if failed_checks(result):
+            return False
         return not any(s.temperature > PROMPT_RESET_TEMPERATURE for s in result.segments)

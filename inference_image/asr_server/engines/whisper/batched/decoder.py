@@ -10,7 +10,7 @@ Windows whose decoder stopped mid-clip continue in a next round, exactly as fast
 sequential loop does, so greedy text equals `WhisperModel.transcribe(beam_size=1,
 temperature=0)`. One failing item yields its EngineError and never fails the others.
 The prompts and tokenizers are `prompts.py`'s; how a round is cut into calls, and whether they
-run on the model or its CPU replicas, is `rounds.py`'s; the temperature fallback is
+run on the model or its CPU replicas, is `rounds.py`'s; the fallback after a failed decode is
 `engines/whisper/fallback.py`'s.
 """
 
@@ -37,8 +37,8 @@ from asr_server.engines.whisper.batched.windows import (
     ItemPlan,
     Window,
     encoder_frames,
+    follow_up,
     plan_item,
-    seek_window,
 )
 from asr_server.engines.whisper.options import ENCODER_CONTEXTS, whisper_options
 from asr_server.types import Audio, TranscribeOptions, Transcription
@@ -141,19 +141,22 @@ class BatchedWhisperDecoder:
 
     def _decode_windows(self, windows: list[Window], whisper: Any) -> list[Window]:
         """One encode + one generate on `whisper` for `windows` (all with one group key)."""
-        beam_size, temperature, _ = self._group_key(windows[0])
+        decode = rounds.window_pass(windows[0])
         frames = max(self._encoder_frames(w) for w in windows)
         features = np.ascontiguousarray(np.stack([w.features[:, :frames] for w in windows]))
         encoder_output = whisper.encode(ctranslate2.StorageView.from_array(features), to_cpu=False)
         self._detect_languages(windows, encoder_output, whisper)
         prompts = [self.prompts.prompt(w) for w in windows]
         sampling: dict[str, Any] = (
-            {"sampling_temperature": temperature, "sampling_topk": 0} if temperature > 0 else {}
+            {"sampling_temperature": decode.temperature, "sampling_topk": 0}
+            if decode.temperature > 0
+            else {}
         )
         results = whisper.generate(
             encoder_output,
             prompts,
-            beam_size=beam_size if temperature == 0 else 1,
+            beam_size=decode.beam_size,
+            num_hypotheses=decode.hypotheses,
             patience=1,
             length_penalty=1,
             repetition_penalty=1,
@@ -198,39 +201,47 @@ class BatchedWhisperDecoder:
                     item.language, item.language_probability = window.language, float(probability)
 
     def _absorb(self, window: Window, result: Any, encoding: Any) -> Window | None:
-        """Judge one generate result: retry at the next temperature, or keep its segments.
-        Returns the window to decode in the next round, if any."""
+        """Judge one generate result: take a candidate that passes the checks, or decode the
+        window again (the full context, then the next pass), or choose among every failed
+        candidate (fallback.best). Returns the window to decode in the next round, if any."""
         item = window.item
         language = window.language or item.language or "en"
         tokenizer = self.prompts.tokenizer(item.options.task, language)
-        schedule = fallback.temperatures(item.options.temperature, item.whisper.fallback)
-        tried = fallback.attempt(
+        decode = rounds.window_pass(window)
+        candidates = fallback.attempts(
             result,
-            tokenizer.decode(result.sequences_ids[0]),
-            schedule[window.temperature_index],
+            [tokenizer.decode(tokens) for tokens in result.sequences_ids],
+            decode,
+            tokenizer.timestamp_begin,
             encoding,
         )
+        chosen = fallback.passing(candidates)
         # fallback=False asks for one pass (a stream's partial): no retry of any kind.
-        if tried.failed and item.whisper.fallback and self._encoder_frames(window) < WINDOW_FRAMES:
-            self.context_retries += 1  # first try what Whisper was trained on, then temperature
+        trimmed = self._encoder_frames(window) < WINDOW_FRAMES
+        if chosen is None and item.whisper.fallback and trimmed:
+            self.context_retries += 1  # first try what Whisper was trained on, then the fallback
             return dataclasses.replace(window, full_context=True)
-        if tried.failed:
-            window.attempts.append(tried)
-            if window.temperature_index + 1 < len(schedule):
-                return dataclasses.replace(window, temperature_index=window.temperature_index + 1)
-            tried = fallback.best(window.attempts)
+        if chosen is None:
+            window.attempts.extend(candidates)
+            schedule = fallback.passes(
+                item.options.temperature, item.whisper.beam_size, item.whisper.fallback
+            )
+            if window.pass_index + 1 < len(schedule):
+                return dataclasses.replace(window, pass_index=window.pass_index + 1)
+            chosen = fallback.best(window.attempts)
         next_seek = window.seek + window.segment_size
-        if not tried.silent:
-            next_seek = keep_segments(self.model, window, tried, tokenizer)
-        if tried.temperature > fallback.PROMPT_RESET_TEMPERATURE:
+        if not chosen.silent:
+            next_seek = keep_segments(self.model, window, chosen, tokenizer)
+        if chosen.resets_prompt:
             item.previous_tokens.clear()
-        if item.mode == "seek" and next_seek < item.content_frames:
+        following = follow_up(window, next_seek)
+        if following is None:
+            item.windows_done += 1
+        if item.mode == "seek":
             self._report(item, next_seek * TIME_PER_FRAME)
-            return seek_window(item, next_seek, window.order + 1)
-        item.windows_done += 1
-        if item.mode == "chunks" and item.windows_planned:
+        elif following is None and item.windows_planned:
             self._report(item, item.duration * item.windows_done / item.windows_planned)
-        return None
+        return following
 
     @staticmethod
     def _report(item: ItemPlan, seconds: float) -> None:

@@ -17,7 +17,6 @@ from faster_whisper.transcribe import get_suppressed_tokens
 
 from asr_server.engines.base import EngineError
 from asr_server.engines.whisper.batched.windows import Window
-from asr_server.engines.whisper.options import check_language
 from asr_server.types import TranscribeOptions
 
 
@@ -45,7 +44,14 @@ class WhisperPrompts:
     def item_language(self, options: TranscribeOptions) -> str | None:
         """The language an item decodes with (None: detected on its first window). EngineError
         for a language this model does not support, or an unknown task or language code."""
-        check_language(options.language, self.languages, self.name)
+        if options.language and options.language not in self.languages:
+            # faster-whisper would silently decode English with an English-only model.
+            known = sorted(self.languages)
+            supported = ", ".join(known) if len(known) <= 5 else f"{len(known)} codes"
+            raise EngineError(
+                f"language {options.language!r} is not supported by {self.name} "
+                f"(supported: {supported})"
+            )
         language = options.language if self.multilingual else "en"
         try:  # an unknown task or language code is this item's error, found before decoding
             self.tokenizer(options.task, language or "en")

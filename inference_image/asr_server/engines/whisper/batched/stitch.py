@@ -10,9 +10,7 @@ from asr_server.types import Segment, Transcription, Word, confidence, overall_c
 
 def to_transcription(plan: ItemPlan) -> Transcription:
     raw = [segment for order in sorted(plan.segments) for segment in plan.segments[order]]
-    segments = tuple(
-        _to_segment(number, segment, plan) for number, segment in enumerate(raw, start=1)
-    )
+    segments = tuple(_to_segment(number, segment) for number, segment in enumerate(raw, start=1))
     return Transcription(
         text="".join(s.text for s in segments).strip(),
         language=plan.language or plan.options.language or "",
@@ -23,30 +21,12 @@ def to_transcription(plan: ItemPlan) -> Transcription:
     )
 
 
-def _to_segment(number: int, raw: dict[str, Any], plan: ItemPlan) -> Segment:
+def _to_segment(number: int, raw: dict[str, Any]) -> Segment:
     start, end = float(raw["start"]), float(raw["end"])
     words = [
         Word(float(w["start"]), float(w["end"]), str(w["word"]), float(w["probability"]))
         for w in raw.get("words") or []
     ]
-    ts_map = plan.timestamp_map
-    if ts_map is not None:  # chunks mode: times are in the concatenated speech
-        if words:
-            restored = []
-            for word in words:
-                chunk = ts_map.get_chunk_index((word.start + word.end) / 2)
-                restored.append(
-                    Word(
-                        ts_map.get_original_time(word.start, chunk),
-                        ts_map.get_original_time(word.end, chunk),
-                        word.text,
-                        word.probability,
-                    )
-                )
-            words = restored
-            start, end = words[0].start, words[-1].end
-        else:
-            start, end = ts_map.get_original_time(start), ts_map.get_original_time(end, is_end=True)
     avg_logprob = float(raw["avg_logprob"])
     return Segment(
         id=number,

@@ -13,6 +13,7 @@ from asr_server.engines.whisper.batched.rounds import (
     split_into_calls,
 )
 from asr_server.engines.whisper.batched.windows import ItemPlan, Window
+from asr_server.engines.whisper.fallback import DecodePass
 from asr_server.engines.whisper.options import WhisperOptions
 from asr_server.types import TranscribeOptions
 
@@ -22,11 +23,12 @@ MAIN, REPLICAS = object(), object()
 def window(index: int, beam_size: int = 1, frames: int = 3000) -> Window:
     item = ItemPlan(index, TranscribeOptions(), 1.0, "seek", WhisperOptions(beam_size=beam_size))
     features = np.zeros((80, 3000), dtype=np.float32)
-    return Window(item, 0, features, 0.0, frames, frames / 100, 0)
+    return Window(item, (0, 0), features, 0.0, frames, frames / 100, 0, features)
 
 
 def key(w: Window) -> GroupKey:
-    return (w.item.whisper.beam_size, 0.0, 1)
+    beam = w.item.whisper.beam_size
+    return (DecodePass(beam, beam, 0.0), 1)
 
 
 def frames(w: Window) -> int:

@@ -13,8 +13,8 @@ from asr_server.types import TranscribeOptions
 def test_stitching_orders_windows_and_weights_confidence() -> None:
     plan = ItemPlan(0, TranscribeOptions(), 11.0, "seek")
     plan.language = "en"
-    plan.segments[1] = [_raw(" world", 5.0, 11.0, -0.1)]
-    plan.segments[0] = [_raw(" hello", 0.0, 5.0, -0.5)]
+    plan.segments[(1, 0)] = [_raw(" world", 5.0, 11.0, -0.1)]
+    plan.segments[(0, 0)] = [_raw(" hello", 0.0, 5.0, -0.5)]
     result = to_transcription(plan)
     assert result.text == "hello world"
     assert [s.id for s in result.segments] == [1, 2]
