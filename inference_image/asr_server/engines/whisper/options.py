@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from asr_server import contract
 from asr_server.engines.base import EngineError
 from asr_server.types import TranscribeOptions
 
-ENCODER_CONTEXTS = ("full", "trimmed")
+ENCODER_CONTEXTS = contract.ENCODER_CONTEXTS
 """Encoder context: Whisper's padded 30 s window, or the audio plus a margin of silence
-(batched/windows.encoder_frames)."""
+(batched/windows.encoder_frames); the contract's list, which the CRD admits."""
 
 
 class WhisperSettings(Protocol):

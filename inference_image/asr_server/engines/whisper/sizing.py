@@ -8,11 +8,13 @@ compute-bound and batches of 16+ keep it busy.
 
 from __future__ import annotations
 
+from asr_server import contract
 from asr_server.engines.hardware import cpu_threads
 
 CPU_MAX_BATCH = 8
 GPU_BATCH = 16
-CPU_LAYOUTS = ("auto", "single", "adaptive")
+CPU_LAYOUTS = contract.CPU_LAYOUTS
+"""ASR_CPU_LAYOUT's choices (the contract's list)."""
 
 
 def batch_size(setting: int, device: str, cpus: float) -> int:

@@ -55,12 +55,3 @@ def test_registered_as_faster_whisper_with_every_capability_and_not_loaded() -> 
     for capability in (BatchSizing, ReportsProgress, HasStreamQuality):
         assert isinstance(engine, capability)
     assert engine.stream_quality() == WhisperStreamQuality(encoder_context="full")
-
-
-def test_the_configuration_offers_exactly_what_the_engine_implements() -> None:
-    from asr_server import config
-    from asr_server.engines.whisper.options import ENCODER_CONTEXTS
-    from asr_server.engines.whisper.sizing import CPU_LAYOUTS
-
-    assert config.ENCODER_CONTEXTS == ENCODER_CONTEXTS
-    assert config.CPU_LAYOUTS == CPU_LAYOUTS
