@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 
 import numpy as np
-from asr_server.engines.base import EngineError, EngineInfo
+from asr_server.engines.base import EngineError, EngineInfo, transcribe_one
 from asr_server.types import SAMPLE_RATE, Audio, Segment, TranscribeOptions, Transcription
 
 POISON = 0.123
@@ -55,10 +55,7 @@ class GatedEngine:
         self._ready = True
 
     def transcribe(self, audio: Audio, options: TranscribeOptions) -> Transcription:
-        result = self.transcribe_batch([(audio, options)])[0]
-        if isinstance(result, EngineError):
-            raise result
-        return result
+        return transcribe_one(self, audio, options)
 
     def transcribe_batch(
         self, items: Sequence[tuple[Audio, TranscribeOptions]]

@@ -65,6 +65,15 @@ class ASREngine(Protocol):
         ...
 
 
+def transcribe_one(engine: ASREngine, audio: Audio, options: TranscribeOptions) -> Transcription:
+    """`transcribe` for an engine whose one decoding path is `transcribe_batch`: the item
+    alone, its EngineError raised."""
+    result = engine.transcribe_batch([(audio, options)])[0]
+    if isinstance(result, EngineError):
+        raise result
+    return result
+
+
 # --- optional capabilities ---------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from asr_server.engines.base import EngineError, EngineInfo, Progress
+from asr_server.engines.base import EngineError, EngineInfo, Progress, transcribe_one
 from asr_server.engines.hardware import container_cpu_limit, cpu_threads
 from asr_server.engines.whisper.batched.decoder import BatchedWhisperDecoder
 from asr_server.engines.whisper.catalogue import resolve_model
@@ -130,10 +130,7 @@ class WhisperEngine:
     def transcribe(self, audio: Audio, options: TranscribeOptions) -> Transcription:
         """One request, decoded as every request is (`transcribe_batch`), so a file gives the
         same text however it reaches the engine."""
-        result = self.transcribe_batch([(audio, options)])[0]
-        if isinstance(result, EngineError):
-            raise result
-        return result
+        return transcribe_one(self, audio, options)
 
     def transcribe_batch(
         self, items: Sequence[tuple[Audio, TranscribeOptions]]
