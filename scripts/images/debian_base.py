@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from podman import Podman, log_tail
+from podman_cli import Podman, log_tail
 
 SUITE = "bookworm"  # Debian 12: Python 3.11, the version the constraints are pinned for
 PACKAGES = ("python3", "python3-venv", "python3-pip", "ca-certificates")

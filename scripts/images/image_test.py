@@ -31,7 +31,7 @@ for path in (REPO / "scripts", REPO / "tests"):  # demo's plumbing, the transcri
 
 from debian_base import NoDebianMirror, build_base  # noqa: E402
 from demo_support import Children, StepFailed, Steps  # noqa: E402
-from podman import CA_BUNDLE, Podman, PodmanFailed  # noqa: E402
+from podman_cli import CA_BUNDLE, Podman, PodmanFailed  # noqa: E402
 from podman_config import RUNTIME, write_config  # noqa: E402
 from podman_run import UnsupportedPodSpec  # noqa: E402
 from smoke import (  # noqa: E402

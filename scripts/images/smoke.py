@@ -37,7 +37,7 @@ from demo_support import (
     wait_until,
 )
 from faster_whisper import decode_audio
-from podman import Podman
+from podman_cli import Podman
 from podman_run import PodmanRun, podman_run
 from support.text import char_error_rate, word_error_rate
 
