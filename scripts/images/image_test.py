@@ -130,6 +130,12 @@ def run(args: argparse.Namespace, steps: Steps, podman: Podman, containers: Cont
             seconds = podman.build(spec.dockerfile, tag, BASE_IMAGE, REPO, log)
             built.append(Built(spec, tag, seconds, podman.image_size(tag)))
             print(f"    built in {seconds:.0f} s, {built[-1].size / MB:.0f} MB (log {log})")
+    with steps.step(f"no layer holds the build's CA bundle ({CA_BUNDLE})"):
+        base_digest = podman.file_digest(BASE_IMAGE, CA_BUNDLE)
+        for image in built:
+            if podman.file_digest(image.tag, CA_BUNDLE) != base_digest:
+                raise StepFailed(f"{image.tag}'s {CA_BUNDLE} is not the base image's own")
+        print(f"    both images have the base's own bundle (sha256 {base_digest[:12]})")
     state = out / "state"
     state.mkdir(parents=True, exist_ok=True)
     audio: Path = args.audio

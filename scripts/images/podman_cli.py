@@ -69,6 +69,12 @@ class Podman:
         if tar.wait() != 0 or imported.returncode != 0:
             raise PodmanFailed(f"podman import {tag} failed: {imported.stderr.strip()}")
 
+    def file_digest(self, image: str, path: Path) -> str:
+        """sha256 of a file inside `image`."""
+        out = self.run("run", "--rm", "--pull=never", "--health-cmd", "none", "--network", "none",
+                       "--entrypoint", "sha256sum", image, str(path))  # fmt: skip
+        return out.split()[0]
+
     def image_size(self, tag: str) -> int:
         """Bytes of the image unpacked, as `podman images` counts them."""
         return int(self.run("image", "inspect", "--format", "{{.Size}}", tag).strip())
