@@ -22,6 +22,11 @@ BENCHES ?= bench/server_latency.py bench/audio_decode.py bench/peer_throughput.p
 RELEASE ?= asrfleet
 NAMESPACE ?= asrfleet-system
 HELM_ARGS ?=
+# The management console's front end: npm sources, bundled into the console package (git-ignored).
+CONSOLE_UI := operator/console-ui
+CONSOLE_STATIC := operator/asrfleet_operator/console/static
+CONSOLE_UI_STAMP := $(CONSOLE_STATIC)/index.html
+CONSOLE_PORT ?= 8090
 
 ##@ Setup
 .PHONY: venv
@@ -37,7 +42,7 @@ $(VENV_STAMP): inference_image/pyproject.toml operator/pyproject.toml requiremen
 
 ##@ Quality
 .PHONY: test
-test: venv ## Run the unit and integration tests
+test: venv console-ui ## Run the unit and integration tests (the console's in a real browser)
 	$(PY) -m pytest
 
 .PHONY: lint
@@ -53,12 +58,23 @@ e2e: venv ## End-to-end tests against the cluster in KUBECONFIG (kind/k3d; skipp
 ##@ Run
 
 .PHONY: demo
-demo: venv ## Operator + emulated cluster + inference server; transcribe and stream ../shared/audio/jfk.flac
+demo: venv console-ui ## Operator + emulated cluster + inference server; transcribe and stream ../shared/audio/jfk.flac
 	$(PY) scripts/demo.py
 
 .PHONY: bench
 bench: venv ## Run the benchmarks (BENCHES=...; figures and ratios, never part of `make test`)
 	@set -e; for script in $(BENCHES); do echo "== $$script"; $(PY) "$$script"; done
+
+##@ Console
+.PHONY: console-ui console
+console-ui: $(CONSOLE_UI_STAMP) ## Build the console's front end (npm ci + esbuild, pinned by package-lock.json)
+
+$(CONSOLE_UI_STAMP): $(CONSOLE_UI)/package.json $(CONSOLE_UI)/package-lock.json $(CONSOLE_UI)/build.mjs $(wildcard $(CONSOLE_UI)/src/*)
+	npm ci --prefix $(CONSOLE_UI) --no-audit --no-fund --loglevel=error
+	node $(CONSOLE_UI)/build.mjs
+
+console: venv console-ui ## Serve the console against the current kube context (ASRFLEET_CONSOLE_TOKEN; CONSOLE_PORT=8090)
+	$(PY) -m asrfleet_operator.console --port $(CONSOLE_PORT)
 
 ##@ Kubernetes
 
@@ -101,7 +117,7 @@ constraints: venv ## Re-pin requirements/constraints.txt from the dev venv
 
 .PHONY: clean distclean
 clean: ## Remove caches and demo state (keeps the venv)
-	rm -rf .demo .pytest_cache .ruff_cache .mypy_cache build dist
+	rm -rf .demo .pytest_cache .ruff_cache .mypy_cache build dist $(CONSOLE_STATIC) $(CONSOLE_UI)/node_modules
 	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} +
 distclean: clean ## Also remove the venv
 	rm -rf $(VENV)

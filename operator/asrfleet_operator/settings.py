@@ -103,20 +103,23 @@ class Settings:
         return not self.namespaces
 
 
-def env_table() -> list[tuple[str, str, str]]:
-    """(variable, default, description) per setting, for `--help` and the docs."""
-    docs = _field_docs()
+def env_table(cls: type[Any] | None = None) -> list[tuple[str, str, str]]:
+    """(variable, default, description) per setting of `cls` (default: Settings), for `--help`
+    and the docs. `cls` is a dataclass whose fields name their variable in metadata["env"]."""
+    cls = Settings if cls is None else cls
+    docs = field_docs(cls)
     rows = []
-    for f in dataclasses.fields(Settings):
+    for f in dataclasses.fields(cls):
         default = f.default
         shown = ",".join(default) if isinstance(default, tuple) else str(default)
         rows.append((f.metadata["env"], shown, docs.get(f.name, "")))
     return rows
 
 
-def _field_docs() -> dict[str, str]:
-    # Field docstrings are not kept at run time; read them from this file's source.
-    tree = ast.parse(inspect.getsource(Settings))
+def field_docs(cls: type[Any]) -> dict[str, str]:
+    """The docstring under each field of the dataclass `cls`, on one line."""
+    # Field docstrings are not kept at run time; read them from the class's source.
+    tree = ast.parse(inspect.getsource(cls))
     body = tree.body[0].body  # type: ignore[attr-defined]
     docs: dict[str, str] = {}
     for node, nxt in itertools.pairwise(body):
@@ -127,7 +130,7 @@ def _field_docs() -> dict[str, str]:
             and isinstance(nxt.value, ast.Constant)
             and isinstance(nxt.value.value, str)
         ):
-            docs[node.target.id] = nxt.value.value
+            docs[node.target.id] = " ".join(nxt.value.value.split())
     return docs
 
 
