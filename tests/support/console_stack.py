@@ -21,6 +21,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 SRS_PATH = "/apis/asrfleet.io/v1alpha1/namespaces/{ns}/speechrecognizers"
 TOKEN = "console-test-token-0123456789abcdef"
+HTML_DESCRIPTION = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
+"""An annotation a hostile editor might set: it must show as text and run nothing."""
 
 
 def free_port() -> int:
@@ -108,6 +110,17 @@ class Processes:
         self.running.clear()
 
 
+@dataclass(frozen=True)
+class Stack:
+    """The console tests' running processes."""
+
+    emulator: Emulator
+    server: str
+    console: str
+    read_only_console: str
+    screenshots: Path
+
+
 def start_emulator(processes: Processes) -> tuple[str, Path]:
     kubeconfig = processes.directory / "kubeconfig"
     argv = [sys.executable, str(REPO / "scripts" / "kube_emulator.py"),
@@ -175,8 +188,8 @@ def recognizer(
         "apiVersion": "asrfleet.io/v1alpha1",
         "kind": "SpeechRecognizer",
         "metadata": {"name": name, "namespace": namespace, "annotations": dict(annotations or {})},
-        "spec": {"model": {"name": "whisper-tiny.en", "language": "en"}, "replicas": 1,
-                 **(spec or {})},  # fmt: skip
+        "spec": {"model": {"name": "whisper-tiny.en", "language": "en"}, "replicas": 1}
+        | dict(spec or {}),
         "status": {
             "phase": phase,
             "replicas": 1,
