@@ -18,6 +18,8 @@ OPERATOR_IMAGE := $(REGISTRY)/operator:$(VERSION)
 # Benchmarks `make bench` runs; each prints its figures and a ratio against an anchor measured
 # in the same run (the peers run only where their git-ignored venvs exist, see bench/*.py).
 BENCHES ?= bench/server_latency.py bench/audio_decode.py bench/peer_throughput.py bench/streaming.py
+# `make demo DEMO_ARGS=--keep-running` keeps the demo's processes (and its console) up until Ctrl-C.
+DEMO_ARGS ?=
 # `make install` settings.
 RELEASE ?= asrfleet
 NAMESPACE ?= asrfleet-system
@@ -58,8 +60,8 @@ e2e: venv ## End-to-end tests against the cluster in KUBECONFIG (kind/k3d; skipp
 ##@ Run
 
 .PHONY: demo
-demo: venv console-ui ## Operator + emulated cluster + inference server; transcribe and stream ../shared/audio/jfk.flac
-	$(PY) scripts/demo.py
+demo: venv console-ui ## Operator + emulated cluster + inference server + console; transcribe and stream ../shared/audio/jfk.flac (DEMO_ARGS=--keep-running)
+	$(PY) scripts/demo.py $(DEMO_ARGS)
 
 .PHONY: bench
 bench: venv ## Run the benchmarks (BENCHES=...; figures and ratios, never part of `make test`)
