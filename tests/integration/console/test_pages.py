@@ -8,9 +8,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from support.console_stack import HTML_DESCRIPTION, TOKEN, Stack, http
 from support.text import normalize_words, word_error_rate
 
+pytestmark = pytest.mark.model  # the real whisper-tiny.en behind the console
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 
