@@ -68,12 +68,15 @@ bench: venv ## Run the benchmarks (BENCHES=...; figures and ratios, never part o
 	@set -e; for script in $(BENCHES); do echo "== $$script"; $(PY) "$$script"; done
 
 ##@ Console
-.PHONY: console-ui console
+.PHONY: console-ui console-screenshots console
 console-ui: $(CONSOLE_UI_STAMP) ## Build the console's front end (npm ci + esbuild, pinned by package-lock.json)
 
 $(CONSOLE_UI_STAMP): $(CONSOLE_UI)/package.json $(CONSOLE_UI)/package-lock.json $(CONSOLE_UI)/build.mjs $(wildcard $(CONSOLE_UI)/src/*)
 	npm ci --prefix $(CONSOLE_UI) --no-audit --no-fund --loglevel=error
 	node $(CONSOLE_UI)/build.mjs
+
+console-screenshots: venv console-ui ## Retake docs/console.md's screenshots (the console's browser tests, saved to docs/images/)
+	ASRFLEET_CONSOLE_SCREENSHOTS=docs/images $(PY) -m pytest tests/integration/console -q
 
 console: venv console-ui ## Serve the console against the current kube context (ASRFLEET_CONSOLE_TOKEN; CONSOLE_PORT=8090)
 	$(PY) -m asrfleet_operator.console --port $(CONSOLE_PORT)
