@@ -86,21 +86,33 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Settings from `ASRFLEET_*` variables; unset or empty variables keep the default."""
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            name = f.metadata["env"]
-            raw = env.get(name)
-            if raw is None or raw.strip() == "":
-                continue
-            try:
-                values[f.name] = _PARSERS.get(f.name, str)(raw.strip())
-            except ValueError as exc:
-                raise SettingsError(f"{name}={raw!r} is not valid: {exc}") from None
-        return cls(**values)
+        return cls(**values_from_env(cls, env, _PARSERS, SettingsError))
 
     @property
     def clusterwide(self) -> bool:
         return not self.namespaces
+
+
+def values_from_env(
+    cls: type[Any],
+    env: Mapping[str, str],
+    parsers: Mapping[str, Callable[[str], Any]],
+    error: type[ValueError],
+) -> dict[str, Any]:
+    """The fields of the settings dataclass `cls` whose variable (metadata["env"]) is set and
+    not empty, parsed by `parsers` (default str); a value that does not parse raises `error`
+    naming the variable."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        name = f.metadata["env"]
+        raw = env.get(name)
+        if raw is None or raw.strip() == "":
+            continue
+        try:
+            values[f.name] = parsers.get(f.name, str)(raw.strip())
+        except ValueError as exc:
+            raise error(f"{name}={raw!r} is not valid: {exc}") from None
+    return values
 
 
 def env_table(cls: type[Any] | None = None) -> list[tuple[str, str, str]]:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from asrfleet_operator.settings import values_from_env
+
 TOKEN_ENV = "ASRFLEET_CONSOLE_TOKEN"
 MIN_TOKEN_CHARS = 16
 """A shorter token is refused at startup: it would be guessable."""
@@ -77,16 +79,7 @@ class ConsoleSettings:
     def from_env(cls, env: Mapping[str, str], **overrides: Any) -> ConsoleSettings:
         """Settings from `ASRFLEET_CONSOLE_*`; unset or empty variables keep the default;
         `overrides` (the command-line flags) win."""
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            name = f.metadata["env"]
-            raw = env.get(name)
-            if raw is None or raw.strip() == "":
-                continue
-            try:
-                values[f.name] = _PARSERS.get(f.name, str)(raw.strip())
-            except ValueError as exc:
-                raise ConsoleSettingsError(f"{name}={raw!r} is not valid: {exc}") from None
+        values = values_from_env(cls, env, _PARSERS, ConsoleSettingsError)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

@@ -43,3 +43,10 @@ def test_every_field_has_a_variable_and_a_doc_line() -> None:
 
 def test_the_token_is_not_in_the_repr() -> None:
     assert "a" * 32 not in repr(ConsoleSettings.from_env(TOKEN))
+
+
+def test_docs_list_every_setting() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[4] / "docs" / "console.md").read_text()
+    assert all(f"`{var}`" in docs for var, _, _ in env_table(ConsoleSettings))
