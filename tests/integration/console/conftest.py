@@ -56,6 +56,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory, jfk_clip: Any) -> Iterator[S
             "mandarin", "speech", annotations=local,
             spec={"autoscaling": {"minReplicas": 1, "maxReplicas": 4}},
         ))  # fmt: skip
+        # A recognizer whose server is gone: nothing listens on port 1.
+        emulator.create_recognizer(
+            recognizer("gone", annotations={"console.asrfleet.io/url": "http://127.0.0.1:1"})
+        )
         emulator.event("default", "english", "SpeechRecognizer", "Reconciled",
                        "Deployment, Service and PodDisruptionBudget applied")  # fmt: skip
         emulator.event("default", "broken", "SpeechRecognizer", "InvalidSpec",
