@@ -115,6 +115,7 @@ class Stack:
     """The console tests' running processes."""
 
     emulator: Emulator
+    kubeconfig: Path
     server: str
     console: str
     read_only_console: str

@@ -1,9 +1,11 @@
 """The fleet in memory: listed from the API and scraped every round, in the background.
 
 One round = one LIST each of SpeechRecognizers, HPAs and inference pods (however many
-recognizers there are), then every server's `/metrics` at once (bounded concurrency and a
-timeout each), then one history point per recognizer. Pages read the last round; they never
-wait for the API or the pods themselves, so any number of open browsers cost one round.
+recognizers there are), then the load from the source: every server's `/metrics` at once
+(bounded concurrency and a timeout each), or a fixed set of Prometheus queries
+(prometheus.py) when one is configured; then one history point per recognizer. Pages read
+the last round; they never wait for the API or the pods themselves, so any number of open
+browsers cost one round.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -25,7 +27,18 @@ from asrfleet_operator.console.cluster import (
     Cluster,
 )
 from asrfleet_operator.console.errors import Conflict, ConsoleError
-from asrfleet_operator.console.load import History, Load, MetricsError, ScrapeRound, parse_sample
+from asrfleet_operator.console.load import (
+    History,
+    Load,
+    MetricsError,
+    Point,
+    Sample,
+    ScrapeRound,
+    fleet_load,
+    kept_samples,
+    parse_sample,
+)
+from asrfleet_operator.console.prometheus import PrometheusLoads
 from asrfleet_operator.console.settings import ConsoleSettings
 from asrfleet_operator.console.views import URL_ANNOTATION, Summary, matches, summarize
 from asrfleet_operator.render.labels import HTTP_PORT, selector_labels
@@ -95,17 +108,72 @@ def metrics_targets(
     return sorted(targets)
 
 
+class LoadSource(Protocol):
+    async def round(
+        self, recognizers: Sequence[tuple[Key, Mapping[str, Any]]], pods: Sequence[Any]
+    ) -> dict[Key, Load]:
+        """Every recognizer's load now (one round)."""
+        ...
+
+
+class PodScrapes:
+    """The load source that scrapes every recognizer's running servers itself."""
+
+    def __init__(self, http: aiohttp.ClientSession, settings: ConsoleSettings) -> None:
+        self.http = http
+        self.settings = settings
+        self.last: dict[Key, dict[str, Sample]] = {}
+        self._limit = asyncio.Semaphore(SCRAPE_CONCURRENCY)
+
+    async def round(
+        self, recognizers: Sequence[tuple[Key, Mapping[str, Any]]], pods: Sequence[Any]
+    ) -> dict[Key, Load]:
+        allow = self.settings.allow_url_override
+        rounds = await asyncio.gather(
+            *(self._scrape_all(metrics_targets(r, pods, allow)) for _, r in recognizers)
+        )
+        loads = {}
+        last = {}
+        for (key, _), round_ in zip(recognizers, rounds, strict=True):
+            previous = self.last.get(key, {})
+            loads[key] = fleet_load(round_, previous)
+            last[key] = kept_samples(round_, previous)
+        self.last = last  # recognizers gone from the fleet are forgotten
+        return loads
+
+    async def _scrape_all(self, targets: list[str]) -> ScrapeRound:
+        samples = await asyncio.gather(*(self._scrape(url) for url in targets))
+        return ScrapeRound(dict(zip(targets, samples, strict=True)))
+
+    async def _scrape(self, url: str) -> Any:
+        timeout = aiohttp.ClientTimeout(total=self.settings.scrape_timeout_seconds)
+        async with self._limit:
+            try:
+                async with self.http.get(url, timeout=timeout) as response:
+                    if response.status != 200:
+                        return None
+                    text = await response.text()
+                return parse_sample(text, time.monotonic())
+            except (aiohttp.ClientError, TimeoutError, MetricsError) as exc:
+                log.debug("scraping %s failed: %s", url, exc)
+                return None
+
+
 class Fleet:
     def __init__(
         self, cluster: Cluster, http: aiohttp.ClientSession, settings: ConsoleSettings
     ) -> None:
         self.cluster = cluster
-        self.http = http
         self.settings = settings
+        self.source: LoadSource = (
+            PrometheusLoads(http, settings.prometheus_url, settings.prometheus_name_label,
+                            settings.prometheus_window, settings.scrape_timeout_seconds)
+            if settings.prometheus_url
+            else PodScrapes(http, settings)
+        )  # fmt: skip
         self.histories: dict[Key, History] = {}
         self.snapshot: Snapshot | None = None
         self.first_round = asyncio.Event()
-        self._limit = asyncio.Semaphore(SCRAPE_CONCURRENCY)
 
     async def run(self) -> None:
         """Rounds until cancelled; a failed round is logged and the next one tries again."""
@@ -128,41 +196,28 @@ class Fleet:
             return self.snapshot
         hpa_by_key = {_key(h): h for h in hpas}
         keyed = sorted(((_key(r), r) for r in recognizers), key=lambda kr: kr[0])
-        scraped = await asyncio.gather(
-            *(self._scrape_all(metrics_targets(r, pods, self.settings.allow_url_override))
-              for _, r in keyed)
-        )  # fmt: skip
+        try:
+            loads: dict[Key, Load] = await self.source.round(keyed, pods)
+            error = None
+        except ConsoleError as exc:  # Prometheus down: the fleet still shows, without load
+            log.warning("the load round failed: %s", exc.message)
+            loads, error = {}, exc.message
         now = time.time()
         rows: list[Row] = []
-        for (key, recognizer), round_ in zip(keyed, scraped, strict=True):
+        for key, recognizer in keyed:
             summary = summarize(recognizer, hpa_by_key.get(key))
             history = self.histories.get(key)
             if history is None:
                 history = self.histories[key] = History(self.settings.history_points)
-            load = history.record(round_, now, summary.ready_replicas, summary.desired_replicas)
+            load = loads.get(key)
+            if load is not None:
+                history.add(Point(now, load, summary.ready_replicas, summary.desired_replicas))
             rows.append(Row(summary, load))
         for gone in set(self.histories) - {key for key, _ in keyed}:
             del self.histories[gone]
-        self.snapshot = Snapshot(now, tuple(rows))
+        self.snapshot = Snapshot(now, tuple(rows), error)
         self.first_round.set()
         return self.snapshot
-
-    async def _scrape_all(self, targets: list[str]) -> ScrapeRound:
-        samples = await asyncio.gather(*(self._scrape(url) for url in targets))
-        return ScrapeRound(dict(zip(targets, samples, strict=True)))
-
-    async def _scrape(self, url: str) -> Any:
-        timeout = aiohttp.ClientTimeout(total=self.settings.scrape_timeout_seconds)
-        async with self._limit:
-            try:
-                async with self.http.get(url, timeout=timeout) as response:
-                    if response.status != 200:
-                        return None
-                    text = await response.text()
-                return parse_sample(text, time.monotonic())
-            except (aiohttp.ClientError, TimeoutError, MetricsError) as exc:
-                log.debug("scraping %s failed: %s", url, exc)
-                return None
 
     async def latest(self, wait_seconds: float = 10.0) -> Snapshot:
         """The last round's snapshot, waiting for the first round once."""

@@ -191,27 +191,28 @@ def fleet_load(current: ScrapeRound, previous: Mapping[str, Sample]) -> Load:
     )
 
 
+def kept_samples(round_: ScrapeRound, last: Mapping[str, Sample]) -> dict[str, Sample]:
+    """Each server's sample to compare the next round with: this round's, or the older one
+    when this scrape failed; servers gone from the fleet are forgotten."""
+    return {
+        target: sample or last[target]
+        for target, sample in round_.samples.items()
+        if sample is not None or target in last
+    }
+
+
 @dataclass
 class History:
-    """A recognizer's recent points (a bounded ring) and its servers' last samples."""
+    """A recognizer's recent points, a bounded ring."""
 
     capacity: int
     points: deque[Point] = field(init=False)
-    last_samples: dict[str, Sample] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.points = deque(maxlen=self.capacity)
 
-    def record(self, round_: ScrapeRound, point_time: float, ready: int, desired: int) -> Load:
-        load = fleet_load(round_, self.last_samples)
-        # Servers gone from the fleet are forgotten; a failed scrape keeps the older sample.
-        self.last_samples = {
-            target: sample or self.last_samples[target]
-            for target, sample in round_.samples.items()
-            if sample is not None or target in self.last_samples
-        }
-        self.points.append(Point(point_time, load, ready, desired))
-        return load
+    def add(self, point: Point) -> None:
+        self.points.append(point)
 
     @property
     def latest(self) -> Load | None:

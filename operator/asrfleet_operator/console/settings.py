@@ -8,6 +8,7 @@ the chart's `console.*` values and docs/console.md follow this file.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,18 @@ class ConsoleSettings:
     )
     """true: a SpeechRecognizer's `console.asrfleet.io/url` annotation replaces its pods and
     Service as the console's target (the demo and tests: the emulator runs no pods)."""
+    prometheus_url: str = field(default="", metadata=_env("ASRFLEET_CONSOLE_PROMETHEUS_URL"))
+    """Prometheus to ask for the load figures (http://prometheus:9090); empty: the console
+    scrapes the pods itself."""
+    prometheus_name_label: str = field(
+        default="service", metadata=_env("ASRFLEET_CONSOLE_PROMETHEUS_NAME_LABEL")
+    )
+    """The label holding a recognizer's name on its asr_* series (a ServiceMonitor gives
+    `service`; it is grouped with `namespace`)."""
+    prometheus_window: str = field(
+        default="1m", metadata=_env("ASRFLEET_CONSOLE_PROMETHEUS_WINDOW")
+    )
+    """Range of the rate() and quantile queries."""
     secure_cookie: bool = field(default=False, metadata=_env("ASRFLEET_CONSOLE_SECURE_COOKIE"))
     """true: the session cookie is sent over HTTPS only (set it behind a TLS ingress)."""
 
@@ -62,6 +75,16 @@ class ConsoleSettings:
             raise ConsoleSettingsError(
                 f"{TOKEN_ENV} must be set to a secret of at least {MIN_TOKEN_CHARS} characters"
                 " (the chart creates one in a Secret)"
+            )
+        if self.prometheus_url and not self.prometheus_url.startswith(("http://", "https://")):
+            raise ConsoleSettingsError(
+                "ASRFLEET_CONSOLE_PROMETHEUS_URL must be an http(s) URL,"
+                f" got {self.prometheus_url!r}"
+            )
+        if not re.fullmatch(r"[0-9]+(ms|s|m|h)", self.prometheus_window):
+            raise ConsoleSettingsError(
+                "ASRFLEET_CONSOLE_PROMETHEUS_WINDOW must be a duration such as 1m or 30s,"
+                f" got {self.prometheus_window!r}"
             )
         if not 0 <= self.port < 65536:
             raise ConsoleSettingsError(f"ASRFLEET_CONSOLE_PORT must be 0-65535, got {self.port}")

@@ -169,6 +169,10 @@ async def test_install_with_every_option(install: Install) -> None:
     assert console_env["ASRFLEET_CONSOLE_READ_ONLY"] == "true"
     assert console_env["ASRFLEET_CONSOLE_NAMESPACES"] == "speech,speech-staging"
     assert console_env["ASRFLEET_CONSOLE_SCRAPE_TIMEOUT_SECONDS"] == "3"
+    assert (
+        console_env["ASRFLEET_CONSOLE_PROMETHEUS_URL"]
+        == "http://prometheus-operated.monitoring:9090"
+    )
     assert installed.one("Service", "asrfleet-console", NAMESPACE)["spec"]["type"] == "NodePort"
     for namespace in watched:  # the console's read-only Role in each namespace the operator has
         rules = installed.one("Role", "asrfleet-console", namespace)["rules"]

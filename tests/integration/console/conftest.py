@@ -71,7 +71,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, jfk_clip: Any) -> Iterator[S
         shots = os.environ.get("ASRFLEET_CONSOLE_SCREENSHOTS")
         screenshots = Path(shots) if shots else directory / "screenshots"
         screenshots.mkdir(parents=True, exist_ok=True)
-        yield Stack(emulator, server, console, read_only, screenshots)
+        yield Stack(emulator, kubeconfig, server, console, read_only, screenshots)
     finally:
         processes.stop_all()
 

@@ -74,6 +74,7 @@ def test_schema_accepts_the_default_values() -> None:
         (["console", "namespaces"], ["Not_A_Namespace"]),
         (["console", "service", "type"], "Ingress"),
         (["console", "scrapeSeconds"], 0),
+        (["console", "prometheusUrl"], "prometheus:9090"),
     ],
 )
 def test_schema_refuses_a_wrong_value(path: list[str], wrong: Any) -> None:

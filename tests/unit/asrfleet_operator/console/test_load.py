@@ -8,10 +8,13 @@ import pytest
 from asr_server.metrics import Metrics
 from asrfleet_operator.console.load import (
     History,
+    Load,
     MetricsError,
+    Point,
     Sample,
     ScrapeRound,
     fleet_load,
+    kept_samples,
     parse_sample,
     quantile,
 )
@@ -83,14 +86,19 @@ def test_quantile_interpolates_like_prometheus() -> None:
     assert quantile(0.5, {1.0: 0.0, math.inf: 0.0}) is None
 
 
-def test_history_is_bounded_and_forgets_servers_that_left() -> None:
+def test_history_is_bounded() -> None:
     history = History(capacity=3)
-    metrics = Metrics.create()
     for step in range(5):
-        history.record(ScrapeRound({"a": scrape(metrics, float(step))}), float(step), 1, 1)
-    assert len(history.points) == 3
-    history.record(ScrapeRound({"b": scrape(metrics, 9.0)}), 9.0, 1, 1)
-    assert set(history.last_samples) == {"b"}
+        history.add(Point(float(step), Load(queue_depth=step), 1, 1))
+    assert [p.time for p in history.points] == [2.0, 3.0, 4.0]
+    assert history.latest == Load(queue_depth=4)
+
+
+def test_a_failed_scrape_keeps_the_older_sample_and_a_gone_server_is_forgotten() -> None:
+    metrics = Metrics.create()
+    old = {"a": scrape(metrics, 1.0), "b": scrape(metrics, 1.0)}
+    kept = kept_samples(ScrapeRound({"a": None, "c": scrape(metrics, 2.0)}), old)
+    assert kept == {"a": old["a"], "c": kept["c"]}
 
 
 def test_text_that_is_not_prometheus_is_an_error() -> None:
