@@ -222,6 +222,27 @@ class Emulator:
         assert status == 200, answer
         return dict(answer)
 
+    def pod(self, namespace: str, recognizer: str, name: str, restarts: int) -> None:
+        """A Running, Ready inference pod of `recognizer`, as a kubelet would report it (its IP
+        is a documentation address: a recognizer with the URL override is never scraped there)."""
+        labels = {"app.kubernetes.io/name": "asr-server", "app.kubernetes.io/instance": recognizer}
+        self.create(
+            f"/api/v1/namespaces/{namespace}/pods",
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name, "namespace": namespace, "labels": labels},
+                "spec": {"nodeName": "node-a", "containers": [{"name": "asr-server"}]},
+                "status": {
+                    "phase": "Running",
+                    "podIP": "192.0.2.10",
+                    "startTime": "2026-12-01T10:00:00Z",
+                    "conditions": [{"type": "Ready", "status": "True"}],
+                    "containerStatuses": [{"name": "asr-server", "restartCount": restarts}],
+                },
+            },
+        )
+
     def event(self, namespace: str, name: str, kind: str, reason: str, message: str) -> None:
         self.create(
             f"/api/v1/namespaces/{namespace}/events",

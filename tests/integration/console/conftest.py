@@ -60,6 +60,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, jfk_clip: Any) -> Iterator[S
         emulator.create_recognizer(
             recognizer("gone", annotations={"console.asrfleet.io/url": "http://127.0.0.1:1"})
         )
+        emulator.pod("default", "english", "english-5d8f7-x2k9q", restarts=2)
+        emulator.event("default", "english-5d8f7-x2k9q", "Pod", "Started",
+                       "Started container asr-server")  # fmt: skip
         emulator.event("default", "english", "SpeechRecognizer", "Reconciled",
                        "Deployment, Service and PodDisruptionBudget applied")  # fmt: skip
         emulator.event("default", "broken", "SpeechRecognizer", "InvalidSpec",

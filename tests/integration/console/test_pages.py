@@ -118,7 +118,10 @@ def test_recognizer_page_shows_conditions_events_spec_and_charts(
     assert "name: whisper-tiny.en" in page.locator("pre.yaml").inner_text()
     page.goto(f"{stack.console}/#/r/default/english")
     page.locator('section[aria-label="Events"] tbody tr').first.wait_for()
-    assert "Reconciled" in page.locator('section[aria-label="Events"]').inner_text()
+    events = page.locator('section[aria-label="Events"]').inner_text()
+    assert "Reconciled" in events and "Pod/english-5d8f7-x2k9q" in events
+    pod = page.locator('section[aria-label="Pods"] tbody tr')
+    assert re.search(r"english-5d8f7-x2k9q\s+Running\s+yes\s+2\s+node-a", pod.inner_text())
     # Five charts of the scraped history, drawn once a few rounds exist.
     page.wait_for_function("() => document.querySelectorAll('#charts .uplot').length === 5")
     page.screenshot(path=str(stack.screenshots / "console-recognizer.png"), full_page=True)
