@@ -28,7 +28,7 @@ function uploadPanel(ns, name, options, relogin) {
       result.replaceChildren(
         h("p", { class: "transcript", id: "transcript" }, answer.text),
         h("p", { class: "muted" }, `language ${answer.language} · ${number(answer.duration, 1)} s of audio · confidence ${number(answer.confidence, 3)} · answered in ${seconds(answer.latency_seconds)}`),
-        table(["Start", "End", "Text"], (answer.segments || []).map((s) => [number(s.start, 2), number(s.end, 2), s.text])),
+        table(["Start", "End", "Text", "Confidence"], (answer.segments || []).map((s) => [number(s.start, 2), number(s.end, 2), s.text, number(s.confidence, 3)])),
       );
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return relogin();
