@@ -63,7 +63,7 @@ async def test_console_install(install: Install) -> None:
     container = pod["containers"][0]
     assert pod["serviceAccountName"] == NAME
     assert container["image"] == "ghcr.io/asrfleet/operator:0.1.0"
-    assert container["command"] == ["python", "-m", "asrfleet_operator.console"]
+    assert container["command"] == ["python3", "-m", "asrfleet_operator.console"]
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     # Every variable the chart sets is one the console reads.
