@@ -6,8 +6,12 @@ Two plans, chosen per request:
   follow-up window from the last timestamp when the decoder stops mid-clip. Greedy results are
   therefore identical to the unbatched path.
 - `chunks`: longer audio (or `vad_filter`) is cut at silences by Silero VAD into independent
-  <= 30 s chunks, as faster-whisper's `BatchedInferencePipeline` does, so every window of a
-  long file can share one batch; times are mapped back to the original audio afterwards.
+  <= 30 s chunks, so every window of a long file can share one batch. A chunk is a stretch of
+  the original audio from the start of its first speech to the end of its last, pauses
+  included, as the sequential decoder would hear it; times need no mapping back.
+  faster-whisper's `BatchedInferencePipeline` concatenates the speech without the pauses
+  instead: on jfk, two sentences and jfk again 1.5 s apart that lost a word ("Our new office"
+  -> "Our office") which the same audio with its pauses keeps (bench/longform.py).
 """
 
 from __future__ import annotations
@@ -20,12 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from faster_whisper.audio import pad_or_trim
 from faster_whisper.feature_extractor import FeatureExtractor
-from faster_whisper.vad import (
-    SpeechTimestampsMap,
-    VadOptions,
-    collect_chunks,
-    get_speech_timestamps,
-)
+from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from asr_server.engines.base import SAMPLE_RATE, Audio, EngineError, TranscribeOptions
 
@@ -60,8 +59,6 @@ class ItemPlan:
     mode: Literal["seek", "chunks"]
     features: Features | None = None
     """Seek mode: log-mel of the whole clip (frames beyond the content excluded)."""
-    timestamp_map: SpeechTimestampsMap | None = None
-    """Chunks mode: maps times in the concatenated speech back to the original audio."""
     language: str | None = None
     language_probability: float = 1.0
     packed: bool = False
@@ -95,13 +92,13 @@ class Window:
     segment_duration: float
     seek: int
     """Frame index of the window start (seek mode) or chunk offset in frames (chunks mode)."""
-    temperature_index: int = 0
-    """Position in the temperature fallback schedule (engines/fallback.py)."""
+    pass_index: int = 0
+    """Position in the window's decode passes (engines/fallback.passes)."""
     attempts: list[Any] = field(default_factory=list)
-    """Failed decodes at lower temperatures, for the best-of choice when all fail."""
+    """Failed candidates of the earlier passes, for the choice when all fail."""
     full_context: bool = False
     """Encode all 3000 frames even when the item asks for a trimmed context: a trimmed decode
-    that failed the quality checks is retried this way before any temperature fallback."""
+    that failed the quality checks is retried this way before the fallback pass."""
     language: str | None = None
     """Detected on this window when its item's language was not known yet (parallel chunks)."""
 
@@ -145,30 +142,44 @@ def plan_item(
         plan = ItemPlan(index, options, duration, "seek", features=features)
         return plan, [seek_window(plan, seek=0, order=0)]
     plan = ItemPlan(index, options, duration, "chunks")
-    speech = get_speech_timestamps(audio, _VAD_OPTIONS)
-    if not speech:
-        return plan, []
-    plan.timestamp_map = SpeechTimestampsMap(speech, SAMPLE_RATE)
-    chunks, metadata = collect_chunks(audio, speech, max_duration=WINDOW_SECONDS)
     windows = []
-    for order, (chunk, meta) in enumerate(zip(chunks, metadata, strict=True)):
-        if chunk.size == 0:
-            continue
-        offset, chunk_seconds = float(meta["offset"]), float(meta["duration"])
+    for order, (start, end) in enumerate(speech_spans(get_speech_timestamps(audio, _VAD_OPTIONS))):
+        chunk_seconds = (end - start) / SAMPLE_RATE
         windows.append(
             Window(
                 item=plan,
                 order=order,
-                features=pad_or_trim(extractor(chunk)[..., :-1]),
-                time_offset=offset,
+                features=pad_or_trim(extractor(audio[start:end])[..., :-1]),
+                time_offset=start / SAMPLE_RATE,
                 segment_size=int(math.ceil(chunk_seconds) * FRAMES_PER_SECOND),
                 segment_duration=chunk_seconds,
-                seek=int(offset * FRAMES_PER_SECOND),
+                seek=int(start / SAMPLE_RATE * FRAMES_PER_SECOND),
             )
         )
-    if windows:
-        plan.first_order = windows[0].order
     return plan, windows
+
+
+def speech_spans(
+    speech: list[dict[str, int]], limit: int = WINDOW_SECONDS * SAMPLE_RATE
+) -> list[tuple[int, int]]:
+    """Stretches of audio (start, end samples) of at most `limit`, pauses included, each from
+    the start of a speech region to the end of a later one. Where the speech goes on past the
+    limit, the stretch ends at the widest pause in its second half (a sentence's end rather
+    than a comma's, so no sentence is cut in two; 10 of 12 menu options survived a cut at the
+    last pause that fitted, bench/longform.py), else at its widest pause."""
+    spans: list[tuple[int, int]] = []
+    first = 0
+    while first < len(speech):
+        start, last = speech[first]["start"], first
+        while last + 1 < len(speech) and speech[last + 1]["end"] - start <= limit:
+            last += 1
+        if last + 1 < len(speech):
+            cuts = range(first, last + 1)  # after region k
+            late = [k for k in cuts if speech[k]["end"] - start >= limit // 2]
+            last = max(late or cuts, key=lambda k: (speech[k + 1]["start"] - speech[k]["end"], k))
+        spans.append((start, speech[last]["end"]))
+        first = last + 1
+    return spans
 
 
 def seek_window(plan: ItemPlan, seek: int, order: int) -> Window:

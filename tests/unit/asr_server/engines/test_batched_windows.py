@@ -14,6 +14,7 @@ from asr_server.engines.windows import (
     encoder_frames,
     plan_item,
     seek_window,
+    speech_spans,
     validate_audio,
 )
 from faster_whisper.feature_extractor import FeatureExtractor
@@ -64,7 +65,6 @@ def test_long_audio_is_cut_into_vad_chunks_of_at_most_30_seconds(
     audio = tone_bursts(70.0, gaps=[(20.0, 21.5), (45.0, 46.5)])
     plan, windows = plan_item(3, audio, TranscribeOptions(), extractor)
     assert plan.mode == "chunks"
-    assert plan.timestamp_map is not None
     assert len(windows) >= 3
     assert [w.order for w in windows] == sorted(w.order for w in windows)
     for window in windows:
@@ -72,6 +72,33 @@ def test_long_audio_is_cut_into_vad_chunks_of_at_most_30_seconds(
         assert window.features.shape == (80, WINDOW_FRAMES)
     offsets = [w.time_offset for w in windows]
     assert offsets == sorted(offsets)
+    # stretches of the original audio, pauses included: times need no mapping back
+    ends = [w.time_offset + w.segment_duration for w in windows]
+    assert all(end <= start for end, start in zip(ends, offsets[1:], strict=False))
+    assert ends[-1] <= 70.0
+
+
+def test_speech_spans_keep_the_pauses_and_never_exceed_the_limit() -> None:
+    speech = [{"start": 0, "end": 10}, {"start": 12, "end": 20}, {"start": 25, "end": 31}]
+    assert speech_spans(speech, limit=20) == [(0, 20), (25, 31)]
+    assert speech_spans(speech, limit=31) == [(0, 31)]
+    assert speech_spans(speech, limit=5) == [(0, 10), (12, 20), (25, 31)]  # regions as they are
+    assert speech_spans([]) == []
+
+
+def test_speech_spans_end_at_the_widest_pause_in_their_second_half() -> None:
+    # sentence, comma pause, sentence, ...: the cut goes where the sentence ends
+    speech = [
+        {"start": 0, "end": 5},
+        {"start": 5, "end": 10},
+        {"start": 11, "end": 14},
+        {"start": 14, "end": 19},
+        {"start": 19, "end": 22},
+    ]
+    assert speech_spans(speech, limit=20) == [(0, 10), (11, 22)]
+    # no pause in the second half: the widest one anywhere
+    speech = [{"start": 0, "end": 4}, {"start": 6, "end": 8}, {"start": 8, "end": 22}]
+    assert speech_spans(speech, limit=20) == [(0, 4), (6, 22)]
 
 
 def test_vad_filter_on_silence_plans_no_windows(extractor: FeatureExtractor) -> None:
