@@ -19,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+if str(REPO / "scripts") not in sys.path:
+    sys.path.insert(0, str(REPO / "scripts"))
+from kube_emulator import kubeconfig_yaml  # noqa: E402  (the kubeconfig the emulator writes)
+
 SRS_PATH = "/apis/asrfleet.io/v1alpha1/namespaces/{ns}/speechrecognizers"
 TOKEN = "console-test-token-0123456789abcdef"
 HTML_DESCRIPTION = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
@@ -120,6 +124,12 @@ class Stack:
     console: str
     read_only_console: str
     screenshots: Path
+
+
+def write_kubeconfig(path: Path, server: str) -> Path:
+    """A kubeconfig for an API server at `server`, as the emulator writes its own."""
+    path.write_text(kubeconfig_yaml(server))
+    return path
 
 
 def start_emulator(processes: Processes) -> tuple[str, Path]:

@@ -8,9 +8,12 @@ Deployments, Pods, Events and HorizontalPodAutoscalers, and patch SpeechRecogniz
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import aiohttp
 import kopf
 
 from asrfleet_operator.console.errors import Forbidden, NotFound, UpstreamError
@@ -22,6 +25,8 @@ DEPLOYMENTS = Resource("apps/v1", "deployments")
 PODS = Resource("v1", "pods")
 EVENTS = Resource("v1", "events")
 HPAS = Resource("autoscaling/v2", "horizontalpodautoscalers")
+API_TIMEOUT_SECONDS = 30.0
+"""A call the API server has not answered by then fails (a round, or a page, with 502)."""
 SERVER_PODS_SELECTOR = "app.kubernetes.io/name=asr-server"
 """Every inference pod carries it (render/labels.py); one LIST per round finds them all."""
 
@@ -41,12 +46,24 @@ def connection_info() -> kopf.ConnectionInfo:
     return info
 
 
-def _translated(exc: ApiError, what: str) -> Exception:
+def _translated(exc: ApiError | aiohttp.ClientError | TimeoutError, what: str) -> Exception:
+    if not isinstance(exc, ApiError):
+        return UpstreamError(f"the Kubernetes API did not answer for {what}: {exc!r}")
     if exc.status == 404:
         return NotFound(f"{what} not found")
     if exc.status in (401, 403):
         return Forbidden(f"the console may not read or change {what}: {exc.message}")
     return UpstreamError(f"the Kubernetes API answered {exc.status} for {what}: {exc.message}")
+
+
+@contextlib.asynccontextmanager
+async def api_call(what: str) -> AsyncIterator[None]:
+    """API errors, a dead connection or a hung API server as the console's errors."""
+    try:
+        async with asyncio.timeout(API_TIMEOUT_SECONDS):
+            yield
+    except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
+        raise _translated(exc, what) from None
 
 
 class Cluster:
@@ -66,19 +83,15 @@ class Cluster:
         cluster-wide)."""
         scopes: tuple[str | None, ...] = self.namespaces or (None,)
         items: list[Any] = []
-        try:
+        async with api_call(resource.plural):
             for namespace in scopes:
                 async for page in self.client.list_pages(resource, namespace, params):
                     items.extend(page.get("items") or [])
-        except ApiError as exc:
-            raise _translated(exc, resource.plural) from None
         return items
 
     async def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
+        async with api_call(f"{resource.plural} {namespace}/{name}"):
             return await self.client.get(resource, namespace, name)
-        except ApiError as exc:
-            raise _translated(exc, f"{resource.plural} {namespace}/{name}") from None
 
     async def recognizer(self, namespace: str, name: str) -> dict[str, Any]:
         found = (
@@ -89,30 +102,24 @@ class Cluster:
         return found
 
     async def events(self, namespace: str) -> list[Any]:
-        try:
+        async with api_call(f"events in {namespace}"):
             page = await self.client.request("GET", EVENTS.list_path(namespace))
-        except ApiError as exc:
-            raise _translated(exc, f"events in {namespace}") from None
         return list(page.get("items") or [])
 
     async def pods(self, namespace: str, selector: Mapping[str, str]) -> list[Any]:
         query = {"labelSelector": ",".join(f"{k}={v}" for k, v in sorted(selector.items()))}
-        try:
+        async with api_call(f"pods in {namespace}"):
             page = await self.client.request("GET", PODS.list_path(namespace), params=query)
-        except ApiError as exc:
-            raise _translated(exc, f"pods in {namespace}") from None
         return list(page.get("items") or [])
 
     async def patch_recognizer(
         self, namespace: str, name: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         await self.recognizer(namespace, name)  # 404 for a hidden namespace too
-        try:
+        async with api_call(f"SpeechRecognizer {namespace}/{name}"):
             result: dict[str, Any] = await self.client.merge_patch(
                 SPEECH_RECOGNIZERS, namespace, name, body
             )
-        except ApiError as exc:
-            raise _translated(exc, f"SpeechRecognizer {namespace}/{name}") from None
         return result
 
 

@@ -179,7 +179,10 @@ class Fleet:
         """Rounds until cancelled; a failed round is logged and the next one tries again."""
         while True:
             started = time.monotonic()
-            await self.refresh()
+            try:
+                await self.refresh()
+            except Exception:  # a bug in one round must not stop the refreshing for good
+                log.exception("a fleet round failed")
             elapsed = time.monotonic() - started
             await asyncio.sleep(max(0.1, self.settings.scrape_seconds - elapsed))
 

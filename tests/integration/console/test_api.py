@@ -6,10 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
+from pathlib import Path
 
 import aiohttp
 import pytest
-from support.console_stack import TOKEN, Stack, http
+from support.console_stack import (
+    TOKEN,
+    Processes,
+    Stack,
+    free_port,
+    http,
+    start_console,
+    write_kubeconfig,
+)
 
 pytestmark = pytest.mark.model
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -72,3 +82,23 @@ async def test_a_stream_from_another_origin_is_refused(stack: Stack) -> None:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await session.ws_connect(url, origin="http://evil.example")
         assert refused.value.status == 403
+
+
+def test_a_dead_kubernetes_api_is_said_and_the_console_stays_up(
+    stack: Stack, tmp_path: Path
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", dead)
+    processes = Processes(tmp_path)
+    try:
+        console = start_console(processes, kubeconfig, "console-dead-api")
+        status, fleet = http("GET", f"{console}/api/fleet", headers=BEARER)
+        assert status == 200 and fleet["rows"] == []
+        assert "the Kubernetes API did not answer" in fleet["error"]
+        status, body = http("GET", f"{console}/api/recognizers/default/english", headers=BEARER)
+        assert status == 502 and body["error"]["code"] == "upstream_error"
+        time.sleep(2.5)  # later rounds fail the same way; the console keeps answering
+        status, fleet = http("GET", f"{console}/api/fleet", headers=BEARER)
+        assert status == 200 and "did not answer" in fleet["error"]
+    finally:
+        processes.stop_all()
