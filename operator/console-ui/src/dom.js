@@ -13,6 +13,13 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// Replaces an element's children; absent ones (null, undefined, false) are left out, where
+// the DOM's own replaceChildren would show them as the text "null".
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+}
+
 function append(el, children) {
   for (const child of children.flat()) {
     if (child === undefined || child === null || child === false) continue;

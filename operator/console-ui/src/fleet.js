@@ -1,7 +1,7 @@
 // Fleet: every SpeechRecognizer the console may see, with health and live load, refreshed
 // every scrape round. Degraded rows stand out with their reason.
 import { api, ApiError } from "./api.js";
-import { h, number, phaseBadge, seconds, table } from "./dom.js";
+import { fill, h, number, phaseBadge, seconds, table } from "./dom.js";
 
 function scaling(summary) {
   const a = summary.autoscaling;
@@ -46,7 +46,7 @@ export async function fleetView({ session, show, onLeave, relogin }) {
     try {
       const snapshot = await api("/api/fleet");
       const items = snapshot.rows;
-      body.replaceChildren(
+      fill(body,
         items.length
           ? table(HEADERS, items.map(row), (i) => ({
               class: items[i].summary.phase === "Degraded" ? "degraded" : "",

@@ -1,7 +1,7 @@
 // The console's single page: a hash router over the fleet, recognizer and Try-it views, and
 // the login form when the API answers 401.
 import { api, ApiError, setCsrf } from "./api.js";
-import { h } from "./dom.js";
+import { fill, h } from "./dom.js";
 import { fleetView } from "./fleet.js";
 import { recognizerView } from "./recognizer.js";
 import { tryView } from "./tryit.js";
@@ -31,7 +31,7 @@ function loginView(message) {
     h("button", { type: "submit", class: "primary" }, "Log in"),
     error,
   );
-  view().replaceChildren(form);
+  fill(view(), form);
   input.focus();
 }
 
@@ -51,12 +51,12 @@ async function route() {
     if (!session) await loadSession();
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return loginView();
-    view().replaceChildren(h("p", { class: "error", role: "alert" }, err.message));
+    fill(view(), h("p", { class: "error", role: "alert" }, err.message));
     return;
   }
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   const target = view();
-  const show = (node) => target.replaceChildren(node);
+  const show = (node) => fill(target, node);
   const context = { session, show, onLeave: (fn) => (leave = fn), relogin: () => { session = null; loginView("Your session ended: log in again."); } };
   if (parts[0] === "r" && parts.length >= 3) return recognizerView(context, parts[1], parts[2]);
   if (parts[0] === "try" && parts.length >= 3) return tryView(context, parts[1], parts[2]);

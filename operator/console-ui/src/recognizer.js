@@ -2,7 +2,7 @@
 // as YAML, and the actions (scale, suspend/resume) unless the console is read-only.
 import { api, ApiError, recognizerPath } from "./api.js";
 import { drawCharts } from "./charts.js";
-import { confirmAction, h, phaseBadge, section, table, when } from "./dom.js";
+import { confirmAction, fill, h, phaseBadge, section, table, when } from "./dom.js";
 
 function actions(ns, name, summary, refresh) {
   const note = h("p", { class: "muted", role: "status", id: "action-status" });
@@ -48,12 +48,12 @@ export async function recognizerView({ session, show, onLeave, relogin }, ns, na
       detail = await api(recognizerPath(ns, name));
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return relogin();
-      head.replaceChildren(h("h1", {}, `${ns}/${name}`), h("p", { class: "error", role: "alert" }, err.message));
+      fill(head, h("h1", {}, `${ns}/${name}`), h("p", { class: "error", role: "alert" }, err.message));
       if (!stopped) timer = setTimeout(refresh, session.scrape_seconds * 1000);
       return;
     }
     const s = detail.summary;
-    head.replaceChildren(
+    fill(head,
       h("h1", {}, `${s.namespace}/${s.name}`),
       s.description ? h("p", { class: "description" }, s.description) : null,
       h("p", {}, phaseBadge(s.phase), " ", h("span", { class: "reason" }, `${s.reason}${s.message ? `: ${s.message}` : ""}`)),
@@ -62,11 +62,11 @@ export async function recognizerView({ session, show, onLeave, relogin }, ns, na
     const state = `${s.suspended}/${s.autoscaling ? 1 : 0}`;
     if (!session.read_only && state !== actionsFor) {
       actionsFor = state;
-      actionBox.replaceChildren(actions(ns, name, s, refresh));
+      fill(actionBox, actions(ns, name, s, refresh));
     }
     destroyCharts();
     destroyCharts = drawCharts(charts, detail.history);
-    body.replaceChildren(
+    fill(body,
       section("Conditions", table(["Type", "Status", "Reason", "Message", "Since"],
         detail.conditions.map((c) => [c.type, c.status, c.reason, c.message, when(c.last_transition_time)]))),
       section("Events", detail.events.length

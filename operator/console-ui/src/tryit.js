@@ -2,7 +2,7 @@
 // streamed live through the console to the recognizer's /v1/stream (partials in place,
 // finals accumulating). Language and hotwords apply to both.
 import { api, ApiError, recognizerPath } from "./api.js";
-import { h, number, section, seconds, table } from "./dom.js";
+import { fill, h, number, seconds, section, table } from "./dom.js";
 
 const LANGUAGES = [["", "detect"], ["en", "English"], ["zh", "Chinese"], ["de", "German"], ["fr", "French"], ["es", "Spanish"], ["ja", "Japanese"]];
 
@@ -22,17 +22,17 @@ function uploadPanel(ns, name, options, relogin) {
     if (!file.files.length) return;
     const query = new URLSearchParams(Object.entries(options.values()).filter(([, v]) => v));
     button.disabled = true;
-    result.replaceChildren(h("p", { class: "muted" }, "Transcribing…"));
+    fill(result, h("p", { class: "muted" }, "Transcribing…"));
     try {
       const answer = await api(`${recognizerPath(ns, name)}/transcribe?${query}`, { method: "POST", body: file.files[0] });
-      result.replaceChildren(
+      fill(result,
         h("p", { class: "transcript", id: "transcript" }, answer.text),
         h("p", { class: "muted" }, `language ${answer.language} · ${number(answer.duration, 1)} s of audio · confidence ${number(answer.confidence, 3)} · answered in ${seconds(answer.latency_seconds)}`),
         table(["Start", "End", "Text", "Confidence"], (answer.segments || []).map((s) => [number(s.start, 2), number(s.end, 2), s.text, number(s.confidence, 3)])),
       );
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return relogin();
-      result.replaceChildren(h("p", { class: "error", role: "alert" }, err.message));
+      fill(result, h("p", { class: "error", role: "alert" }, err.message));
     } finally {
       button.disabled = false;
     }
@@ -50,7 +50,7 @@ function microphonePanel(ns, name, options) {
 
   async function begin() {
     start.disabled = true;
-    finals.replaceChildren();
+    fill(finals);
     partial.textContent = "";
     try {
       session = await openStream(ns, name, options.values(), {

@@ -177,6 +177,7 @@ def test_read_only_console_shows_no_actions_and_refuses_them(stack: Stack, page_
     page.goto(f"{stack.read_only_console}/#/r/default/scalable")
     page.locator('section[aria-label="Conditions"]').wait_for()
     assert page.locator("#mode").inner_text() == "read-only"
+    assert "null" not in page.locator(".head").inner_text()  # no description, nothing shown
     assert page.locator("#scale, #suspend, #resume, #replicas").count() == 0
     page.screenshot(path=str(stack.screenshots / "console-read-only.png"), full_page=True)
     before = stack.emulator.get_recognizer("default", "scalable")["spec"]
