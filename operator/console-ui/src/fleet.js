@@ -15,11 +15,14 @@ function row(item) {
   const reason = s.phase === "Degraded" || s.phase === "Unknown"
     ? h("div", { class: "reason" }, `${s.reason}${s.message ? `: ${s.message}` : ""}`)
     : null;
+  const unanswered = load.servers_failed
+    ? h("div", { class: "reason warn" }, `/metrics: ${load.servers_failed} of ${load.servers_failed + load.servers_scraped} server(s) did not answer`)
+    : null;
   return [
     s.namespace,
     h("div", {}, link, s.description ? h("div", { class: "description" }, s.description) : null),
     `${s.model} (${s.engine})`,
-    h("div", {}, phaseBadge(s.phase), reason),
+    h("div", {}, phaseBadge(s.phase), reason, unanswered),
     `${s.ready_replicas}/${s.desired_replicas}`,
     scaling(s),
     number(load.requests_per_second, 2),

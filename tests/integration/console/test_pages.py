@@ -95,6 +95,7 @@ def test_fleet_lists_every_recognizer_with_its_phase_and_a_degraded_ones_reason(
     assert "InvalidSpec: spec.model.name: unknown model 'whisper-huge'" in broken.inner_text()
     assert broken.get_attribute("class") == "degraded"
     assert "1–4" in row(page, "speech/mandarin").inner_text()  # autoscaling bounds
+    assert "/metrics: 1 of 1 server(s) did not answer" in row(page, "default/gone").inner_text()
     # The live load of a recognizer whose server is scraped: gauges are figures, not dashes.
     page.wait_for_function(
         "() => document.querySelector('tr[data-recognizer=\"default/english\"] td:nth-child(11)')"
