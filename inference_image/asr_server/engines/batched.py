@@ -41,8 +41,8 @@ from asr_server.engines.windows import (
     ItemPlan,
     Window,
     encoder_frames,
+    follow_up,
     plan_item,
-    seek_window,
 )
 
 log = logging.getLogger(__name__)
@@ -272,9 +272,7 @@ class BatchedWhisperDecoder:
             next_seek = keep_segments(self.model, window, chosen, tokenizer)
         if chosen.resets_prompt:
             item.previous_tokens.clear()
-        if item.mode == "seek" and next_seek < item.content_frames:
-            return seek_window(item, next_seek, window.order + 1)
-        return None
+        return follow_up(window, next_seek)
 
     def _encoder_frames(self, window: Window) -> int:
         context = window.item.options.encoder_context or self.encoder_context

@@ -12,8 +12,8 @@ from asr_server.engines.stitch import confidence, to_transcription
 from asr_server.engines.windows import (
     WINDOW_FRAMES,
     encoder_frames,
+    follow_up,
     plan_item,
-    seek_window,
     speech_spans,
     validate_audio,
 )
@@ -51,12 +51,28 @@ def test_short_audio_is_one_seek_window_over_the_whole_clip(extractor: FeatureEx
     audio = tone_bursts(11.0)
     plan, windows = plan_item(0, audio, TranscribeOptions(), extractor)
     assert plan.mode == "seek"
-    assert [w.order for w in windows] == [0]
+    assert [w.order for w in windows] == [(0, 0)]
     assert windows[0].features.shape == (80, WINDOW_FRAMES)
-    assert windows[0].segment_size == plan.content_frames == 1100
-    follow_up = seek_window(plan, seek=754, order=1)
-    assert follow_up.segment_size == 1100 - 754
-    assert follow_up.time_offset == pytest.approx(7.54)
+    assert windows[0].segment_size == windows[0].source.shape[-1] == 1100
+    after = follow_up(windows[0], next_seek=754)
+    assert after is not None and after.order == (0, 1)
+    assert after.segment_size == 1100 - 754
+    assert after.time_offset == pytest.approx(7.54)
+    assert follow_up(windows[0], next_seek=1100) is None  # decoded to the end
+    assert follow_up(after, next_seek=754) is None  # no progress: no loop
+
+
+def test_a_chunk_whose_decoder_stopped_early_continues_within_the_chunk(
+    extractor: FeatureExtractor,
+) -> None:
+    audio = tone_bursts(70.0, gaps=[(20.0, 21.5), (45.0, 46.5)])
+    _, windows = plan_item(3, audio, TranscribeOptions(), extractor)
+    second = windows[1]
+    after = follow_up(second, next_seek=second.seek + 500)
+    assert after is not None and after.order == (1, 1)
+    assert after.time_offset == pytest.approx(second.time_offset + 5.0)
+    assert after.segment_size == second.segment_size - 500
+    assert follow_up(second, next_seek=second.seek + second.segment_size) is None
 
 
 def test_long_audio_is_cut_into_vad_chunks_of_at_most_30_seconds(
@@ -115,8 +131,8 @@ def test_vad_filter_on_silence_plans_no_windows(extractor: FeatureExtractor) -> 
 def test_stitching_orders_windows_and_weights_confidence(extractor: FeatureExtractor) -> None:
     plan, _ = plan_item(0, tone_bursts(11.0), TranscribeOptions(), extractor)
     plan.language = "en"
-    plan.segments[1] = [_raw(" world", 5.0, 11.0, -0.1)]
-    plan.segments[0] = [_raw(" hello", 0.0, 5.0, -0.5)]
+    plan.segments[(1, 0)] = [_raw(" world", 5.0, 11.0, -0.1)]
+    plan.segments[(0, 0)] = [_raw(" hello", 0.0, 5.0, -0.5)]
     result = to_transcription(plan)
     assert result.text == "hello world"
     assert [s.id for s in result.segments] == [1, 2]
