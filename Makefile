@@ -109,9 +109,12 @@ images: ## Build both images tagged $(VERSION) (needs a running docker)
 
 ##@ Maintenance
 
-.PHONY: docs reference
+.PHONY: docs reference contract
 docs: reference ## Regenerate generated documentation
 reference: venv ## Regenerate the SpeechRecognizer reference (docs/reference.md) from the CRD schema
+	$(PY) scripts/gen_reference.py
+contract: venv ## Write the SpeechRecognizer contract (operator spec/contract.py) into the CRDs and the server, then the reference
+	$(PY) scripts/gen_contract.py
 	$(PY) scripts/gen_reference.py
 
 .PHONY: constraints

@@ -14,11 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from asrfleet_operator.spec.contract import PULL_POLICIES
+
 # Kubernetes minor versions the rendered manifests are validated against (kubernetes-validate)
 # and the Helm chart's `kubeVersion` claims (">=1.29.0-0 <1.34.0-0").
 SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = ("1.29", "1.30", "1.31", "1.32", "1.33")
 
-PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 LOG_FORMATS = ("json", "text")
 
 

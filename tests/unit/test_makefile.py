@@ -12,7 +12,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIRED = ["venv", "test", "lint", "demo", "bench", "images", "helm-lint", "install", "e2e",
-            "docs", "reference", "sync-crds", "constraints", "clean", "help"]  # fmt: skip
+            "docs", "reference", "contract", "sync-crds", "constraints", "clean",
+            "help"]  # fmt: skip
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 

@@ -1,23 +1,32 @@
 """Make one child match its desired manifest: create, server-side apply, or delete it.
 
-Idempotent: a child that already holds every desired field gets no write request at all.
-A child that exists but belongs to someone else is never overwritten.
+Idempotent: a child that already holds every desired field gets no write request at all (the
+comparison ignores what the API server defaulted, and compares quantities by value, as the API
+server normalises them: `1.5Gi` is stored as `1536Mi`). A child that exists but belongs to
+someone else is never overwritten.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 import kopf
+from kubernetes.utils import parse_quantity as _parse_quantity
 
 from asrfleet_operator.kube import ApiError, KubeClient, Resource
 from asrfleet_operator.render import DEPLOYMENT, ChildKind
 
 Path = tuple[str, ...]
+parse_quantity: Callable[[object], Decimal] = _parse_quantity  # the client declares no types
+QUANTITY_MAPS = frozenset({"limits", "requests"})
+"""Keys whose values map names to quantities (core/v1 ResourceRequirements)."""
+QUANTITY_KEYS = frozenset({"sizeLimit", "averageValue"})
+"""Keys whose value is one quantity (an emptyDir's size, an HPA metric's target)."""
 
 
 class Action(StrEnum):
@@ -48,18 +57,38 @@ def resource_of(kind: ChildKind) -> Resource:
     return Resource(kind.api_version, kind.plural)
 
 
-def is_subset(desired: Any, current: Any) -> bool:
+def is_subset(desired: Any, current: Any, quantities: bool = False) -> bool:
     """True if every field in `desired` has the same value in `current`. Fields the API server
-    defaulted (present only in `current`) do not count as drift; lists must match item by item."""
+    defaulted (present only in `current`) do not count as drift; lists must match item by item;
+    quantities compare by value (`quantities`: `desired` maps names to quantities)."""
     if isinstance(desired, Mapping):
         if not isinstance(current, Mapping):
             return False
-        return all(key in current and is_subset(v, current[key]) for key, v in desired.items())
+        for key, value in desired.items():
+            if key not in current:
+                return False
+            other = current[key]
+            if isinstance(value, Mapping | list):
+                if not is_subset(value, other, key in QUANTITY_MAPS):
+                    return False
+            elif value != other and not (
+                (quantities or key in QUANTITY_KEYS) and same_quantity(value, other)
+            ):
+                return False
+        return True
     if isinstance(desired, list):
         if not isinstance(current, list) or len(desired) != len(current):
             return False
         return all(is_subset(d, c) for d, c in zip(desired, current, strict=True))
     return bool(desired == current)
+
+
+def same_quantity(desired: Any, current: Any) -> bool:
+    """`1.5Gi` and `1536Mi`, `0.5` and `500m`: the same amount (False if either is no quantity)."""
+    try:
+        return bool(parse_quantity(desired) == parse_quantity(current))
+    except (ValueError, TypeError):
+        return False
 
 
 def without(manifest: Mapping[str, Any], paths: tuple[Path, ...]) -> dict[str, Any]:
@@ -99,7 +128,7 @@ async def reconcile_child(
     client: KubeClient,
     kind: ChildKind,
     desired: dict[str, Any] | None,
-    owner: kopf.Body | Mapping[str, Any],
+    owner: Mapping[str, Any],
     create_only: tuple[Path, ...] = (),
     *,
     assume_missing: bool = False,
@@ -143,12 +172,13 @@ async def reconcile_child(
         applied = await client.apply(resource, namespace, enforced)
         return ChildOutcome(kind, Action.APPLIED, applied)
     except ApiError as exc:
-        raise _classify(kind, exc) from exc
+        raise classify(kind, exc) from exc
 
 
-def _classify(kind: ChildKind, exc: ApiError) -> Exception:
-    """Permanent problems become ChildError (reported, not retried in a loop); the rest are
-    temporary and retried by kopf with backoff."""
+def classify(kind: ChildKind, exc: ApiError) -> Exception:
+    """Permanent problems become ChildError (reported as Degraded, not retried: the spec or the
+    cluster must change); the rest are temporary, a kopf.TemporaryError whose `delay` the
+    controller's retry waits at least (retry.py) before the next attempt."""
     if exc.status == 404:
         return ChildError(
             "KindNotInstalled",
@@ -171,10 +201,12 @@ __all__ = [
     "Action",
     "ChildError",
     "ChildOutcome",
+    "classify",
     "controlled_by",
     "deployment_create_only",
     "is_subset",
     "reconcile_child",
     "resource_of",
+    "same_quantity",
     "without",
 ]

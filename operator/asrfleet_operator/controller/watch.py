@@ -1,13 +1,14 @@
-"""The operator's own watch of the Deployments it manages: their status refreshes the status of
-the SpeechRecognizer that owns them (pods became ready, a rollout stalled...).
+"""The operator's own list + watch of the Deployments it manages: each new Deployment state is
+handed to a handler (the controller refreshes the owning SpeechRecognizer's status from it:
+pods became ready, a rollout stalled...).
 
-A plain list + watch on the operator's aiohttp client (`kube.py`) instead of kopf's
-`@kopf.on.event`: kopf ran a full event cycle per Deployment event (body views, causes, handler
-selection, progress bookkeeping: ~2.3 ms CPU each in bench/operator_scale.py), for a handler that
-only needs the object. What it keeps of kopf's watching:
+A plain list + watch on the operator's aiohttp client (`kube.py`), because a kopf event handler
+ran a full kopf event cycle per Deployment event (body views, causes, handler selection,
+progress bookkeeping: ~2.3 ms CPU each in bench/operator_scale.py) for a handler that only
+needs the object. The model:
 
-- one stream per watched namespace (or one across all namespaces), with the label selector
-  `app.kubernetes.io/managed-by=asrfleet-operator` (and the same check client-side);
+- one stream per watched namespace (or one across all namespaces), with the managed-by label
+  selector (and the same check client-side);
 - resourceVersion bookkeeping: a stream the server ends (its timeout) resumes from the last
   version seen; bookmarks move that version on;
 - 410 Gone (version too old, as an HTTP status or an ERROR event) -> list again at once;
@@ -17,10 +18,10 @@ only needs the object. What it keeps of kopf's watching:
   state wins when several arrive meanwhile, different Deployments in parallel. A version
   already handled (a re-list, a re-sent event) is not handled again.
 
-Not kept: kopf's peering pause (kopf exposes no public API for it). With several replicas, a
-paused replica's watch keeps running; it only writes a SpeechRecognizer's status when the status
-computed from the same objects differs from the stored one, so the active replica's writes make
-its own writes no-ops (see docs/operator.md, HA).
+kopf's peering pause does not reach it (kopf exposes no public API for it). With several
+replicas, a paused replica's watch keeps running; it only writes a SpeechRecognizer's status
+when the status computed from the same objects differs from the stored one, so the active
+replica's writes make its own writes no-ops (see docs/operator.md, HA).
 """
 
 from __future__ import annotations
@@ -31,10 +32,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from asrfleet_operator.kube import ApiError, KubeClient, Resource
-from asrfleet_operator.render.labels import MANAGER
+from asrfleet_operator.render.labels import MANAGED_BY, MANAGER
 
 DEPLOYMENTS = Resource("apps/v1", "deployments")
-MANAGED_BY = "app.kubernetes.io/managed-by"
 SELECTOR = f"{MANAGED_BY}={MANAGER}"
 Key = tuple[str, str]
 Handler = Callable[[dict[str, Any]], Awaitable[None]]

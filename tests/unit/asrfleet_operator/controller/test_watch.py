@@ -13,8 +13,8 @@ import kopf
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from asrfleet_operator.controller.watch import SELECTOR, DeploymentWatch
 from asrfleet_operator.kube import KubeClient
-from asrfleet_operator.watch import SELECTOR, DeploymentWatch
 
 
 def deployment(name: str, version: str, *, managed: bool = True, ready: int = 0) -> dict[str, Any]:

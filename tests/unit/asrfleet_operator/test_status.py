@@ -1,52 +1,15 @@
-"""apply.py's comparison helpers and status.py's phase/condition rules (pure parts)."""
+"""status.py's phase and condition rules."""
 
 from __future__ import annotations
 
 import datetime
 from typing import Any
 
-from asrfleet_operator.apply import controlled_by, is_subset, without
 from asrfleet_operator.settings import Settings
 from asrfleet_operator.spec import parse_spec
 from asrfleet_operator.status import Problem, compute_status, rollout_phase, status_changed
 
 SPEC = parse_spec({"model": {"name": "whisper-base"}}, name="fleet")
-
-
-def test_server_defaults_are_not_drift_but_changed_values_are() -> None:
-    desired = {"spec": {"replicas": 2, "template": {"containers": [{"name": "a", "image": "x"}]}}}
-    current = {
-        "spec": {
-            "replicas": 2,
-            "paused": False,
-            "template": {
-                "containers": [{"name": "a", "image": "x", "terminationMessagePath": "/dev/log"}]
-            },
-        }
-    }
-    assert is_subset(desired, current)
-    assert not is_subset({"spec": {"replicas": 3}}, current)
-    assert not is_subset({"spec": {"template": {"containers": []}}}, current)
-
-
-def test_without_drops_create_only_fields() -> None:
-    manifest = {"spec": {"replicas": 3, "x": 1}}
-    assert without(manifest, (("spec", "replicas"),)) == {"spec": {"x": 1}}
-    assert manifest["spec"]["replicas"] == 3  # untouched
-
-
-def test_controlled_by_matches_uid() -> None:
-    owner = {"kind": "SpeechRecognizer", "metadata": {"name": "a", "uid": "u1"}}
-    child = {
-        "metadata": {
-            "ownerReferences": [
-                {"kind": "SpeechRecognizer", "name": "a", "uid": "u1", "controller": True}
-            ]
-        }
-    }
-    assert controlled_by(child, owner)
-    assert not controlled_by(child, {**owner, "metadata": {"name": "a", "uid": "u2"}})
-    assert not controlled_by({"metadata": {}}, owner)
 
 
 def deployment(**status: Any) -> dict[str, Any]:
@@ -110,27 +73,3 @@ def test_status_fields_conditions_and_stable_transition_times() -> None:
     assert broken["phase"] == "Degraded" and conds["Degraded"]["reason"] == "InvalidSpec"
     assert conds["Degraded"]["lastTransitionTime"] == "2026-01-01T01:00:00Z"
     assert conds["Degraded"]["observedGeneration"] == 4
-
-
-def test_api_errors_are_classified_permanent_or_retried() -> None:
-    import kopf
-    from asrfleet_operator.apply import ChildError, _classify
-    from asrfleet_operator.kube import ApiError
-    from asrfleet_operator.render import HPA, SERVICE_MONITOR
-
-    missing = _classify(SERVICE_MONITOR, ApiError(404, "NotFound", "no such resource"))
-    assert isinstance(missing, ChildError) and missing.reason == "KindNotInstalled"
-    rejected = _classify(HPA, ApiError(422, "Invalid", "spec.maxReplicas: bad"))
-    assert isinstance(rejected, ChildError) and rejected.reason == "ChildRejected"
-    forbidden = _classify(HPA, ApiError(403, "Forbidden", "rbac"))
-    assert isinstance(forbidden, ChildError) and forbidden.reason == "Forbidden"
-    for status in (429, 500, 503):
-        assert isinstance(_classify(HPA, ApiError(status, "", "")), kopf.TemporaryError)
-
-
-def test_resource_paths() -> None:
-    from asrfleet_operator.kube import Resource
-
-    assert Resource("v1", "services").path("ns", "a") == "/api/v1/namespaces/ns/services/a"
-    deployments = Resource("apps/v1", "deployments")
-    assert deployments.path("ns") == "/apis/apps/v1/namespaces/ns/deployments"

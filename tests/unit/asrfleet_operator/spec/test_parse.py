@@ -130,7 +130,7 @@ def test_long_names_are_refused_because_they_name_the_children() -> None:
 
 
 def test_uri_model_gets_a_directory_name() -> None:
-    spec = parse_spec({"model": {"uri": "hf://Systran/Faster-Whisper-Large-V3/"}})
+    spec = parse_spec({"model": {"uri": "https://models.example/Systran/Faster-Whisper-Large-V3/"}})
     assert spec.model.served_name == "faster-whisper-large-v3"
 
 
@@ -161,3 +161,36 @@ def test_streaming_settings_parse_typed_and_unset_ones_stay_none() -> None:
         encoder_context="full",
     )
     assert parse_spec({"model": {"name": "whisper-base"}}).server.streaming == StreamingSpec()
+
+
+def test_each_monitoring_problem_is_reported_once() -> None:
+    found = problems(
+        {
+            "model": {"name": "whisper-base"},
+            "monitoring": {"serviceMonitor": {"enabled": "yes", "interval": "soon"}},
+        }
+    )
+    assert [p.split(":")[0] for p in found] == [
+        "spec.monitoring.serviceMonitor.enabled",
+        "spec.monitoring.serviceMonitor.interval",
+    ]
+
+
+def test_bounds_the_crd_states_are_checked_here_too() -> None:
+    """Without the CRD's schema (an old CRD, an API server without it) the same bounds hold."""
+    found = problems(
+        {
+            "model": {"name": "whisper-huge"},
+            "replicas": 1001,
+            "gpu": {"count": 17, "product": "A" * 64},
+            "runtimeClassName": "Bad_Name",
+        }
+    )
+    assert [p.split(":")[0] for p in found] == [
+        "spec.model.name",
+        "spec.replicas",
+        "spec.gpu.count",
+        "spec.gpu.product",
+        "spec.runtimeClassName",
+    ]
+    assert "must be 0-1000; got 1001" in found[1]

@@ -1,7 +1,9 @@
-"""One reconciliation of a SpeechRecognizer: parse -> render -> converge children -> status.
+"""One reconcile of a SpeechRecognizer: parse -> render -> converge children -> status.
 
-Called from sync.py (SpeechRecognizer events) and drift.py (the periodic sweep); the new status
-is left in `patch.status`, only when it changed, for the caller to write.
+`reconcile` returns the new status (None when the stored one is right) and never writes it;
+`reconcile_and_report` is what the triggers call (changes.py, sweep.py): reconcile, then one
+merge-patch of /status. `refresh_status_from_deployment` is the cheaper path for a Deployment
+event (watch.py): the status only, from the Deployment as it now is.
 """
 
 from __future__ import annotations
@@ -9,27 +11,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
-import kopf
-
-from asrfleet_operator.apply import (
+from asrfleet_operator.controller.children import (
     Action,
     ChildError,
     deployment_create_only,
     reconcile_child,
     resource_of,
 )
-from asrfleet_operator.events import EventPoster
+from asrfleet_operator.controller.context import Context
 from asrfleet_operator.kube import KubeClient, Resource
+from asrfleet_operator.metrics import measured
 from asrfleet_operator.render import DEPLOYMENT, desired_children
 from asrfleet_operator.render.labels import API_VERSION, KIND, PLURAL
-from asrfleet_operator.settings import Settings
 from asrfleet_operator.spec import SpecError, SpeechRecognizerSpec, parse_spec
 from asrfleet_operator.status import DEGRADED, Problem, compute_status, status_changed
 
+Logger = logging.Logger | logging.LoggerAdapter[Any]
 SPEECH_RECOGNIZERS = Resource(API_VERSION, PLURAL)
 SECRETS = Resource("v1", "secrets")
 # Degraded reasons the operator itself decides (not read from the Deployment): a Deployment
@@ -39,41 +39,12 @@ OPERATOR_REASONS = frozenset(
 )
 
 
-@dataclass
-class Context:
-    """What every handler needs; kept in kopf's memo."""
-
-    settings: Settings
-    client: KubeClient
-    # (namespace, name) -> the last problem warned about with its generation: the timer and an
-    # update handler can both see the status from before the first warning was recorded.
-    warned: dict[tuple[str, str], tuple[str, str, Any]] = field(default_factory=dict)
-    # (namespace, name) -> newest metadata.generation reconciled: a timer tick holding an older
-    # body than a concurrent update handler must not write stale children or status.
-    newest: dict[tuple[str, str], int] = field(default_factory=dict)
-    # (namespace, name, plural) of optional children confirmed absent (not wanted, not there).
-    absent: set[tuple[str, str, str]] = field(default_factory=set)
-    # uids of the SpeechRecognizers this process has reconciled at least once (sync.py).
-    seen: set[str | None] = field(default_factory=set)
-    events: EventPoster = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.events = EventPoster(self.client)
-
-    def is_stale(self, key: tuple[str, str], generation: Any) -> bool:
-        if not isinstance(generation, int):
-            return False
-        if generation < self.newest.get(key, 0):
-            return True
-        self.newest[key] = generation
-        return False
-
-
-def body_mapping(body: Any) -> dict[str, Any]:
+def owner_of(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a SpeechRecognizer its children's ownerReference and labels come from."""
     return {
-        "apiVersion": body.get("apiVersion", API_VERSION),
-        "kind": body.get("kind", KIND),
-        "metadata": dict(body.get("metadata", {})),
+        "apiVersion": obj.get("apiVersion", API_VERSION),
+        "kind": obj.get("kind", KIND),
+        "metadata": dict(obj.get("metadata", {})),
     }
 
 
@@ -92,35 +63,32 @@ async def config_checksum(client: KubeClient, namespace: str, spec: SpeechRecogn
 
 async def reconcile(
     ctx: Context,
-    body: kopf.Body,
-    patch: kopf.Patch,
-    logger: logging.Logger | logging.LoggerAdapter[Any],
+    obj: Mapping[str, Any],
+    logger: Logger,
     *,
     drift_check: bool = False,
     fresh: bool = False,
-) -> None:
-    """Converge every child and report. `fresh`: the object was just created, so none of its
-    children can exist yet (they would need its new uid): skip the reads and create them."""
-    name, namespace = body.metadata.name, body.metadata.namespace
-    assert name is not None and namespace is not None
-    owner = body_mapping(body)
-    # kopf's body is live (updated in place by newer watch events while we await): read the
-    # generation and status once, so the report describes the spec that was reconciled.
-    previous = dict(body.get("status", {}))
-    generation = body.metadata.get("generation")
+) -> dict[str, Any] | None:
+    """Converge every child of `obj` (a SpeechRecognizer as the API server returned it) and
+    return its new status, or None when the stored status is right or a newer generation was
+    reconciled meanwhile. `fresh`: the object was just created, so none of its children can
+    exist yet (they would need its new uid): skip the reads and create them."""
+    meta = obj.get("metadata") or {}
+    name, namespace = str(meta["name"]), str(meta["namespace"])
+    previous: Mapping[str, Any] = obj.get("status") or {}
+    generation = meta.get("generation")
     if ctx.is_stale((namespace, name), generation):
         logger.debug("skipping a reconcile of an outdated generation")
-        return
+        return None
     try:
-        spec: SpeechRecognizerSpec | None = parse_spec(body.get("spec", {}), name=name)
+        spec = parse_spec(obj.get("spec") or {}, name=name)
     except SpecError as exc:
         # Leave running children as they are; report, do not retry (the spec must change).
         running = await ctx.client.get(resource_of(DEPLOYMENT), namespace, name)
         invalid = Problem("InvalidSpec", str(exc))
-        _report(ctx, body, patch, generation, None, running, invalid, previous)
-        return
+        return _report(ctx, obj, generation, None, running, invalid, previous)
 
-    assert spec is not None
+    owner = owner_of(obj)
     checksum = await config_checksum(ctx.client, namespace, spec)
     children = desired_children(name, namespace, spec, ctx.settings, checksum)
     problem: Problem | None = None
@@ -156,23 +124,43 @@ async def reconcile(
         message = (
             f"{', '.join(kinds)} {'corrected' if reason == 'DriftCorrected' else reason.lower()}"
         )
-        ctx.events.post(body, "Normal", reason, message)
-    _report(ctx, body, patch, generation, spec, deployment, problem, previous)
+        ctx.events.post(obj, "Normal", reason, message)
+    return _report(ctx, obj, generation, spec, deployment, problem, previous)
+
+
+async def reconcile_and_report(
+    ctx: Context,
+    obj: Mapping[str, Any],
+    logger: Logger,
+    *,
+    fresh: bool = False,
+    drift_check: bool = False,
+) -> None:
+    """Reconcile, then write the status when it changed (one merge-patch of /status)."""
+    async with measured("drift" if drift_check else "event"):
+        status = await reconcile(ctx, obj, logger, fresh=fresh, drift_check=drift_check)
+        if status is not None:
+            meta = obj["metadata"]
+            await ctx.client.patch_status(
+                SPEECH_RECOGNIZERS, meta["namespace"], meta["name"], status
+            )
 
 
 def _report(
     ctx: Context,
-    body: kopf.Body,
-    patch: kopf.Patch,
+    obj: Mapping[str, Any],
     generation: Any,
     spec: SpeechRecognizerSpec | None,
     deployment: Mapping[str, Any] | None,
     problem: Problem | None,
     previous: Mapping[str, Any],
-) -> None:
+) -> dict[str, Any] | None:
+    """The status to write (None: unchanged, or superseded); warns about a new problem once."""
+    meta = obj["metadata"]
+    name, namespace = str(meta["name"]), str(meta["namespace"])
     status = compute_status(
-        name=str(body.metadata.name),
-        namespace=str(body.metadata.namespace),
+        name=name,
+        namespace=namespace,
         generation=generation,
         spec=spec,
         deployment=deployment,
@@ -180,9 +168,9 @@ def _report(
         previous=previous,
         settings=ctx.settings,
     )
-    key = (str(body.metadata.namespace), str(body.metadata.name))
+    key = (namespace, name)
     if isinstance(generation, int) and generation < ctx.newest.get(key, 0):
-        return  # a newer generation was reconciled meanwhile: its report stands
+        return None  # a newer generation was reconciled meanwhile: its report stands
     if problem is None:
         ctx.warned.pop(key, None)
     elif _is_new_problem(previous, problem, generation) and ctx.warned.get(key) != (
@@ -191,13 +179,12 @@ def _report(
         generation,
     ):
         ctx.warned[key] = (problem.reason, problem.message, generation)
-        ctx.events.post(body, "Warning", problem.reason, problem.message)
-    if status_changed(status, previous):
-        patch.status.update(status)
+        ctx.events.post(obj, "Warning", problem.reason, problem.message)
+    return status if status_changed(status, previous) else None
 
 
 def _is_new_problem(previous: Mapping[str, Any], problem: Problem, generation: Any) -> bool:
-    """Warn once per problem and generation, not on every timer tick."""
+    """Warn once per problem and generation, not on every sweep."""
     for cond in previous.get("conditions") or []:
         if cond.get("type") == "Degraded" and cond.get("status") == "True":
             return not (
@@ -223,7 +210,7 @@ def standing_problem(status: Mapping[str, Any], generation: Any) -> Problem | No
 
 
 async def refresh_status_from_deployment(
-    ctx: Context, deployment: Mapping[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]
+    ctx: Context, deployment: Mapping[str, Any], logger: Logger
 ) -> None:
     """A Deployment changed (pods became ready, a rollout stalled...): update its parent's
     status. Reads the parent, writes only when the status differs."""
@@ -244,7 +231,7 @@ async def refresh_status_from_deployment(
     sr = await ctx.client.get(SPEECH_RECOGNIZERS, namespace, parent["name"])
     if sr is None:
         return
-    previous: MutableMapping[str, Any] = sr.get("status") or {}
+    previous: Mapping[str, Any] = sr.get("status") or {}
     generation = sr.get("metadata", {}).get("generation")
     problem = standing_problem(previous, generation)
     try:
@@ -262,6 +249,5 @@ async def refresh_status_from_deployment(
         settings=ctx.settings,
     )
     if status_changed(status, previous):
-        path = SPEECH_RECOGNIZERS.path(namespace, parent["name"]) + "/status"
-        await ctx.client.request("PATCH", path, {"status": status}, "application/merge-patch+json")
+        await ctx.client.patch_status(SPEECH_RECOGNIZERS, namespace, parent["name"], status)
         logger.debug(f"status of {namespace}/{parent['name']}: {status['phase']}")

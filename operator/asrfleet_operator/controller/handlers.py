@@ -1,10 +1,11 @@
-"""kopf handlers only; each a few lines calling sync.py / reconcile.py.
+"""The controller's kopf side: what kopf does for it, each handler a few lines.
 
-`register()` puts them on a registry with the intervals from Settings, so the same code serves
-`python -m asrfleet_operator`, the in-process integration tests and the benchmark. Two
-background tasks run beside kopf, started and stopped with it: the operator's own watch of the
-owned Deployments (watch.py) and the operator-wide drift loop (drift.py); both replace kopf
-handlers that cost more CPU per SpeechRecognizer than they earned (bench/operator_scale.py).
+kopf logs in (and again when credentials expire), watches the SpeechRecognizers and hands each
+event to one handler (`changes.on_event`), and runs peering for HA. `register()` puts the
+handlers on a registry, so the same code serves `python -m asrfleet_operator`, the in-process
+integration tests and the benchmark. The rest of the control loop runs as two background tasks
+started and stopped with kopf: the Deployment watch (watch.py, status refresh) and the resync
+sweep (sweep.py).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from typing import Any
 import kopf
 from aiohttp import web
 
-from asrfleet_operator.drift import drift_loop
+from asrfleet_operator.controller.changes import on_event
+from asrfleet_operator.controller.context import Context
+from asrfleet_operator.controller.reconcile import refresh_status_from_deployment
+from asrfleet_operator.controller.sweep import sweep_loop
+from asrfleet_operator.controller.watch import DeploymentWatch
 from asrfleet_operator.metrics import start_endpoint
-from asrfleet_operator.reconcile import Context, refresh_status_from_deployment
 from asrfleet_operator.render.labels import GROUP, PLURAL, VERSION
-from asrfleet_operator.sync import on_event
-from asrfleet_operator.watch import DeploymentWatch
 
 Login = Callable[[], kopf.ConnectionInfo | None]
 
@@ -41,7 +43,7 @@ def register(registry: kopf.OperatorRegistry, ctx: Context, login: Login) -> Non
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         # Only explicit events (ours, and kopf's warnings) reach the API: kopf's per-handler
-        # "succeeded" events would be a write on every timer tick.
+        # "succeeded" Events would be one more write per SpeechRecognizer event.
         settings.posting.level = logging.WARNING
 
     @kopf.on.login(registry=registry)
@@ -55,7 +57,7 @@ def register(registry: kopf.OperatorRegistry, ctx: Context, login: Login) -> Non
     @kopf.on.startup(registry=registry)
     async def start_background(**_: Any) -> None:
         background.append(asyncio.create_task(watch.run(), name="asrfleet deployment watch"))
-        background.append(asyncio.create_task(drift_loop(ctx), name="asrfleet drift loop"))
+        background.append(asyncio.create_task(sweep_loop(ctx), name="asrfleet resync sweep"))
         if ctx.settings.health_port:
             endpoint.append(await start_endpoint(ctx.settings.health_port, lambda: len(ctx.seen)))
 
