@@ -30,10 +30,17 @@ PODMAN_WORK := .podman
 # Benchmarks `make bench` runs; each prints its figures and a ratio against an anchor measured
 # in the same run (the peers run only where their git-ignored venvs exist, see bench/*.py).
 BENCHES ?= bench/server_latency.py bench/audio_decode.py bench/peer_throughput.py bench/streaming.py
+# `make demo DEMO_ARGS=--keep-running` keeps the demo's processes (and its console) up until Ctrl-C.
+DEMO_ARGS ?=
 # `make install` settings.
 RELEASE ?= asrfleet
 NAMESPACE ?= asrfleet-system
 HELM_ARGS ?=
+# The management console's front end: npm sources, bundled into the console package (git-ignored).
+CONSOLE_UI := operator/console-ui
+CONSOLE_STATIC := operator/asrfleet_operator/console/static
+CONSOLE_UI_STAMP := $(CONSOLE_STATIC)/index.html
+CONSOLE_PORT ?= 8090
 
 ##@ Setup
 .PHONY: venv
@@ -49,7 +56,7 @@ $(VENV_STAMP): inference_image/pyproject.toml operator/pyproject.toml requiremen
 
 ##@ Quality
 .PHONY: test
-test: venv ## Run the unit and integration tests
+test: venv console-ui ## Run the unit and integration tests (the console's in a real browser)
 	$(PY) -m pytest
 
 .PHONY: lint
@@ -65,12 +72,26 @@ e2e: venv ## End-to-end tests against the cluster in KUBECONFIG (kind/k3d; skipp
 ##@ Run
 
 .PHONY: demo
-demo: venv ## Operator + emulated cluster + inference server; transcribe and stream ../shared/audio/jfk.flac
-	$(PY) scripts/demo.py
+demo: venv console-ui ## Operator + emulated cluster + inference server + console; transcribe and stream ../shared/audio/jfk.flac (DEMO_ARGS=--keep-running)
+	$(PY) scripts/demo.py $(DEMO_ARGS)
 
 .PHONY: bench
 bench: venv ## Run the benchmarks (BENCHES=...; figures and ratios, never part of `make test`)
 	@set -e; for script in $(BENCHES); do echo "== $$script"; $(PY) "$$script"; done
+
+##@ Console
+.PHONY: console-ui console-screenshots console
+console-ui: $(CONSOLE_UI_STAMP) ## Build the console's front end (npm ci + esbuild, pinned by package-lock.json)
+
+$(CONSOLE_UI_STAMP): $(CONSOLE_UI)/package.json $(CONSOLE_UI)/package-lock.json $(CONSOLE_UI)/build.mjs $(wildcard $(CONSOLE_UI)/src/*)
+	npm ci --prefix $(CONSOLE_UI) --no-audit --no-fund --loglevel=error
+	node $(CONSOLE_UI)/build.mjs
+
+console-screenshots: venv console-ui ## Retake docs/console.md's screenshots (the console's browser tests, saved to docs/images/)
+	ASRFLEET_CONSOLE_SCREENSHOTS=docs/images $(PY) -m pytest tests/integration/console -q
+
+console: venv console-ui ## Serve the console against the current kube context (ASRFLEET_CONSOLE_TOKEN; CONSOLE_PORT=8090)
+	$(PY) -m asrfleet_operator.console --port $(CONSOLE_PORT)
 
 ##@ Kubernetes
 
@@ -125,7 +146,7 @@ constraints: venv ## Re-pin requirements/constraints.txt from the dev venv
 
 .PHONY: clean distclean
 clean: ## Remove caches and demo state (keeps the venv)
-	rm -rf .demo .pytest_cache .ruff_cache .mypy_cache build dist
+	rm -rf .demo .pytest_cache .ruff_cache .mypy_cache build dist $(CONSOLE_STATIC) $(CONSOLE_UI)/node_modules
 	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} +
 distclean: clean ## Also remove the venv
 	rm -rf $(VENV)
