@@ -314,6 +314,14 @@ class KubeClient:
         path = resource.path(namespace, body["metadata"]["name"])
         return await self.request("PATCH", path, body, "application/apply-patch+yaml", params)
 
+    async def merge_patch(
+        self, resource: Resource, namespace: str, name: str, body: dict[str, Any]
+    ) -> Any:
+        """Merge-patch an existing object. Repeatable: a missing object is a 404, never a
+        creation, and the same patch applied twice leaves the same object."""
+        path = resource.path(namespace, name)
+        return await self.request("PATCH", path, body, "application/merge-patch+json", repeat=True)
+
     async def patch_if_unchanged(
         self, resource: Resource, namespace: str, name: str, body: dict[str, Any]
     ) -> Any:

@@ -97,6 +97,16 @@ async def test_creates_and_applies_are_not_retried(server: Server) -> None:
     assert len(scripted.seen) == 2
 
 
+async def test_patches_of_existing_objects_are_retried(server: Server) -> None:
+    """A merge-patch of a missing object is a 404, never a creation: safe to send again."""
+    scripted, client = server
+    scripted.answers = [503, 200, 503, 200]
+    api = client()
+    assert await api.merge_patch(SERVICES, "ns", "a", {"spec": {}}) == {}
+    assert await api.patch_status(SERVICES, "ns", "a", {"phase": "Ready"}) == {}
+    assert [method for method, _ in scripted.seen] == ["PATCH"] * 4
+
+
 async def test_retry_after_is_parsed_and_bounded(server: Server) -> None:
     scripted, client = server
     scripted.answers = [(429, {"Retry-After": "7"}), (429, {"details": 3})]
