@@ -6,12 +6,11 @@ from __future__ import annotations
 import datetime
 from collections.abc import AsyncIterator
 
-import kopf
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from asrfleet_operator.events import EventPoster, event_manifest
 from asrfleet_operator.kube import KubeClient
+from support.served_api import client_for
 
 
 def test_event_manifest_names_the_speech_recognizer() -> None:
@@ -45,12 +44,8 @@ async def api() -> AsyncIterator[tuple[list[int], KubeClient]]:
 
     app = web.Application()
     app.router.add_post("/api/v1/namespaces/{ns}/events", handle)
-    async with TestServer(app) as server:
-        client = KubeClient(kopf.ConnectionInfo(server=str(server.make_url("/")), insecure=True))
-        try:
-            yield answers, client
-        finally:
-            await client.close()
+    async with client_for(app) as client:
+        yield answers, client
 
 
 OWNER = {"metadata": {"name": "en", "namespace": "speech", "uid": "u1"}}

@@ -9,12 +9,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import kopf
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from asrfleet_operator.controller.watch import SELECTOR, DeploymentWatch
 from asrfleet_operator.kube import KubeClient
+from support.served_api import client_for
 
 
 def deployment(name: str, version: str, *, managed: bool = True, ready: int = 0) -> dict[str, Any]:
@@ -66,12 +65,8 @@ async def api() -> AsyncIterator[tuple[ScriptedApi, KubeClient]]:
     app = web.Application()
     app.router.add_get("/apis/apps/v1/deployments", scripted.handle)
     app.router.add_get("/apis/apps/v1/namespaces/{ns}/deployments", scripted.handle)
-    async with TestServer(app) as server:
-        client = KubeClient(kopf.ConnectionInfo(server=str(server.make_url("/")), insecure=True))
-        try:
-            yield scripted, client
-        finally:
-            await client.close()
+    async with client_for(app) as client:
+        yield scripted, client
 
 
 async def run_until(watch: DeploymentWatch, seen: list[Any], count: int) -> None:
