@@ -75,6 +75,18 @@ class Reader:
             return default
         return value if rule is None or self._allowed(rule, value) else default
 
+    def name_ref(self, raw: Mapping[str, Any], name: Field) -> str | None:
+        """The name in a reference object (`credentialsSecretRef: {name: ...}`) under `raw`;
+        `name` is the field of its `.name`. None when the object is absent."""
+        path = name.path.rpartition(".")[0]
+        ref = self.mapping(raw.get(_key(path)), path)
+        if ref is None:
+            return None
+        if ref.get("name") is None:
+            self.problem(name.path, "is required")
+            return None
+        return self.string(ref, name)
+
     def choice(self, raw: Mapping[str, Any], field: Field) -> str | None:
         """One of `field.enum`; the field's default when unset or not allowed."""
         value = self._get(raw, field.key)
