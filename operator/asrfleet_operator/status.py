@@ -78,9 +78,13 @@ def compute_status(
     previous: Mapping[str, Any],
     settings: Settings,
     now: datetime.datetime | None = None,
+    waiting: Problem | None = None,
 ) -> dict[str, Any]:
-    """The full desired `status` (except kopf's own bookkeeping)."""
+    """The full desired `status` (except kopf's own bookkeeping). `waiting`: why there is no
+    Deployment yet, when the operator holds it back (its SpeechModel holds no model yet)."""
     phase = rollout_phase(deployment, spec)
+    if deployment is None and waiting is not None:
+        phase = Phase(PENDING, waiting.reason, waiting.message)
     if problem is not None:
         phase = Phase(DEGRADED, problem.reason, problem.message)
     dep_status = (deployment or {}).get("status") or {}
@@ -114,7 +118,10 @@ def conditions(
     generation: int | None,
     previous: list[Mapping[str, Any]],
     now: datetime.datetime | None = None,
+    complete_reason: str = "RolloutComplete",
 ) -> list[dict[str, Any]]:
+    """Ready, Progressing and Degraded from the phase; `complete_reason` is Progressing's
+    reason once Ready."""
     truth = {
         "Ready": phase.phase == READY,
         "Progressing": phase.phase in (PENDING, PROGRESSING),
@@ -122,7 +129,7 @@ def conditions(
     }
     idle_reason = {
         "Ready": phase.reason,
-        "Progressing": "RolloutComplete" if phase.phase == READY else phase.reason,
+        "Progressing": complete_reason if phase.phase == READY else phase.reason,
         "Degraded": "AsExpected",
     }
     before = {str(c.get("type")): c for c in previous}
