@@ -176,6 +176,7 @@ async def create_job(
     name, namespace = owner["metadata"]["name"], owner["metadata"]["namespace"]
     manifest = fetch_job(name, namespace, spec, ctx.settings)
     manifest["metadata"]["annotations"][CLAIM_UID_ANNOTATION] = uid or ""
+    wanted = manifest["metadata"]["name"]
     kopf.adopt(manifest, owner=dict(owner))  # type: ignore[arg-type]
     try:
         created: dict[str, Any] = await ctx.client.create(JOBS, namespace, manifest)
@@ -183,10 +184,10 @@ async def create_job(
     except ApiError as exc:
         if exc.status != 409:  # made meanwhile (another replica): use it
             raise
-        current = await ctx.client.get(JOBS, namespace, manifest["metadata"]["name"])
-        if current is None:
+        made = [j for j in await jobs_of(ctx, owner) if j["metadata"]["name"] == wanted]
+        if not made:
             raise
-        return current
+        return made[0]
 
 
 async def jobs_of(ctx: Context, owner: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -47,13 +47,11 @@ def desired_children(
     """Every child kind -> its manifest, or None when the spec does not ask for it (delete it).
     A spec naming a SpeechModel whose claim holds no model yet (`cached` None) has no
     Deployment entry: none is created, and one that runs stays as it is."""
-    children: dict[ChildKind, dict[str, Any] | None] = {
-        DEPLOYMENT: deployment(name, namespace, spec, settings, config_checksum, cached),
-        SERVICE: service(name, namespace, spec),
-        HPA: hpa(name, namespace, spec),
-        PDB: pdb(name, namespace, spec),
-        SERVICE_MONITOR: service_monitor(name, namespace, spec),
-    }
-    if spec.model.speech_model is not None and cached is None:
-        del children[DEPLOYMENT]
+    children: dict[ChildKind, dict[str, Any] | None] = {}
+    if spec.model.speech_model is None or cached is not None:
+        children[DEPLOYMENT] = deployment(name, namespace, spec, settings, config_checksum, cached)
+    children[SERVICE] = service(name, namespace, spec)
+    children[HPA] = hpa(name, namespace, spec)
+    children[PDB] = pdb(name, namespace, spec)
+    children[SERVICE_MONITOR] = service_monitor(name, namespace, spec)
     return children
