@@ -17,7 +17,7 @@ SERVER_IMAGE := $(REGISTRY)/asr-server:$(VERSION)
 OPERATOR_IMAGE := $(REGISTRY)/operator:$(VERSION)
 # Benchmarks `make bench` runs; each prints its figures and a ratio against an anchor measured
 # in the same run (the peers run only where their git-ignored venvs exist, see bench/*.py).
-BENCHES ?= bench/server_latency.py bench/audio_decode.py bench/peer_throughput.py bench/streaming.py
+BENCHES ?= bench/server_latency.py bench/audio_decode.py bench/peer_throughput.py bench/streaming.py bench/model_cache.py
 # `make install` settings.
 RELEASE ?= asrfleet
 NAMESPACE ?= asrfleet-system
@@ -90,7 +90,7 @@ images: ## Build both images tagged $(VERSION) (needs a running docker)
 
 .PHONY: docs reference contract
 docs: reference ## Regenerate generated documentation
-reference: venv ## Regenerate the SpeechRecognizer reference (docs/reference.md) from the CRD schema
+reference: venv ## Regenerate the SpeechRecognizer and SpeechModel reference (docs/reference.md) from the CRDs
 	$(PY) scripts/gen_reference.py
 contract: venv ## Write the SpeechRecognizer contract (operator spec/contract.py) into the CRDs and the server, then the reference
 	$(PY) scripts/gen_contract.py
