@@ -75,10 +75,10 @@ def start_to_ready(model_dir: Path, work: Path) -> None:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"asr-server exited with {process.returncode}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
-                    if r.status == 200:
-                        return
+            url = f"http://127.0.0.1:{port}/readyz"
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
             time.sleep(0.05)
         raise RuntimeError("asr-server did not become ready")
     finally:

@@ -1,5 +1,6 @@
-"""README.md and the generated SpeechRecognizer and SpeechModel reference stay true: the reference matches
-the CRD schema, every relative link resolves, every `make` target it names exists."""
+"""README.md and the generated SpeechRecognizer and SpeechModel reference stay true: the
+reference matches the CRD schemas, every relative link resolves, every `make` target it names
+exists."""
 
 from __future__ import annotations
 
