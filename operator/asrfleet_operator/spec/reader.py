@@ -11,9 +11,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from asrfleet_operator.spec.contract import Field
+from asrfleet_operator.spec.contract import DNS1035_LABEL, MAX_NAME_LENGTH, Field
 
 _PERCENT = re.compile(r"^[0-9]{1,3}%$")
+_NAME = re.compile(DNS1035_LABEL)
 _MISSING = object()
 
 
@@ -41,6 +42,14 @@ class Reader:
     def raise_if_problems(self) -> None:
         if self.problems:
             raise SpecError(self.problems)
+
+    def object_name(self, name: str, names: str) -> None:
+        """metadata.name: a DNS-1035 label short enough for the children it `names`."""
+        if not _NAME.match(name) or len(name) > MAX_NAME_LENGTH:
+            self.problem(
+                "metadata.name",
+                f"must be a DNS-1035 label of at most {MAX_NAME_LENGTH} characters ({names})",
+            )
 
     def mapping(self, value: Any, path: str, report: bool = True) -> Mapping[str, Any] | None:
         if value is None:

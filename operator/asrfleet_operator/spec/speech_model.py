@@ -3,7 +3,6 @@ every problem (the CRD's schema and CEL rules again, for API servers without the
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,17 +12,10 @@ from asrfleet_operator.spec import contract as c
 from asrfleet_operator.spec.reader import Reader
 from asrfleet_operator.spec.types import SpeechModelSpec, StorageSpec
 
-_NAME = re.compile(c.DNS1035_LABEL)
-
 
 def parse_speech_model(raw: Mapping[str, Any], *, name: str) -> SpeechModelSpec:
     r = Reader()
-    if not _NAME.match(name) or len(name) > c.MAX_NAME_LENGTH:
-        r.problem(
-            "metadata.name",
-            f"must be a DNS-1035 label of at most {c.MAX_NAME_LENGTH} characters"
-            " (it names the claim and, with a suffix, the download Job)",
-        )
+    r.object_name(name, "it names the claim and, with a suffix, the download Job")
     spec = r.mapping(raw, "spec") or {}
     uri = r.string(spec, c.CACHE_URI)
     if uri is None and spec.get("uri") is None:
