@@ -13,6 +13,7 @@ from typing import Any
 
 from asrfleet_operator.render.labels import selector_string
 from asrfleet_operator.render.service import service_url
+from asrfleet_operator.render.speech_model import shown_uri
 from asrfleet_operator.settings import Settings
 from asrfleet_operator.spec import SpeechRecognizerSpec
 
@@ -103,7 +104,7 @@ def compute_status(
         status["url"] = service_url(name, namespace, spec, settings.cluster_domain)
         model = {"name": spec.model.served_name, "engine": spec.model.engine}
         if spec.model.uri:
-            model["uri"] = spec.model.uri
+            model["uri"] = shown_uri(spec.model.uri)  # a password in it is not shown
         status["model"] = model
     else:  # a bad edit: keep reporting what still runs
         for key in ("url", "model"):
