@@ -291,5 +291,11 @@ async def sweep_speech_models(ctx: Context, logger: Logger) -> None:
                     await reconcile_speech_model(ctx, meta["namespace"], meta["name"], logger)
                 except Exception as exc:  # one bad object must not stop the sweep
                     logger.warning(f"sweep of SpeechModel {meta['name']}: {exc!r}")
+        except ApiError as exc:
+            missing = (
+                " (is crds/asrfleet.io_speechmodels.yaml applied?)" if exc.status == 404 else ""
+            )
+            where = namespace or "all namespaces"
+            logger.warning(f"listing SpeechModels in {where}: {exc}{missing}")
         except Exception as exc:
             logger.warning(f"listing SpeechModels in {namespace or 'all namespaces'}: {exc!r}")
