@@ -8,8 +8,8 @@ SpeechModel afresh under its lock (`Context.model_locks`).
 
 One reconcile: parse -> the claim (made unless an existing one is named; a claim that is gone
 is made again, and filled again) -> the Job of the current revision, made when the claim does
-not hold it yet; Jobs of another revision, or that wrote to another claim, are deleted -> the
-Job's failed pods, for fetch-model's exit code and error line -> the status
+not hold it yet; Jobs of another revision or scheduling, or that wrote to another claim, are
+deleted -> the Job's failed pods, for fetch-model's exit code and error line -> the status
 (speech_model_status.py), written when it changed, with an Event when the state changed -> when
 the state or what the claim holds changed, a reconcile of each SpeechRecognizer naming it (its
 Deployment is created, or rolls to the new revision).
@@ -45,7 +45,7 @@ from asrfleet_operator.controller.reconcile import (
 from asrfleet_operator.kube import ApiError, Resource
 from asrfleet_operator.render import CLAIM, JOB
 from asrfleet_operator.render.labels import GROUP, SPEECH_MODEL_KIND, SPEECH_MODEL_LABEL
-from asrfleet_operator.render.speech_model import claim, fetch_job, job_name, revision
+from asrfleet_operator.render.speech_model import claim, fetch_job, job_key, job_name, revision
 from asrfleet_operator.spec import SpecError, SpeechModelSpec, parse_speech_model
 from asrfleet_operator.speech_model_status import (
     STATE_FAILED,
@@ -150,7 +150,7 @@ async def converge_job(
     """The Job downloading the current revision into this claim: made when the claim does not
     hold it yet, kept until its TTL; any other Job of this SpeechModel is deleted."""
     name, namespace = owner["metadata"]["name"], owner["metadata"]["namespace"]
-    wanted, uid = job_name(name, revision(spec)), claim_uid(found)
+    wanted, uid = job_name(name, job_key(spec)), claim_uid(found)
     job: dict[str, Any] | None = None
     try:
         for other in await jobs_of(ctx, owner):
@@ -160,7 +160,7 @@ async def converge_job(
                 and (meta.get("annotations") or {}).get(CLAIM_UID_ANNOTATION) == uid
             ):
                 job = other
-            else:  # another revision's, or written to a claim that was replaced
+            else:  # another revision's or scheduling's, or written to a claim that was replaced
                 await ctx.client.delete(JOBS, namespace, meta["name"])
         cached = cached_now(previous, found, claim_known=True)
         if job is None and found is not None and (cached or {}).get("revision") != revision(spec):

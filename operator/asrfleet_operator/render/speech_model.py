@@ -13,6 +13,7 @@ loaded, and the SpeechRecognizers roll to the new revision once the Job has succ
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -68,6 +69,17 @@ def revision(spec: SpeechModelSpec) -> str:
     return hashlib.sha256(f"{spec.engine}\n{spec.uri}".encode()).hexdigest()[:10]
 
 
+def job_key(spec: SpeechModelSpec) -> str:
+    """The Job's name suffix: the revision, mixed with the scheduling when the spec sets any. A
+    Job's pod template is immutable, so new scheduling (a toleration for an unschedulable
+    download) is a new Job; it is not a new revision: a claim that holds it is not filled again."""
+    rev = revision(spec)
+    if not spec.node_selector and not spec.tolerations:
+        return rev
+    scheduling = json.dumps([spec.node_selector, spec.tolerations], sort_keys=True, default=dict)
+    return hashlib.sha256(f"{rev}\n{scheduling}".encode()).hexdigest()[:10]
+
+
 def claim_name(name: str, spec: SpeechModelSpec) -> str:
     """The claim that holds the model: the existing one named, or the one named after it."""
     return spec.storage.existing_claim or name
@@ -78,10 +90,10 @@ def model_path(name: str) -> str:
     return name
 
 
-def job_name(name: str, revision: str) -> str:
+def job_name(name: str, key: str) -> str:
     """At most 63 characters (a label value: the Job's pods carry it) for names of at most
-    MAX_NAME_LENGTH."""
-    return f"{name}-{revision}"
+    MAX_NAME_LENGTH; `key` is `job_key()`."""
+    return f"{name}-{key}"
 
 
 def shown_uri(uri: str) -> str:
@@ -113,6 +125,17 @@ def claim(name: str, namespace: str, spec: SpeechModelSpec) -> dict[str, Any] | 
     }
 
 
+def scheduling(spec: SpeechModelSpec) -> dict[str, Any]:
+    """The download pod's nodeSelector and tolerations, as the spec sets them (none by default:
+    any node the claim can be attached to)."""
+    result: dict[str, Any] = {}
+    if spec.node_selector:
+        result["nodeSelector"] = dict(spec.node_selector)
+    if spec.tolerations:
+        result["tolerations"] = [dict(t) for t in spec.tolerations]
+    return result
+
+
 def fetch_job(
     name: str, namespace: str, spec: SpeechModelSpec, settings: Settings
 ) -> dict[str, Any]:
@@ -139,7 +162,7 @@ def fetch_job(
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "name": job_name(name, rev),
+            "name": job_name(name, job_key(spec)),
             "namespace": namespace,
             "labels": labels,
             "annotations": {REVISION_ANNOTATION: rev, URI_ANNOTATION: shown_uri(spec.uri)},
@@ -165,6 +188,7 @@ def fetch_job(
                     "enableServiceLinks": False,
                     "securityContext": pod_security_context(),
                     "containers": [container],
+                    **scheduling(spec),
                     "volumes": [
                         tmp_volume(),
                         {

@@ -23,9 +23,18 @@ def parse_speech_model(raw: Mapping[str, Any], *, name: str) -> SpeechModelSpec:
     engine = r.choice(spec, c.CACHE_ENGINE) or "faster-whisper"
     credentials = r.name_ref(spec, c.CACHE_CREDENTIALS_SECRET)
     storage = storage_section(r, spec.get("storage"))
+    node_selector = r.string_map(spec, "spec.nodeSelector")
+    tolerations = r.object_list(spec, "spec.tolerations")
     r.raise_if_problems()
     assert uri is not None and storage is not None
-    return SpeechModelSpec(uri=uri, storage=storage, engine=engine, credentials_secret=credentials)
+    return SpeechModelSpec(
+        uri=uri,
+        storage=storage,
+        engine=engine,
+        credentials_secret=credentials,
+        node_selector=node_selector,
+        tolerations=tolerations,
+    )
 
 
 def storage_section(r: Reader, value: Any) -> StorageSpec | None:

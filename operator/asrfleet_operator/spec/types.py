@@ -158,3 +158,7 @@ class SpeechModelSpec:
     storage: StorageSpec
     engine: str = "faster-whisper"
     credentials_secret: str | None = None
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    """Node labels the download Job's pod requires."""
+    tolerations: tuple[Mapping[str, Any], ...] = ()
+    """Tolerations of the download Job's pod."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from asrfleet_operator.render.speech_model import REVISION_ANNOTATION, revision
+from asrfleet_operator.render.speech_model import REVISION_ANNOTATION, job_key, revision
 from asrfleet_operator.settings import SUPPORTED_KUBERNETES_VERSIONS
 from asrfleet_operator.spec import contract as c
 from asrfleet_operator.spec import parse_speech_model
@@ -66,9 +66,14 @@ def revision_of(model: dict[str, Any]) -> str:
     return revision(parse_speech_model(model["spec"], name=model["metadata"]["name"]))
 
 
+def job_name_of(model: dict[str, Any]) -> str:
+    name = model["metadata"]["name"]
+    return f"{name}-{job_key(parse_speech_model(model['spec'], name=name))}"
+
+
 async def job_for(cluster: Cluster, model: dict[str, Any]) -> dict[str, Any]:
-    """The download Job of `model`'s current revision, once the operator made it."""
-    name = f"{model['metadata']['name']}-{revision_of(model)}"
+    """The download Job of `model`'s current revision and scheduling, once the operator made it."""
+    name = job_name_of(model)
     return dict(await cluster.wait_for(lambda: cluster.obj(JOBS, name), f"Job {name}"))
 
 
@@ -273,6 +278,47 @@ async def test_a_failed_download_is_reported_with_fetch_models_reason(
     assert condition(sr, "Degraded")["reason"] == "SpeechModelFailed"
     assert line in condition(sr, "Degraded")["message"]
     assert cluster.obj(DEPLOYMENTS, "english") is None
+
+
+async def test_new_scheduling_replaces_the_download_job_but_never_downloads_again(
+    cluster: Cluster,
+) -> None:
+    model = sample_speech_model(credentialsSecretRef={"name": SECRET})
+    await cluster.apply(model)
+    unschedulable = (await job_for(cluster, model))["metadata"]["name"]
+    toleration = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    tolerant = sample_speech_model(
+        credentialsSecretRef={"name": SECRET},
+        nodeSelector={"pool": "gpu"},
+        tolerations=[toleration],
+    )
+    await cluster.apply(tolerant)
+    job = await job_for(cluster, tolerant)
+    assert job["metadata"]["name"] != unschedulable
+    pod = job["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"pool": "gpu"} and pod["tolerations"] == [toleration]
+    valid(job)
+    await cluster.wait_for(
+        lambda: cluster.obj(JOBS, unschedulable) is None, "the unschedulable Job deleted"
+    )
+    await job_completes(cluster, job)
+    ready = await state(cluster, "Ready")
+    assert ready["status"]["cached"]["revision"] == revision_of(model), "the same model"
+
+    await cluster.apply(model)  # scheduling back to the default: the claim holds the model
+    await cluster.wait_for(
+        lambda: cluster.obj(JOBS, job["metadata"]["name"]) is None, "the finished Job deleted"
+    )
+
+    def reconciled() -> Any:
+        found = cluster.obj(SPEECH_MODELS, "tiny")
+        status = (found or {}).get("status") or {}
+        done = found and status.get("observedGeneration") == found["metadata"]["generation"]
+        return found if done else None
+
+    again = await cluster.wait_for(reconciled, "the new generation reconciled")
+    assert again["status"]["state"] == "Ready"
+    assert cluster.obj(JOBS, unschedulable) is None, "no new download"
 
 
 async def test_a_new_revision_downloads_beside_the_old_one_and_rolls_the_fleet(

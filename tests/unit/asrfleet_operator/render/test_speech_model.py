@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from asrfleet_operator.render import DEPLOYMENT, desired_children
 from asrfleet_operator.render.speech_model import (
+    REVISION_ANNOTATION,
     CachedModel,
     claim,
     fetch_job,
@@ -99,6 +100,22 @@ def test_a_new_uri_or_engine_is_a_new_revision_and_a_new_job() -> None:
     assert job(other)["metadata"]["name"] != job()["metadata"]["name"]
     again = {**LARGE, "storage": {"size": "20Gi"}}  # not what the claim holds
     assert job(again)["metadata"]["name"] == job()["metadata"]["name"]
+
+
+def test_scheduling_goes_on_the_job_pod_and_a_change_is_a_new_job_of_the_same_revision() -> None:
+    pod = job()["spec"]["template"]["spec"]
+    assert "nodeSelector" not in pod and "tolerations" not in pod, "any node, by default"
+    toleration = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    gpu = {**LARGE, "nodeSelector": {"pool": "gpu"}, "tolerations": [toleration]}
+    pod = job(gpu)["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"pool": "gpu"} and pod["tolerations"] == [toleration]
+    assert job(gpu)["metadata"]["name"] != job()["metadata"]["name"], "a pod template is immutable"
+    retainted = {**gpu, "tolerations": [{**toleration, "effect": "NoExecute"}]}
+    assert job(retainted)["metadata"]["name"] != job(gpu)["metadata"]["name"]
+    revisions = {
+        job(s)["metadata"]["annotations"][REVISION_ANNOTATION] for s in (LARGE, gpu, retainted)
+    }
+    assert len(revisions) == 1, "the claim holds the same model: it is not downloaded again"
 
 
 def test_the_job_name_fits_a_label_for_the_longest_model_name() -> None:

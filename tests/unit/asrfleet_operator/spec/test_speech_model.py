@@ -34,6 +34,29 @@ def test_every_problem_is_reported_with_its_path() -> None:
     assert "above zero" in found[-1]
 
 
+def test_the_download_pods_scheduling_is_checked_like_a_speech_recognizers() -> None:
+    tolerations = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    spec = parse_speech_model(
+        {
+            "uri": "s3://m/w",
+            "storage": {"size": "1Gi"},
+            "nodeSelector": {"pool": "gpu"},
+            "tolerations": tolerations,
+        },
+        name="w",
+    )
+    assert spec.node_selector == {"pool": "gpu"} and spec.tolerations == tuple(tolerations)
+    found = problems(
+        {
+            "uri": "s3://m/w",
+            "storage": {"size": "1Gi"},
+            "nodeSelector": {"pool": 1},
+            "tolerations": ["gpu"],
+        }
+    )
+    assert [p.split(":")[0] for p in found] == ["spec.nodeSelector.pool", "spec.tolerations[0]"]
+
+
 @pytest.mark.parametrize(
     ("storage", "what"),
     [
