@@ -64,6 +64,8 @@ lint: venv ## Lint (ruff) and type-check (mypy)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy inference_image/asr_server operator/asrfleet_operator
+	# scripts/ import their neighbours and tests/support as top-level modules
+	MYPYPATH=scripts:scripts/images:tests $(VENV)/bin/mypy scripts
 
 .PHONY: e2e
 e2e: venv ## End-to-end tests against the cluster in KUBECONFIG (kind/k3d; skipped without one)
