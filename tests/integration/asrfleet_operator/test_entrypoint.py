@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 
 from support.kube_emulator import SERVICE_MONITOR_CRD, running_emulator
-from support.operator_cluster import CRD_PATH, DEPLOYMENTS, SERVICES, Cluster, sample_sr
+from support.operator_cluster import (
+    CRD_PATH,
+    DEPLOYMENTS,
+    MODEL_CRD_PATH,
+    SERVICES,
+    Cluster,
+    sample_sr,
+)
 from support.operator_process import operator_process
 
 
@@ -31,7 +38,9 @@ def test_help_needs_no_cluster() -> None:
 
 
 async def test_module_entrypoint_reconciles_with_kubeconfig(tmp_path: Path) -> None:
-    async with running_emulator([CRD_PATH], extra_crds=[SERVICE_MONITOR_CRD]) as emu:
+    async with running_emulator(
+        [CRD_PATH, MODEL_CRD_PATH], extra_crds=[SERVICE_MONITOR_CRD]
+    ) as emu:
         kubeconfig = emu.write_kubeconfig(tmp_path / "kubeconfig")
         async with operator_process(
             kubeconfig,
