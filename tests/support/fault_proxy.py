@@ -111,6 +111,8 @@ class FaultProxy:
     url: str = ""
     gone_until: float = 0.0
     """time.monotonic() until which every new watch is answered 410 Gone."""
+    gone_for: set[str] = field(default_factory=set)
+    """Path parts whose next watch is answered 410 Gone, whenever it comes (then removed)."""
     _random: random.Random = field(init=False)
     _watches: dict[int, web.Request] = field(default_factory=dict)
     _session: aiohttp.ClientSession | None = None
@@ -122,9 +124,12 @@ class FaultProxy:
         self.plan = plan
         self._random = random.Random(plan.seed)
 
-    def break_watches(self, seconds: float) -> None:
-        """Cut every open watch stream; answer every watch 410 Gone for `seconds`."""
+    def break_watches(self, seconds: float, *, at_least: Iterable[str] = ()) -> None:
+        """Cut every open watch stream; answer every watch 410 Gone for `seconds`, and the next
+        watch of each path part in `at_least` however late it comes (a loaded client may
+        reconnect only after `seconds`)."""
         self.gone_until = time.monotonic() + seconds
+        self.gone_for = set(at_least)
         for request in list(self._watches.values()):
             _reset(request)
 
@@ -152,7 +157,9 @@ class FaultProxy:
         return path
 
     def _pick(self, method: str, path: str, watch: bool) -> Fault | None:
-        if watch and time.monotonic() < self.gone_until:
+        gone = time.monotonic() < self.gone_until or any(part in path for part in self.gone_for)
+        if watch and gone:
+            self.gone_for = {part for part in self.gone_for if part not in path}
             return Fault.GONE
         rate = self.plan.rate
         if watch and self.plan.watch_rate is not None:
