@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 from support.fault_proxy import ALL_FAULTS, FaultPlan, FaultProxy, running_fault_proxy
 from support.kube_emulator import EmulatorHandle, running_emulator
-from support.operator_cluster import CRD_PATH
+from support.operator_cluster import CRD_PATH, MODEL_CRD_PATH
 from support.operator_process import OperatorProcess, operator_process
 
 COUNT = 24
@@ -219,7 +219,7 @@ Scenario = tuple[World, FaultProxy, OperatorProcess]
 @pytest.fixture
 async def scenario(tmp_path: Path) -> AsyncIterator[Scenario]:
     async with (
-        running_emulator([CRD_PATH]) as emu,
+        running_emulator([CRD_PATH, MODEL_CRD_PATH]) as emu,
         running_fault_proxy(emu.url, PLAN, accepted_tokens={"token-1"}) as proxy,
         aiohttp.ClientSession(emu.url) as http,
     ):
