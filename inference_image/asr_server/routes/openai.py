@@ -3,7 +3,8 @@
 Fields: file (required), model (any: `whisper-1`, OpenAI's name for its speech model, or any
 other name means the loaded model), language, prompt,
 response_format (json|text|srt|vtt|verbose_json), temperature (0..1),
-timestamp_granularities[] (segment|word); extras hotwords, vad_filter.
+timestamp_granularities[] (segment|word); extras hotwords, vad_filter, beam_size (within
+config.BEAM_SIZES; default ASR_BEAM_SIZE).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from multidict import MultiDictProxy
 
 from asr_server import errors, formats
 from asr_server.routes.common import (
+    beam_size_field,
     bool_field,
     decode_container,
     float_field,
@@ -75,6 +77,7 @@ def parse_options(request: web.Request, form: Form) -> tuple[TranscribeOptions, 
         prompt=text_field(_string(form, "prompt"), "prompt"),
         hotwords=text_field(_string(form, "hotwords"), "hotwords"),
         temperature=float_field(_string(form, "temperature"), "temperature", 0.0, 1.0, 0.0),
+        beam_size=beam_size_field(_string(form, "beam_size")),
         word_timestamps="word" in granularities,
         vad_filter=bool_field(_string(form, "vad_filter"), "vad_filter"),
     )

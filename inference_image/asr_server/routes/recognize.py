@@ -1,7 +1,8 @@
 """`POST /v1/recognize` (raw audio body or JSON base64) and `POST /v1/recognize/batch`.
 
 Options come from the query string (`language`, `prompt`, `hotwords`, `word_timestamps`,
-`vad_filter`) or, for JSON bodies, from the same keys in the body.
+`vad_filter`, `beam_size`) or, for JSON bodies, from the same keys in the body (for the batch
+route, from the query or the multipart form's text fields).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aiohttp import web
 from asr_server import errors, formats
 from asr_server.routes.common import (
     b64decode,
+    beam_size_field,
     bool_field,
     decode_container,
     decode_pcm16,
@@ -52,6 +54,7 @@ def _options(request: web.Request, values: Mapping[str, Any]) -> TranscribeOptio
         hotwords=text_field(values.get("hotwords"), "hotwords"),
         word_timestamps=flag("word_timestamps"),
         vad_filter=flag("vad_filter"),
+        beam_size=beam_size_field(values.get("beam_size")),
     )
 
 
