@@ -58,8 +58,7 @@ def _options(request: web.Request, values: Mapping[str, Any]) -> TranscribeOptio
     )
 
 
-async def _json_audio(request: web.Request) -> tuple[Audio, dict[str, Any]]:
-    body = await read_json_object(request)
+async def _json_audio(request: web.Request, body: dict[str, Any]) -> Audio:
     encoded = body.get("audio")
     if not isinstance(encoded, str) or not encoded:
         raise errors.BadRequest(
@@ -75,14 +74,15 @@ async def _json_audio(request: web.Request) -> tuple[Audio, dict[str, Any]]:
         audio = await decode_pcm16(request, data, rate, channels)
     else:
         audio = await decode_container(request, data)
-    return audio, body
+    return audio
 
 
 async def recognize_one(request: web.Request) -> web.Response:
     content_type = request.content_type
     if content_type == "application/json":
-        audio, body = await _json_audio(request)
-        options = _options(request, {**request.query, **body})
+        body = await read_json_object(request)
+        options = _options(request, {**request.query, **body})  # refused before decoding
+        audio = await _json_audio(request, body)
     elif content_type in _RAW_TYPES or content_type.startswith(("audio/", "video/")):
         options = _options(request, request.query)
         audio = await decode_container(request, await request.read())

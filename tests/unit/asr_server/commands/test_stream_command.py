@@ -18,3 +18,17 @@ def test_bad_endpointing_ms_exits_2(value: str, capsys: pytest.CaptureFixture[st
         build_parser().parse_args(["stream", "a.wav", "--endpointing-ms", value])
     assert exited.value.code == 2
     assert "--endpointing-ms: must be an integer from 100 to 5000" in capsys.readouterr().err
+
+
+def test_beam_size_is_passed_as_an_integer() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["stream", "a.wav"]).beam_size is None
+    assert parser.parse_args(["stream", "a.wav", "--beam-size", "5"]).beam_size == 5
+
+
+@pytest.mark.parametrize("value", ["0", "11", "2.5", "wide"])
+def test_bad_beam_size_exits_2(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["stream", "a.wav", "--beam-size", value])
+    assert exited.value.code == 2
+    assert "--beam-size: must be an integer from 1 to 10" in capsys.readouterr().err
