@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from asr_server.engines.base import EngineError
 from asr_server.engines.whisper.batched.decoder import BatchedWhisperDecoder
-from asr_server.engines.whisper.options import WhisperOptions
 from asr_server.types import SAMPLE_RATE, TranscribeOptions, Transcription
 from faster_whisper import WhisperModel, decode_audio
 from support.speech_clips import Speech
