@@ -3,16 +3,18 @@ against faster-whisper itself at the same settings in the same run.
 
     .venv/bin/python bench/decoding.py                    # beams 1 5 10, int8 and float32
     .venv/bin/python bench/decoding.py --beams 1 5 --repeats 1
+    .venv/bin/python bench/decoding.py --sets english --cpu-layout single
 
 For each set and compute type, `asr-server serve` runs in a process of its own (result cache
-off, the compute type as ASR_COMPUTE_TYPE) and every clip is posted to
-/v1/audio/transcriptions with the `beam_size` form field, one request at a time; the anchor is
-faster-whisper's `WhisperModel.transcribe` in this process on the same samples, with the same
-model, compute type, beam size, language and CPU threads. Server and library runs alternate, so
-both see the same load. Printed per row: WER (English, digits read as words) or CER (Mandarin,
-simplified characters) of the server and of the library, how many texts are identical, the
-real-time factor (decode wall seconds / audio seconds, median of the repeats per clip) of both,
-their ratio, and the row's RTF against beam 1 at the same compute type (the cost of the beam).
+off, the compute type as ASR_COMPUTE_TYPE, `--cpu-layout` as ASR_CPU_LAYOUT) and every clip is
+posted to /v1/audio/transcriptions with the `beam_size` form field, one request at a time; the
+anchor is faster-whisper's `WhisperModel.transcribe` in this process on the same samples, with
+the same model, compute type, beam size, language and CPU threads. Server and library runs
+alternate, so both see the same load. Printed per row: WER (English, digits read as words) or
+CER (Mandarin, simplified characters) of the server and of the library, how many texts are
+identical, the real-time factor (decode wall seconds / audio seconds, median of the repeats per
+clip) of both, their ratio, and the row's RTF against beam 1 at the same compute type (the cost
+of the beam).
 
 Sets: English, whisper-tiny.en: jfk (11 s) and seven espeak-ng sentences. Mandarin,
 whisper-base: ../shared/audio/BAC009S0764W0121.wav (the one real Mandarin recording here) and
@@ -149,7 +151,7 @@ def post(url: str, clip: Clip, data: bytes, language: str, beam: int) -> str:
 
 
 def measure(
-    chosen: Set, compute_type: str, beams: list[int], repeats: int, model_dir: Path
+    chosen: Set, compute_type: str, beams: list[int], repeats: int, model_dir: Path, layout: str
 ) -> list[Row]:
     from faster_whisper import WhisperModel
 
@@ -158,7 +160,11 @@ def measure(
     library = WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=threads)
     files = {clip.name: clip.path.read_bytes() for clip in chosen.clips}
     samples = {name: decode_audio(data) for name, data in files.items()}  # the server's decode
-    settings = {"ASR_COMPUTE_TYPE": compute_type, "ASR_MODEL_DIR": str(model_dir)}
+    settings = {
+        "ASR_COMPUTE_TYPE": compute_type,
+        "ASR_MODEL_DIR": str(model_dir),
+        "ASR_CPU_LAYOUT": layout,
+    }
     rows = []
     with our_server(ROOT, chosen.model, 4, settings) as server:
         if server.reason:
@@ -189,7 +195,8 @@ def measure(
                 row.server_wall += statistics.median(server_walls)
                 row.library_wall += statistics.median(library_walls)
             rows.append(row)
-            print(f"  {chosen.title} {compute_type} beam {beam}: done", flush=True)
+            load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+            print(f"  {chosen.title} {compute_type} beam {beam}: done (load {load})", flush=True)
     return rows
 
 
@@ -233,6 +240,10 @@ def main() -> None:
     parser.add_argument("--beams", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sets", nargs="+", default=["english", "mandarin"])
+    parser.add_argument("--cpu-layout", default="auto", help="the servers' ASR_CPU_LAYOUT")
+    parser.add_argument(
+        "--compute-types", nargs="+", default=list(COMPUTE_TYPES), choices=COMPUTE_TYPES
+    )
     args = parser.parse_args()
     if 1 not in args.beams:
         args.beams.insert(0, 1)  # the anchor of the beam's cost
@@ -245,8 +256,10 @@ def main() -> None:
             chosen = makers[name](directory)
             rows = [
                 row
-                for compute_type in COMPUTE_TYPES
-                for row in measure(chosen, compute_type, args.beams, args.repeats, model_dir)
+                for compute_type in args.compute_types
+                for row in measure(
+                    chosen, compute_type, args.beams, args.repeats, model_dir, args.cpu_layout
+                )
             ]
             report(chosen, rows)
     print(f"\nload average after: {os.getloadavg()}")
