@@ -8,13 +8,13 @@ against faster-whisper itself at the same settings in the same run.
 For each set and compute type, `asr-server serve` runs in a process of its own (result cache
 off, the compute type as ASR_COMPUTE_TYPE, `--cpu-layout` as ASR_CPU_LAYOUT) and every clip is
 posted to /v1/audio/transcriptions with the `beam_size` form field, one request at a time; the
-anchor is faster-whisper's `WhisperModel.transcribe` in this process on the same samples, with
-the same model, compute type, beam size, language and CPU threads. Server and library runs
-alternate, so both see the same load. Printed per row: WER (English, digits read as words) or
-CER (Mandarin, simplified characters) of the server and of the library, how many texts are
-identical, the real-time factor (decode wall seconds / audio seconds, median of the repeats per
-clip) of both, their ratio, and the row's RTF against beam 1 at the same compute type (the cost
-of the beam).
+anchor is faster-whisper's `WhisperModel.transcribe` in a fresh bench process per compute type
+on the same samples, with the same model, compute type, beam size, language and CPU threads.
+Server and library runs alternate, so both see the same load. Printed per row: WER (English,
+digits read as words) or CER (Mandarin, simplified characters) of the server and of the
+library, how many texts are identical, the real-time factor (decode wall seconds / audio
+seconds, median of the repeats per clip) of both, their ratio, and the row's RTF against beam 1
+at the same compute type (the cost of the beam).
 
 Sets: English, whisper-tiny.en: jfk (11 s) and seven espeak-ng sentences. Mandarin,
 whisper-base: ../shared/audio/BAC009S0764W0121.wav (the one real Mandarin recording here) and
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 import wave
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -254,13 +256,23 @@ def main() -> None:
         makers = {"english": english, "mandarin": mandarin}
         for name in args.sets:
             chosen = makers[name](directory)
-            rows = [
-                row
-                for compute_type in args.compute_types
-                for row in measure(
-                    chosen, compute_type, args.beams, args.repeats, model_dir, args.cpu_layout
-                )
-            ]
+            rows = []
+            for compute_type in args.compute_types:
+                # A fresh process per compute type: the library's float32 ran 2-3x faster in a
+                # process that had run an int8 model before than in a fresh one (the server's
+                # always is), which made the anchor depend on the order of the rows.
+                with ProcessPoolExecutor(
+                    1, mp_context=multiprocessing.get_context("spawn")
+                ) as pool:
+                    rows += pool.submit(
+                        measure,
+                        chosen,
+                        compute_type,
+                        args.beams,
+                        args.repeats,
+                        model_dir,
+                        args.cpu_layout,
+                    ).result()
             report(chosen, rows)
     print(f"\nload average after: {os.getloadavg()}")
 
