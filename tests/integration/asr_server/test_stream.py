@@ -243,10 +243,11 @@ async def test_stream_metrics_on_the_metrics_endpoint(
     def grew(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)
 
+    stream = '{protocol="stream"}'
     assert after["asr_active_streams"] == 0
-    assert grew("asr_stream_final_latency_seconds_count") == 1
+    assert grew(f"asr_stream_final_latency_seconds_count{stream}") == 1
     assert grew("asr_audio_seconds_total") == pytest.approx(3.0, abs=0.01)
-    assert grew("asr_stream_first_partial_seconds_count") == len(outcome.of("partial")[:1])
+    assert grew(f"asr_stream_first_partial_seconds_count{stream}") == len(outcome.of("partial")[:1])
 
 
 async def test_http_requests_are_served_while_streams_are_open(
