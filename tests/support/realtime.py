@@ -16,6 +16,8 @@ import numpy.typing as npt
 from faster_whisper import decode_audio
 from openai import AsyncOpenAI
 
+from support.pcm import to_pcm16
+
 OPENAI_RATE = 24_000
 CHUNK_MS = 100
 """Audio per input_audio_buffer.append."""
@@ -24,8 +26,7 @@ CHUNK_MS = 100
 def load_24k_pcm16(path: str, *, tail_s: float = 0.0) -> bytes:
     """A file as OpenAI's input format (24 kHz mono PCM16), plus `tail_s` of silence."""
     samples: npt.NDArray[np.float32] = decode_audio(path, sampling_rate=OPENAI_RATE)
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
-    return pcm + b"\0\0" * int(tail_s * OPENAI_RATE)
+    return to_pcm16(samples) + b"\0\0" * int(tail_s * OPENAI_RATE)
 
 
 def ga_session(**transcription: Any) -> dict[str, Any]:
@@ -57,6 +58,8 @@ class RealtimeOutcome:
     """(time.monotonic() at arrival, the client's parsed event)."""
     started_at: float = 0.0
     """When the first append was sent."""
+    behind_s: float = 0.0
+    """How late the latest append left against real-time pace (the server reading slowly)."""
 
     def of(self, kind: str) -> list[Any]:
         return [event for _, event in self.events if event.type == kind]
@@ -105,44 +108,47 @@ async def stream_openai(
     """Stream 24 kHz PCM16 `pcm` through the official client (`client.beta.realtime` or
     `client.realtime`), committing after each of `commit_after_s` seconds of audio, then wait
     (up to `wait_s`) until every item the server announced has its transcript."""
-    client = client_for(http_url)
     query = {"intent": "transcription"}
-    manager: Any = (
-        client.beta.realtime.connect(model="whisper-1", extra_query=query)
-        if beta
-        else client.realtime.connect(extra_query=query)
-    )
     outcome = RealtimeOutcome()
     chunk = OPENAI_RATE * 2 * CHUNK_MS // 1000
     commits = sorted(int(s * OPENAI_RATE) * 2 for s in commit_after_s)
-    async with manager as connection:
+    async with client_for(http_url) as client:
+        manager: Any = (
+            client.beta.realtime.connect(model="whisper-1", extra_query=query)
+            if beta
+            else client.realtime.connect(extra_query=query)
+        )
+        async with manager as connection:
 
-        async def read() -> None:
-            async for event in connection:
-                outcome.events.append((time.monotonic(), event))
+            async def read() -> None:
+                async for event in connection:
+                    outcome.events.append((time.monotonic(), event))
 
-        reader = asyncio.create_task(read())
-        try:
-            if session is not None:
-                if beta:
-                    await connection.transcription_session.update(session=session)
-                else:
-                    await connection.session.update(session=session)
-            outcome.started_at = time.monotonic()
-            for offset in range(0, len(pcm), chunk):
-                piece = pcm[offset : offset + chunk]
-                await connection.input_audio_buffer.append(audio=base64.b64encode(piece).decode())
-                while commits and commits[0] <= offset + len(piece):
-                    commits.pop(0)
-                    await connection.input_audio_buffer.commit()
-                if speed > 0:
-                    due = outcome.started_at + (offset + len(piece)) / 2 / OPENAI_RATE / speed
-                    await asyncio.sleep(max(0.0, due - time.monotonic()))
-            await asyncio.sleep(0.2)
-            for _ in range(int(wait_s / 0.05)):
-                if not outcome.open_items():
-                    break
-                await asyncio.sleep(0.05)
-        finally:
-            reader.cancel()
+            reader = asyncio.create_task(read())
+            try:
+                if session is not None:
+                    if beta:
+                        await connection.transcription_session.update(session=session)
+                    else:
+                        await connection.session.update(session=session)
+                outcome.started_at = time.monotonic()
+                for offset in range(0, len(pcm), chunk):
+                    piece = pcm[offset : offset + chunk]
+                    audio = base64.b64encode(piece).decode()
+                    await connection.input_audio_buffer.append(audio=audio)
+                    while commits and commits[0] <= offset + len(piece):
+                        commits.pop(0)
+                        await connection.input_audio_buffer.commit()
+                    if speed > 0:
+                        sent_s = (offset + len(piece)) / 2 / OPENAI_RATE
+                        due = outcome.started_at + sent_s / speed
+                        outcome.behind_s = max(outcome.behind_s, time.monotonic() - due)
+                        await asyncio.sleep(max(0.0, due - time.monotonic()))
+                await asyncio.sleep(0.2)
+                for _ in range(int(wait_s / 0.05)):
+                    if not outcome.open_items():
+                        break
+                    await asyncio.sleep(0.05)
+            finally:
+                reader.cancel()
     return outcome
