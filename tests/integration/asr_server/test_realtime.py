@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -354,3 +355,104 @@ async def test_busy_and_drain_map_onto_error_events(jfk_clip: Any) -> None:
         assert events[-1].transcript.startswith("fake transcript"), events[-1]
     finally:
         server.stop()
+
+
+@pytest.fixture
+def fake_server() -> Iterator[ServerThread]:
+    """The fake engine (delayed decodes): these tests are about the protocol, not the words."""
+    config = ServerConfig.from_env({}, engine="fake", api_key="secret")
+    server = ServerThread(config, FakeEngine(delay_s=0.5)).start()
+    yield server
+    server.stop()
+
+
+@contextlib.asynccontextmanager
+async def connected(server: ServerThread) -> AsyncIterator[tuple[Any, list[Any]]]:
+    """A GA connection with the fake server's key, and the events it has received so far."""
+    events: list[Any] = []
+    async with (
+        client_for(server.http_url, api_key="secret") as client,
+        client.realtime.connect(extra_query={"intent": "transcription"}) as connection,
+    ):
+
+        async def collect() -> None:
+            async for event in connection:
+                events.append(event)
+
+        reader = asyncio.create_task(collect())
+        try:
+            yield connection, events
+        finally:
+            reader.cancel()
+
+
+async def append_all(connection: Any, pcm: bytes) -> None:
+    for offset in range(0, len(pcm), 4800):
+        chunk = base64.b64encode(pcm[offset : offset + 4800]).decode()
+        await connection.input_audio_buffer.append(audio=chunk)
+
+
+async def wait_for(events: list[Any], kind: str, timeout_s: float = 30.0) -> Any:
+    for _ in range(int(timeout_s / 0.05)):
+        found = [e for e in events if e.type == kind]
+        if found:
+            return found[-1]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {kind} in {[e.type for e in events]}")
+
+
+async def test_the_api_key_is_checked_on_the_upgrade(fake_server: ServerThread) -> None:
+    query = {"intent": "transcription"}
+    with pytest.raises(Exception) as refused:
+        async with (
+            client_for(fake_server.http_url, api_key="wrong") as client,
+            client.realtime.connect(extra_query=query),
+        ):
+            pass
+    assert "401" in str(refused.value), refused.value
+    async with (
+        client_for(fake_server.http_url, api_key="secret") as client,
+        client.realtime.connect(extra_query=query) as connection,
+    ):
+        assert (await connection.recv()).type == "session.created"
+
+
+async def test_clear_drops_the_buffer_and_its_item(
+    fake_server: ServerThread, jfk_clip: Any
+) -> None:
+    speech = load_24k_pcm16(str(jfk_clip.path))[: 2 * OPENAI_RATE * 2]  # 2 s, still talking
+    async with connected(fake_server) as (connection, events):
+        await append_all(connection, speech)
+        dropped = (await wait_for(events, "input_audio_buffer.speech_started")).item_id
+        await connection.input_audio_buffer.clear()
+        await wait_for(events, "input_audio_buffer.cleared")
+        # Nothing left to commit ...
+        await connection.input_audio_buffer.commit()
+        assert (await wait_for(events, "error")).error.code == "input_audio_buffer_commit_empty"
+        # ... and the next speech is a new item that completes.
+        await append_all(connection, speech)
+        await connection.input_audio_buffer.commit()
+        done = await wait_for(events, "conversation.item.input_audio_transcription.completed")
+    assert done.item_id != dropped and done.transcript.startswith("fake transcript")
+    later = events[[e.type for e in events].index("input_audio_buffer.cleared") :]
+    assert not [e for e in later if getattr(e, "item_id", None) == dropped], later
+
+
+async def test_a_client_that_goes_away_leaves_nothing_behind(
+    fake_server: ServerThread, jfk_clip: Any
+) -> None:
+    baseline = fake_server.task_names()
+    speech = load_24k_pcm16(str(jfk_clip.path))[: 2 * OPENAI_RATE * 2]
+    async with connected(fake_server) as (connection, events):
+        await append_all(connection, speech)
+        await wait_for(events, "input_audio_buffer.speech_started")
+        await connection.input_audio_buffer.commit()  # a final decode in flight (0.5 s)
+    for _ in range(100):
+        if fake_server.run(lambda: fake_server.hub.active) == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert fake_server.run(lambda: fake_server.hub.active) == 0
+    await asyncio.sleep(1.0)  # the cancelled decode's worker thread returns
+    names = fake_server.task_names()
+    assert not [n for n in names if n.startswith(("asr-realtime", "asr-stream"))], names
+    assert len(names) <= len(baseline), (names, baseline)
