@@ -264,6 +264,8 @@ class RealtimeSession:
         finishes the finals it owes (of committed items)."""
         old = self._lane
         self._retired_seconds += old.stream.seconds
+        # Only the lanes still owing finals are kept: a client's many updates add nothing.
+        self._retired = [task for task in self._retired if not task.done()]
         self._retired.append(asyncio.ensure_future(old.stream.finish()))
         self._lane = _Lane(self, config, old.base + old.stream.total_samples)
         if config.input_rate != self._input.rate:
