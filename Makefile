@@ -29,7 +29,7 @@ image_flags = $(if $(filter podman,$(IMAGE_ENGINE)),--format docker --ignorefile
 PODMAN_WORK := .podman
 # Benchmarks `make bench` runs; each prints its figures and a ratio against an anchor measured
 # in the same run (the peers run only where their git-ignored venvs exist, see bench/*.py).
-BENCHES ?= bench/server_latency.py bench/audio_decode.py bench/peer_throughput.py bench/streaming.py
+BENCHES ?= bench/server_latency.py bench/audio_decode.py bench/peer_throughput.py bench/streaming.py bench/model_cache.py
 # `make demo DEMO_ARGS=--keep-running` keeps the demo's processes (and its console) up until Ctrl-C.
 DEMO_ARGS ?=
 # `make install` settings.
@@ -48,9 +48,9 @@ venv: $(VENV_STAMP) ## Create the dev venv (.venv) with both packages editable a
 
 $(VENV_STAMP): inference_image/pyproject.toml operator/pyproject.toml requirements/dev.txt $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c $(CONSTRAINTS) pip
 	$(PIP) install --quiet -c $(CONSTRAINTS) -e 'inference_image[models]' -e operator -r requirements/dev.txt
-	# helm-sdkpy declares Python >= 3.12 but works on 3.11 (see DESIGN.md)
+	# helm-sdkpy (Helm's engine for the chart tests) declares Python >= 3.12 but works on 3.11
 	$(PIP) install --quiet -c $(CONSTRAINTS) --ignore-requires-python helm-sdkpy
 	touch $@
 
@@ -64,6 +64,8 @@ lint: venv ## Lint (ruff) and type-check (mypy)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy inference_image/asr_server operator/asrfleet_operator
+	@# scripts/ import their neighbours and tests/support as top-level modules
+	MYPYPATH=scripts:scripts/images:tests $(VENV)/bin/mypy scripts
 
 .PHONY: e2e
 e2e: venv ## End-to-end tests against the cluster in KUBECONFIG (kind/k3d; skipped without one)
@@ -132,7 +134,7 @@ image-clean: ## Remove .images/ and image-test's private podman storage (.podman
 
 .PHONY: docs reference contract
 docs: reference ## Regenerate generated documentation
-reference: venv ## Regenerate the SpeechRecognizer reference (docs/reference.md) from the CRD schema
+reference: venv ## Regenerate the SpeechRecognizer and SpeechModel reference (docs/reference.md) from the CRDs
 	$(PY) scripts/gen_reference.py
 contract: venv ## Write the SpeechRecognizer contract (operator spec/contract.py) into the CRDs and the server, then the reference
 	$(PY) scripts/gen_contract.py
@@ -141,7 +143,7 @@ contract: venv ## Write the SpeechRecognizer contract (operator spec/contract.py
 .PHONY: constraints
 constraints: venv ## Re-pin requirements/constraints.txt from the dev venv
 	{ echo "# Every package CI installs, pinned. Regenerate with \`make constraints\` after changing a dependency."; \
-	  $(PIP) freeze --exclude-editable | grep -v '^-e '; } > $(CONSTRAINTS).new
+	  $(PIP) freeze --all --exclude-editable | grep -v '^-e '; } > $(CONSTRAINTS).new
 	mv $(CONSTRAINTS).new $(CONSTRAINTS)
 
 .PHONY: clean distclean
