@@ -347,9 +347,11 @@ def compare_realtime(http_url: str, levels: list[int], rounds: int, speeches: li
     )
     for n in levels:
         stream_runs, realtime_runs = [], []
+        before = server_final_latency(http_url)
         for _ in range(rounds):
             stream_runs.append(asyncio.run(run_ours(ws_url, n, speeches)))
             realtime_runs.append(asyncio.run(run_realtime(http_url, n, speeches)))
+        after = server_final_latency(http_url)
         stream, realtime = pooled(stream_runs), pooled(realtime_runs)
         ratio = p95(realtime.finals) / p95(stream.finals)
         median_ratio = float(np.median(realtime.finals) / np.median(stream.finals))
@@ -363,6 +365,38 @@ def compare_realtime(http_url: str, levels: list[int], rounds: int, speeches: li
             f" (<= {TARGET_REALTIME_RATIO:.2f}), load {os.getloadavg()[0]:.2f}",
             flush=True,
         )
+        means = {
+            protocol: (after[protocol][0] - before[protocol][0])
+            / max(after[protocol][1] - before[protocol][1], 1)
+            for protocol in after
+        }
+        print(
+            "      the server's own mean final latency (asr_stream_final_latency_seconds, end"
+            " of speech received -> final sent): "
+            + ", ".join(f"{protocol} {mean:.2f} s" for protocol, mean in sorted(means.items())),
+            flush=True,
+        )
+
+
+def server_final_latency(http_url: str) -> dict[str, tuple[float, float]]:
+    """(sum, count) of the server's final-latency histogram by protocol, from /metrics."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{http_url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    figures: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "asr_stream_final_latency_seconds":
+            continue
+        for sample in family.samples:
+            entry = figures.setdefault(sample.labels.get("protocol", ""), [0.0, 0.0])
+            if sample.name.endswith("_sum"):
+                entry[0] = sample.value
+            elif sample.name.endswith("_count"):
+                entry[1] = sample.value
+    return {protocol: (total, count) for protocol, (total, count) in figures.items()}
 
 
 def decode_anchor(model_dir: str, speech: Speech) -> float:

@@ -23,6 +23,7 @@ from asr_server.lifecycle import drain
 from asr_server.streaming.client import StreamRefused, stream_frames
 from faster_whisper.vad import get_speech_timestamps
 from support.pcm import load_16k
+from support.readme import python_block_after
 from support.realtime import (
     OPENAI_RATE,
     RealtimeOutcome,
@@ -57,6 +58,43 @@ def tiny_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThre
 @pytest.fixture(scope="module")
 def jfk_24k(jfk_clip: Any) -> bytes:
     return load_24k_pcm16(str(jfk_clip.path), tail_s=TAIL_S)
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    server: ServerThread, api_key: str = "secret"
+) -> AsyncIterator[tuple[Any, list[Any]]]:
+    """A GA connection (the fake server's key), and the events it has received so far."""
+    events: list[Any] = []
+    async with (
+        client_for(server.http_url, api_key=api_key) as client,
+        client.realtime.connect(extra_query={"intent": "transcription"}) as connection,
+    ):
+
+        async def collect() -> None:
+            async for event in connection:
+                events.append(event)
+
+        reader = asyncio.create_task(collect())
+        try:
+            yield connection, events
+        finally:
+            reader.cancel()
+
+
+async def append_all(connection: Any, pcm: bytes) -> None:
+    for offset in range(0, len(pcm), 4800):
+        chunk = base64.b64encode(pcm[offset : offset + 4800]).decode()
+        await connection.input_audio_buffer.append(audio=chunk)
+
+
+async def wait_for(events: list[Any], kind: str, timeout_s: float = 30.0) -> Any:
+    for _ in range(int(timeout_s / 0.05)):
+        found = [e for e in events if e.type == kind]
+        if found:
+            return found[-1]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {kind} in {[e.type for e in events]}")
 
 
 def assert_items_complete_with_their_deltas(outcome: RealtimeOutcome) -> None:
@@ -185,30 +223,14 @@ async def test_malformed_events_get_errors_and_the_session_goes_on(
             "invalid_value",
         ),
     ]  # fmt: skip
-    client = client_for(tiny_server.http_url)
-    events: list[Any] = []
-    async with client.realtime.connect(extra_query={"intent": "transcription"}) as connection:
-
-        async def read() -> None:
-            async for event in connection:
-                events.append(event)
-
-        reader = asyncio.create_task(read())
-        try:
-            for text, _ in bad:
-                await connection.send_raw(text)
-            await connection.send_raw(b"\x00\x01 binary")
-            # ... and then the session still transcribes.
-            await connection.session.update(session=ga_session(language="en"))
-            for offset in range(0, len(speech), 4800):
-                chunk = speech[offset : offset + 4800]
-                await connection.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
-            for _ in range(600):
-                if any(e.type.endswith("transcription.completed") for e in events):
-                    break
-                await asyncio.sleep(0.05)
-        finally:
-            reader.cancel()
+    async with connected(tiny_server, api_key="none") as (connection, events):
+        for text, _ in bad:
+            await connection.send_raw(text)
+        await connection.send_raw(b"\x00\x01 binary")
+        # ... and then the session still transcribes.
+        await connection.session.update(session=ga_session(language="en"))
+        await append_all(connection, speech)
+        await wait_for(events, "conversation.item.input_audio_transcription.completed", 60)
     errors = [e for e in events if e.type == "error"]
     codes = [e.error.code for e in errors]
     assert codes == [code for _, code in bad] + ["invalid_frame"], codes
@@ -277,17 +299,10 @@ async def test_mandarin_translated_to_english_with_whisper_base(
     assert verbose.model_extra is not None and verbose.model_extra.get("task") == "translate"
 
 
-def readme_realtime_client() -> str:
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("A minimal OpenAI realtime client") :]
-    code = section[section.index("```python\n") + len("```python\n") :]
-    return code[: code.index("\n```")]
-
-
 def test_the_readme_realtime_client_prints_the_transcripts(
     tiny_server: ServerThread, jfk_clip: Any, tmp_path: Path
 ) -> None:
-    code = readme_realtime_client()
+    code = python_block_after("A minimal OpenAI realtime client")
     assert '"jfk.flac"' in code and "http://localhost:8080" in code
     script = tmp_path / "realtime_client.py"
     script.write_text(
@@ -313,29 +328,17 @@ async def test_busy_and_drain_map_onto_error_events(jfk_clip: Any) -> None:
     server = ServerThread(config, FakeEngine()).start()
     try:
         speech = load_24k_pcm16(str(jfk_clip.path))[: 2 * OPENAI_RATE * 2]  # 2 s, still talking
-        client = client_for(server.http_url)
-        events: list[Any] = []
-        async with client.realtime.connect(extra_query={"intent": "transcription"}) as connection:
-
-            async def read() -> None:
-                async for event in connection:
-                    events.append(event)
-
-            reader = asyncio.create_task(read())
+        async with connected(server, api_key="none") as (connection, events):
             await connection.session.update(session=ga_session())
-            for offset in range(0, len(speech), 4800):
-                chunk = base64.b64encode(speech[offset : offset + 4800]).decode()
-                await connection.input_audio_buffer.append(audio=chunk)
-            for _ in range(200):
-                if any(e.type == "input_audio_buffer.speech_started" for e in events):
-                    break
-                await asyncio.sleep(0.05)
+            await append_all(connection, speech)
+            await wait_for(events, "input_audio_buffer.speech_started")
             # A second session, and a /v1/stream stream, find the one slot taken.
             refused: list[Any] = []
             with pytest.raises(ConnectionClosedError) as closed:
-                async with client.realtime.connect(
-                    extra_query={"intent": "transcription"}
-                ) as other:
+                async with (
+                    client_for(server.http_url) as client,
+                    client.realtime.connect(extra_query={"intent": "transcription"}) as other,
+                ):
                     async for event in other:
                         refused.append(event)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
@@ -345,8 +348,8 @@ async def test_busy_and_drain_map_onto_error_events(jfk_clip: Any) -> None:
             drained = asyncio.wrap_future(
                 asyncio.run_coroutine_threadsafe(drain(server.app, 30.0), server.loop)  # type: ignore[arg-type]
             )
-            await asyncio.wait_for(reader, 60)  # ends when the server closes (1001: not an error)
-        assert await drained is True
+            assert await drained is True  # every session finished and closed
+            await wait_for(events, "conversation.item.input_audio_transcription.completed")
         kinds = [e.type for e in events]
         errors = [e.error.code for e in events if e.type == "error"]
         assert errors == ["server_shutting_down"], kinds
@@ -364,41 +367,6 @@ def fake_server() -> Iterator[ServerThread]:
     server = ServerThread(config, FakeEngine(delay_s=0.5)).start()
     yield server
     server.stop()
-
-
-@contextlib.asynccontextmanager
-async def connected(server: ServerThread) -> AsyncIterator[tuple[Any, list[Any]]]:
-    """A GA connection with the fake server's key, and the events it has received so far."""
-    events: list[Any] = []
-    async with (
-        client_for(server.http_url, api_key="secret") as client,
-        client.realtime.connect(extra_query={"intent": "transcription"}) as connection,
-    ):
-
-        async def collect() -> None:
-            async for event in connection:
-                events.append(event)
-
-        reader = asyncio.create_task(collect())
-        try:
-            yield connection, events
-        finally:
-            reader.cancel()
-
-
-async def append_all(connection: Any, pcm: bytes) -> None:
-    for offset in range(0, len(pcm), 4800):
-        chunk = base64.b64encode(pcm[offset : offset + 4800]).decode()
-        await connection.input_audio_buffer.append(audio=chunk)
-
-
-async def wait_for(events: list[Any], kind: str, timeout_s: float = 30.0) -> Any:
-    for _ in range(int(timeout_s / 0.05)):
-        found = [e for e in events if e.type == kind]
-        if found:
-            return found[-1]
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no {kind} in {[e.type for e in events]}")
 
 
 async def test_the_api_key_is_checked_on_the_upgrade(fake_server: ServerThread) -> None:
