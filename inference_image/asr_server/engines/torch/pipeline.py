@@ -1,0 +1,334 @@
+"""Requests -> 30 s windows -> batched encode + decode rounds -> transcriptions.
+
+The same plan as the faster-whisper engine's batched decoder, so both engines cut, retry and
+stitch alike: audio up to 30 s is decoded in seek mode (a follow-up window from the last
+timestamp when the decoder stops mid-clip, conditioned on the text so far), longer audio (or
+`vad_filter`) in independent VAD chunks (engines/windows.py). Every round decodes the pending
+windows of all requests together: windows that share a search (beam size, temperature) and a
+prompt length go through one encoder call and one decoding call of up to `max_batch_size`
+rows. A window that fails Whisper's quality checks is retried in the next round, first with
+the full 30 s context when it was trimmed, then at the next temperature (engines/fallback.py);
+when every temperature fails the best attempt is kept. One bad request gets its EngineError
+and never fails the others.
+
+Hotwords: each request's become one context graph (context_graph.py) that biases every beam of
+its windows; in `prompt` mode they are written into the prompt instead, as faster-whisper
+does, and in `both` modes both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from faster_whisper.feature_extractor import FeatureExtractor
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_compression_ratio
+
+from asr_server.config import ENCODER_CONTEXTS
+from asr_server.engines import fallback
+from asr_server.engines.base import Audio, EngineError, TranscribeOptions, Transcription
+from asr_server.engines.rounds import split_into_calls
+from asr_server.engines.stitch import to_transcription
+from asr_server.engines.torch.context_graph import (
+    MAX_SCORE,
+    ContextGraph,
+    hotword_graph,
+    parse_hotwords,
+)
+from asr_server.engines.torch.decoding import Decoded, RowPrompt, Search, decode, detect_language
+from asr_server.engines.torch.model import Whisper
+from asr_server.engines.torch.segments import split_by_timestamps
+from asr_server.engines.torch.vocabulary import Vocabulary
+from asr_server.engines.windows import (
+    WINDOW_FRAMES,
+    ItemPlan,
+    Window,
+    encoder_frames,
+    plan_item,
+    seek_window,
+)
+
+log = logging.getLogger(__name__)
+
+_PROMPT_RESET_ON_TEMPERATURE = 0.5
+"""faster-whisper's default: a window that needed a hotter retry stops conditioning the next."""
+
+
+HOTWORD_MODES = ("decoder", "prompt", "both")
+
+
+@dataclass(frozen=True)
+class Biasing:
+    """How requests' hotwords steer the decoder."""
+
+    score: float = 1.5
+    """Default boost per hotword token (log-probability units) when a hotword names none."""
+    mode: str = "decoder"
+    """`decoder`: the context graph boosts beams; `prompt`: the hotwords are prompt text, as
+    faster-whisper's `hotwords` (no graph); `both`."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in HOTWORD_MODES:
+            raise ValueError(f"hotword mode must be one of {', '.join(HOTWORD_MODES)}")
+        if not 0 < self.score <= MAX_SCORE:
+            raise ValueError(f"the hotword score must be in (0, {MAX_SCORE:g}]")
+
+
+@dataclass
+class _Request:
+    """What the pipeline keeps per request beside its windows' ItemPlan."""
+
+    graph: ContextGraph | None
+    prompt_hotwords: str | None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        model: Whisper,
+        vocabulary: Vocabulary,
+        device: torch.device,
+        dtype: torch.dtype,
+        max_batch_size: int,
+        encoder_context: str = "full",
+        biasing: Biasing = Biasing(),
+        seed: int | None = None,
+    ) -> None:
+        if encoder_context not in ENCODER_CONTEXTS:
+            raise ValueError(f"encoder_context must be one of {ENCODER_CONTEXTS}")
+        self.model = model
+        self.vocabulary = vocabulary
+        self.device = device
+        self.dtype = dtype
+        self.max_batch_size = max(1, max_batch_size)
+        self.encoder_context = encoder_context
+        self.biasing = biasing
+        self.extractor = FeatureExtractor(feature_size=model.dims.n_mels)
+        self.generator = torch.Generator(device=device)
+        if seed is not None:
+            self.generator.manual_seed(seed)
+
+    def transcribe(
+        self, items: Sequence[tuple[Audio, TranscribeOptions]]
+    ) -> list[Transcription | EngineError]:
+        """Decode every item; the result list matches `items` slot for slot. Safe to call from
+        several threads at once (each call keeps its own state)."""
+        plans: list[ItemPlan | EngineError] = []
+        pending: list[Window] = []
+        requests: dict[int, _Request] = {}
+        for index, (audio, options) in enumerate(items):
+            try:
+                plan, windows, requests[index] = self._plan(index, audio, options)
+            except EngineError as exc:
+                plans.append(exc)
+                continue
+            plans.append(plan)
+            pending.extend(windows)
+
+        def key(window: Window) -> tuple[int, float, int]:
+            return self._group_key(window, requests)
+
+        with torch.inference_mode():
+            while pending:
+                follow_ups: list[Window] = []
+                for call in split_into_calls(
+                    pending, key, self._encoder_frames, self.max_batch_size
+                ):
+                    follow_ups.extend(self._decode_call(call, requests))
+                pending = follow_ups
+        return [
+            plan if isinstance(plan, EngineError) else plan.error or to_transcription(plan)
+            for plan in plans
+        ]
+
+    def _plan(
+        self, index: int, audio: Audio, options: TranscribeOptions
+    ) -> tuple[ItemPlan, list[Window], _Request]:
+        if options.word_timestamps:
+            raise EngineError("word timestamps are not available with the torch engine")
+        if options.encoder_context not in (None, *ENCODER_CONTEXTS):
+            raise EngineError(f"unknown encoder context {options.encoder_context!r}")
+        language = self.vocabulary.item_language(options)
+        hotwords = parse_hotwords(options.hotwords)
+        graph = None
+        if self.biasing.mode != "prompt":
+            encode = self.vocabulary.tokenizer("transcribe", "en").encode
+            graph = hotword_graph(hotwords, encode, self.biasing.score)
+        try:
+            plan, windows = plan_item(index, audio, options, self.extractor)
+        except EngineError:
+            raise
+        except Exception as exc:  # a feature/VAD failure is this item's problem only
+            log.warning("item %d could not be prepared: %s", index, exc)
+            raise EngineError(f"audio could not be processed: {exc}") from None
+        plan.language = language
+        plan.previous_tokens = self.vocabulary.initial_prompt(options)
+        prompt_hotwords = None
+        if self.biasing.mode != "decoder":
+            prompt_hotwords = ", ".join(h.phrase for h in hotwords)
+        return plan, windows, _Request(graph, prompt_hotwords or None)
+
+    def _decode_call(self, windows: list[Window], requests: dict[int, _Request]) -> list[Window]:
+        """One encode and one decode of `windows` (one group key); the next round's windows.
+        If the call raises, its windows are decoded one at a time so a bad one fails alone."""
+        windows = [w for w in windows if w.item.error is None]
+        if not windows:
+            return []
+        try:
+            return self._decode_windows(windows, requests)
+        except Exception as exc:
+            if len(windows) == 1:
+                log.warning("item %d failed to decode: %s", windows[0].item.index, exc)
+                windows[0].item.error = EngineError(f"decoding failed: {exc}")
+                return []
+            log.warning("batch of %d failed (%s); decoding its windows apart", len(windows), exc)
+            return [w for window in windows for w in self._decode_call([window], requests)]
+
+    def _decode_windows(self, windows: list[Window], requests: dict[int, _Request]) -> list[Window]:
+        beam_size, temperature, _ = self._group_key(windows[0], requests)
+        frames = max(self._encoder_frames(w) for w in windows)
+        features = np.ascontiguousarray(np.stack([w.features[:, :frames] for w in windows]))
+        mel = torch.from_numpy(features).to(self.device, self.dtype)
+        encoding = self.model.encoder(mel)
+        self._detect_languages(windows, encoding)
+        prompts = [self._row_prompt(w, requests[w.item.index]) for w in windows]
+        results = decode(
+            self.model,
+            encoding,
+            prompts,
+            self.vocabulary.rules,
+            Search(beam_size=beam_size, temperature=temperature),
+            self.vocabulary.no_speech,
+            self.generator,
+        )
+        follow_ups = []
+        for window, result in zip(windows, results, strict=True):
+            try:  # after a good batch call, a failure here is this item's alone
+                follow_up = self._absorb(window, result)
+            except Exception as exc:
+                log.warning("item %d failed after decoding: %s", window.item.index, exc)
+                window.item.error = EngineError(f"decoding failed: {exc}")
+                continue
+            if follow_up is not None:
+                follow_ups.append(follow_up)
+        return follow_ups
+
+    def _detect_languages(self, windows: list[Window], encoding: torch.Tensor) -> None:
+        """The language of each item without one, from its first window's encoding."""
+        unknown = [i for i, w in enumerate(windows) if w.item.language is None]
+        if not unknown:
+            return
+        rows = encoding[unknown]
+        detections = detect_language(
+            self.model, rows, self.vocabulary.sot, self.vocabulary.language_tokens
+        )
+        for i, ranked in zip(unknown, detections, strict=True):
+            window = windows[i]
+            token, probability = ranked[0]
+            window.language = self.vocabulary.language_code(token)
+            item = window.item
+            if window.order == item.first_order:
+                item.language, item.language_probability = window.language, probability
+
+    def _row_prompt(
+        self, window: Window, request: _Request, language: str | None = None
+    ) -> RowPrompt:
+        item = window.item
+        language = language or window.language or item.language or "en"
+        # Seek mode conditions on the text decoded so far; chunks are independent windows.
+        previous = (
+            item.previous_tokens
+            if item.mode == "seek"
+            else self.vocabulary.initial_prompt(item.options)
+        )
+        tokens, sot_index = self.vocabulary.prompt(
+            item.options.task, language, previous, request.prompt_hotwords
+        )
+        return RowPrompt(tokens, sot_index, request.graph)
+
+    def _absorb(self, window: Window, result: Decoded) -> Window | None:
+        """Judge one decode: retry it (full context, then the next temperature) or keep its
+        segments. Returns the window to decode in the next round, if any."""
+        item = window.item
+        options = item.options
+        tokenizer = self.vocabulary.tokenizer(
+            options.task, window.language or item.language or "en"
+        )
+        schedule = fallback.temperatures(options.temperature, options.fallback)
+        text = tokenizer.decode(result.tokens)
+        tried = fallback.Attempt(
+            tokens=result.tokens,
+            avg_logprob=result.avg_logprob,
+            no_speech_prob=result.no_speech_prob,
+            compression_ratio=get_compression_ratio(text.strip()),
+            temperature=schedule[window.temperature_index],
+        )
+        # fallback=False asks for one pass (a stream's partial): no retry of any kind.
+        if tried.failed and options.fallback and self._encoder_frames(window) < WINDOW_FRAMES:
+            return dataclasses.replace(window, full_context=True)
+        if tried.failed:
+            window.attempts.append(tried)
+            if window.temperature_index + 1 < len(schedule):
+                return dataclasses.replace(window, temperature_index=window.temperature_index + 1)
+            tried = fallback.best(window.attempts)
+        next_seek = window.seek + window.segment_size
+        if not tried.silent:
+            next_seek = self._keep_segments(window, tried, tokenizer)
+        if tried.temperature > _PROMPT_RESET_ON_TEMPERATURE:
+            item.previous_tokens.clear()
+        if item.mode == "seek" and next_seek < item.content_frames:
+            return seek_window(item, next_seek, window.order + 1)
+        return None
+
+    def _keep_segments(self, window: Window, tried: fallback.Attempt, tokenizer: Tokenizer) -> int:
+        item = window.item
+        segments, next_seek = split_by_timestamps(
+            tried.tokens,
+            tokenizer.timestamp_begin,
+            window.time_offset,
+            window.segment_size,
+            window.segment_duration,
+            window.seek,
+        )
+        kept: list[dict[str, Any]] = []
+        for segment in segments:
+            text = tokenizer.decode(segment.tokens)
+            if segment.start == segment.end or not text.strip():
+                continue
+            if item.mode == "seek":
+                item.previous_tokens.extend(segment.tokens)
+            kept.append(
+                {
+                    "seek": window.seek,
+                    "start": segment.start,
+                    "end": segment.end,
+                    "tokens": segment.tokens,
+                    "text": text,
+                    "avg_logprob": tried.avg_logprob,
+                    "no_speech_prob": tried.no_speech_prob,
+                    "temperature": tried.temperature,
+                    "compression_ratio": tried.compression_ratio,
+                }
+            )
+        item.segments[window.order] = kept
+        return next_seek
+
+    def _encoder_frames(self, window: Window) -> int:
+        context = window.item.options.encoder_context or self.encoder_context
+        return encoder_frames(window.segment_size, context == "trimmed" and not window.full_context)
+
+    def _group_key(self, window: Window, requests: dict[int, _Request]) -> tuple[int, float, int]:
+        """(beam size, temperature, prompt length): what the rows of one call share."""
+        options = window.item.options
+        temperature = fallback.temperatures(options.temperature, options.fallback)[
+            window.temperature_index
+        ]
+        request = requests[window.item.index]
+        prompt_length = len(self._row_prompt(window, request, language="en").tokens)
+        return (options.beam_size, temperature, prompt_length)

@@ -1,0 +1,75 @@
+"""The torch engine behind the real HTTP server on a real socket: transcription, hotwords
+through the API's `hotwords` field, and its refusals as 4xx JSON errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import pytest
+from asr_server.engines.torch.engine import TorchWhisperEngine
+from conftest import Clip
+from support.asr_http import Server, StartServer
+from support.rare_words import RARE_SENTENCES, hotword_hits, speak
+from support.text import word_error_rate
+
+pytestmark = pytest.mark.model
+
+PARAFORMER = RARE_SENTENCES[6]
+
+
+async def post(server: Server, audio: bytes, **fields: str) -> aiohttp.ClientResponse:
+    form = aiohttp.FormData()
+    form.add_field("file", audio, filename="audio.wav")
+    form.add_field("model", "whisper-1")
+    for name, value in fields.items():
+        form.add_field(name.replace("__", "[]"), value)
+    response = await server.http.post(f"{server.url}/v1/audio/transcriptions", data=form)
+    await response.read()
+    return response
+
+
+async def test_the_server_transcribes_with_the_torch_engine(
+    start_server: StartServer, torch_tiny: TorchWhisperEngine, jfk_clip: Clip
+) -> None:
+    server = await start_server(torch_tiny)
+    response = await post(server, jfk_clip.path.read_bytes(), response_format="verbose_json")
+    assert response.status == 200
+    body = await response.json()
+    assert word_error_rate(jfk_clip.transcript, body["text"]) == 0, body["text"]
+    assert body["segments"] and body["language"] == "english"
+    async with server.http.get(f"{server.url}/v1/models") as models:
+        assert "whisper-tiny.en" in await models.text()
+
+
+async def test_hotwords_reach_the_decoder_through_the_api(
+    start_server: StartServer, torch_tiny: TorchWhisperEngine, tmp_path: Path
+) -> None:
+    speak(PARAFORMER.text, tmp_path, "paraformer")
+    wav = (tmp_path / "paraformer.wav").read_bytes()
+    server = await start_server(torch_tiny)
+    plain = await (await post(server, wav, language="en")).json()
+    biased = await (await post(server, wav, language="en", hotwords="Paraformer:3")).json()
+    assert hotword_hits(("Paraformer",), plain["text"]) == 0, plain["text"]
+    assert hotword_hits(("Paraformer",), biased["text"]) == 1, biased["text"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"response_format": "verbose_json", "timestamp_granularities__": "word"}, "word"),
+        ({"hotwords": "Paraformer:99"}, "score"),
+    ],
+)
+async def test_requests_the_engine_refuses_get_a_400(
+    start_server: StartServer,
+    torch_tiny: TorchWhisperEngine,
+    jfk_clip: Clip,
+    fields: dict[str, str],
+    message: str,
+) -> None:
+    server = await start_server(torch_tiny)
+    response = await post(server, jfk_clip.path.read_bytes(), **fields)
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert message in error["message"]
