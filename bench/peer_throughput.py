@@ -49,6 +49,7 @@ from bench_http import (
     peer_server,
     post_file,
 )
+from support.speech_clips import VOICES
 from support.text import word_error_rate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,8 +65,6 @@ SENTENCES = [
     "Thank you very much for your help with the project yesterday.",
     "We will meet at the train station at seven in the morning.",
 ]
-VOICES = ("en-us", "en-gb", "en-us+f3")
-"""espeak-ng voices for the accuracy section (every sentence in each)."""
 CONTEXTS = ("full", "trimmed")
 # faster-whisper README, "Large-v2 model on GPU": 13 min of audio in 17 s with
 # batch_size=8, fp16, on an NVIDIA RTX 3070 Ti 8GB (https://github.com/SYSTRAN/faster-whisper).

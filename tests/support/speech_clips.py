@@ -17,6 +17,11 @@ PHRASES = [
 ]
 
 
+VOICES = ("en-us", "en-gb", "en-us+f3")
+"""espeak-ng voices of the accuracy comparisons (bench/peer_throughput.py, the encoder-context
+test): one word is 1 % of the corpus over three voices, 4 % over one."""
+
+
 @dataclass(frozen=True)
 class Speech:
     name: str

@@ -41,14 +41,13 @@ from asr_server.engines.windows import (
     ItemPlan,
     Window,
     encoder_frames,
+    follow_up,
     plan_item,
-    seek_window,
 )
 
 log = logging.getLogger(__name__)
 
-# faster-whisper's sequential defaults, so both paths decode alike.
-_PROMPT_RESET_ON_TEMPERATURE = 0.5
+# faster-whisper's sequential default, so both paths decode alike.
 _MAX_INITIAL_TIMESTAMP_INDEX = 50  # 1.0 s / 0.02 s
 
 
@@ -177,19 +176,22 @@ class BatchedWhisperDecoder:
 
     def _decode_windows(self, windows: list[Window], whisper: Any) -> list[Window]:
         """One encode + one generate on `whisper` for `windows` (all with one group key)."""
-        beam_size, temperature, _ = self._group_key(windows[0])
+        decode = rounds.window_pass(windows[0])
         frames = max(self._encoder_frames(w) for w in windows)
         features = np.ascontiguousarray(np.stack([w.features[:, :frames] for w in windows]))
         encoder_output = whisper.encode(ctranslate2.StorageView.from_array(features), to_cpu=False)
         self._detect_languages(windows, encoder_output, whisper)
         prompts = [self.prompts.prompt(w) for w in windows]
         sampling: dict[str, Any] = (
-            {"sampling_temperature": temperature, "sampling_topk": 0} if temperature > 0 else {}
+            {"sampling_temperature": decode.temperature, "sampling_topk": 0}
+            if decode.temperature > 0
+            else {}
         )
         results = whisper.generate(
             encoder_output,
             prompts,
-            beam_size=beam_size if temperature == 0 else 1,
+            beam_size=decode.beam_size,
+            num_hypotheses=decode.hypotheses,
             patience=1,
             length_penalty=1,
             repetition_penalty=1,
@@ -234,38 +236,43 @@ class BatchedWhisperDecoder:
                     item.language, item.language_probability = window.language, float(probability)
 
     def _absorb(self, window: Window, result: Any, encoding: Any) -> Window | None:
-        """Judge one generate result: retry at the next temperature, or keep its segments.
-        Returns the window to decode in the next round, if any."""
+        """Judge one generate result: take a candidate that passes the checks, or decode the
+        window again (the full context, then the next pass), or choose among every failed
+        candidate (fallback.best). Returns the window to decode in the next round, if any."""
         item = window.item
         language = window.language or item.language or "en"
         tokenizer = self.prompts.tokenizer(item.options.task, language)
-        schedule = fallback.temperatures(item.options.temperature, item.options.fallback)
-        tried = fallback.attempt(
+        decode = rounds.window_pass(window)
+        candidates = fallback.attempts(
             result,
-            tokenizer.decode(result.sequences_ids[0]),
-            schedule[window.temperature_index],
+            [tokenizer.decode(tokens) for tokens in result.sequences_ids],
+            decode,
+            tokenizer.timestamp_begin,
             encoding,
         )
-        if tried.failed and item.packed:
+        chosen = fallback.passing(candidates)
+        if chosen is None and item.packed:
             item.error = EngineError("packed window failed the quality checks")
             return None
         # fallback=False asks for one pass (a stream's partial): no retry of any kind.
-        if tried.failed and item.options.fallback and self._encoder_frames(window) < WINDOW_FRAMES:
-            self.context_retries += 1  # first try what Whisper was trained on, then temperature
+        trimmed = self._encoder_frames(window) < WINDOW_FRAMES
+        if chosen is None and item.options.fallback and trimmed:
+            self.context_retries += 1  # first try what Whisper was trained on, then the fallback
             return dataclasses.replace(window, full_context=True)
-        if tried.failed:
-            window.attempts.append(tried)
-            if window.temperature_index + 1 < len(schedule):
-                return dataclasses.replace(window, temperature_index=window.temperature_index + 1)
-            tried = fallback.best(window.attempts)
+        if chosen is None:
+            window.attempts.extend(candidates)
+            schedule = fallback.passes(
+                item.options.temperature, item.options.beam_size, item.options.fallback
+            )
+            if window.pass_index + 1 < len(schedule):
+                return dataclasses.replace(window, pass_index=window.pass_index + 1)
+            chosen = fallback.best(window.attempts)
         next_seek = window.seek + window.segment_size
-        if not tried.silent:
-            next_seek = keep_segments(self.model, window, tried, tokenizer)
-        if tried.temperature > _PROMPT_RESET_ON_TEMPERATURE:
+        if not chosen.silent:
+            next_seek = keep_segments(self.model, window, chosen, tokenizer)
+        if chosen.resets_prompt:
             item.previous_tokens.clear()
-        if item.mode == "seek" and next_seek < item.content_frames:
-            return seek_window(item, next_seek, window.order + 1)
-        return None
+        return follow_up(window, next_seek)
 
     def _encoder_frames(self, window: Window) -> int:
         context = window.item.options.encoder_context or self.encoder_context

@@ -1,34 +1,97 @@
-"""Whisper's temperature fallback, decided per window between batched decoding rounds.
+"""Whisper's quality checks, and the fallback decided per window between batched decoding rounds.
 
-As faster-whisper's `generate_with_fallback`: a window whose output looks like a failure
-(too repetitive: gzip compression ratio > 2.4; or too unsure: mean token log-probability
-< -1 without being silence) is decoded again at the next temperature. In the batched decoder
-the retry joins the next round's batch instead of blocking the others; when every temperature
-fails, the best attempt wins.
+The checks are faster-whisper's: a decode fails when it looks too repetitive (gzip compression
+ratio of its text > 2.4) or too unsure (mean token log-probability < -1), unless it is silence
+(no-speech probability > 0.6 and log-probability <= -1). In the batched decoder a failed window
+is decoded again in the next round's batch instead of blocking the others.
+
+Where this differs from faster-whisper, and why (figures from `bench/longform.py`,
+whisper-tiny.en int8 on 2 CPUs, 20 runs per input):
+
+- **Deterministic fallback passes.** faster-whisper retries a failed window by sampling at
+  temperatures 0.2 ... 1.0 (`best_of` 5 samples each). CTranslate2 cannot seed a sampled decode
+  per call: its random generator is thread-local, seeded once per worker thread, and
+  `set_random_seed` before a call changes nothing (CTranslate2 issue 1757; checked with 4.8.5),
+  so the same audio would give different text from one request to the next, and the result
+  cache would freeze whichever came first. Instead the retry is one beam search (beam 5, its 5
+  best hypotheses as candidates), which is deterministic: the same audio and options give the
+  same text on every request and every replica. A request that asks for a temperature > 0 gets
+  what it asked for, sampling with `best_of` candidates, and is random by nature.
+- **Speech that really repeats is kept.** faster-whisper, when every attempt fails, keeps the
+  most probable attempt *under* the compression threshold however improbable it is. Speech
+  that really repeats (jfk three times, an IVR menu read four times) fails the compression
+  check with a confident decode; the only attempts under the threshold are then samples that
+  garble it (avg log-probability -3 to -4: "Eh. Snil I Marks" for 26 s of "ask not what your
+  country..."), and that was what was kept: half a minute of speech replaced by noise. Here a
+  *credible repetition* — confident (log-probability >= -1) and closed by the decoder itself
+  with a timestamp (a runaway hallucination loop runs into the length limit instead) — is
+  kept over any attempt that fails a check; an attempt that passes both checks still wins.
+- The candidates of one pass are tried in the decoder's score order: the first that passes
+  the checks is taken.
+
+When every attempt failed and none is a credible repetition, the choice is faster-whisper's:
+the most probable attempt under the compression threshold, else the most probable of all. The
+item's previous text is not used as the next window's prompt after such a window (as
+faster-whisper's `prompt_reset_on_temperature` after a fallback that reached 1.0).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from faster_whisper.transcribe import get_compression_ratio
 
-FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 COMPRESSION_RATIO_THRESHOLD = 2.4
 LOG_PROB_THRESHOLD = -1.0
 NO_SPEECH_THRESHOLD = 0.6
+BEST_OF = 5
+"""Candidates per retry: the beam width (and hypotheses) of the fallback pass, and the samples
+of a request that asks for a temperature > 0 (faster-whisper's `best_of`)."""
+PROMPT_RESET_TEMPERATURE = 0.5
+"""Text sampled above this temperature is not used as the next window's prompt (faster-whisper's
+`prompt_reset_on_temperature`): it is likely wrong, and as a prompt it would carry the error."""
+
+
+@dataclass(frozen=True, order=True)
+class DecodePass:
+    """How one decode of a window is made: what one generate call shares for all its rows."""
+
+    beam_size: int
+    hypotheses: int
+    """Candidates returned (the best first)."""
+    temperature: float
+    """0: beam search / greedy; > 0: sampling."""
+
+
+def passes(
+    temperature: float, beam_size: int, with_fallback: bool = True
+) -> tuple[DecodePass, ...]:
+    """The decodes a window may get, in order; the next is made only when the previous one's
+    candidates all fail the checks. Temperature 0 is the request's beam (greedy at 1), then,
+    with `with_fallback` (False: one pass, for best-effort work such as a stream's partials),
+    the deterministic beam-5 retry. A temperature > 0 is one sampled pass."""
+    if temperature > 0:
+        return (DecodePass(1, BEST_OF, temperature),)
+    first = DecodePass(beam_size, min(beam_size, BEST_OF), 0.0)
+    if not with_fallback or beam_size >= BEST_OF:
+        return (first,)
+    return (first, DecodePass(BEST_OF, BEST_OF, 0.0))
 
 
 @dataclass
 class Attempt:
-    """One decode of one window at one temperature."""
+    """One candidate decode of one window."""
 
     tokens: list[int]
     avg_logprob: float
     no_speech_prob: float
     compression_ratio: float
     temperature: float
+    closed: bool = True
+    """The decoder ended its last segment with a timestamp (it stopped on its own) rather than
+    running into the length limit mid-text."""
     encoding: Any = None
     """This window's encoder output row (numpy) when word timestamps are wanted."""
 
@@ -40,6 +103,20 @@ class Attempt:
     def failed(self) -> bool:
         return looks_failed(self.avg_logprob, self.no_speech_prob, self.compression_ratio)
 
+    @property
+    def repetitive(self) -> bool:
+        return self.compression_ratio > COMPRESSION_RATIO_THRESHOLD
+
+    @property
+    def credible_repetition(self) -> bool:
+        """Repetitive, but confident and closed: speech that really repeats."""
+        return self.repetitive and self.avg_logprob >= LOG_PROB_THRESHOLD and self.closed
+
+    @property
+    def resets_prompt(self) -> bool:
+        """Whether the window's text must not prompt the next window."""
+        return self.failed or self.temperature > PROMPT_RESET_TEMPERATURE
+
 
 def looks_failed(avg_logprob: float, no_speech_prob: float, compression_ratio: float) -> bool:
     """Whisper's checks on one decode: too repetitive or too unsure, unless it is silence."""
@@ -48,28 +125,35 @@ def looks_failed(avg_logprob: float, no_speech_prob: float, compression_ratio: f
     return compression_ratio > COMPRESSION_RATIO_THRESHOLD or avg_logprob < LOG_PROB_THRESHOLD
 
 
-def temperatures(temperature: float, with_fallback: bool = True) -> tuple[float, ...]:
-    """Temperature 0 means greedy with fallback (as the engine's unbatched path and OpenAI's
-    API do) unless `with_fallback` is False (one greedy pass); any other value is used alone."""
-    return FALLBACK_TEMPERATURES if temperature == 0 and with_fallback else (temperature,)
+def attempts(
+    result: Any, texts: Sequence[str], decode: DecodePass, timestamp_begin: int, encoding: Any
+) -> list[Attempt]:
+    """The candidates of a CTranslate2 WhisperGenerationResult (length penalty 1), best first;
+    `texts` are their decoded texts."""
+    found = []
+    for tokens, score, text in zip(result.sequences_ids, result.scores, texts, strict=True):
+        found.append(
+            Attempt(
+                tokens=list(tokens),
+                avg_logprob=score * len(tokens) / (len(tokens) + 1),
+                no_speech_prob=float(result.no_speech_prob),
+                compression_ratio=get_compression_ratio(text.strip()),
+                temperature=decode.temperature,
+                closed=bool(tokens) and tokens[-1] >= timestamp_begin,
+                encoding=encoding,
+            )
+        )
+    return found
 
 
-def attempt(result: Any, text: str, temperature: float, encoding: Any) -> Attempt:
-    """From a CTranslate2 WhisperGenerationResult (length penalty 1)."""
-    tokens: list[int] = result.sequences_ids[0]
-    return Attempt(
-        tokens=tokens,
-        avg_logprob=result.scores[0] * len(tokens) / (len(tokens) + 1),
-        no_speech_prob=float(result.no_speech_prob),
-        compression_ratio=get_compression_ratio(text.strip()),
-        temperature=temperature,
-        encoding=encoding,
-    )
+def passing(candidates: Sequence[Attempt]) -> Attempt | None:
+    """The first candidate (in score order) that passes the checks."""
+    return next((a for a in candidates if not a.failed), None)
 
 
-def best(attempts: list[Attempt]) -> Attempt:
-    """Every temperature failed: the most probable attempt that is not repetitive, if any."""
-    below = [a for a in attempts if a.compression_ratio <= COMPRESSION_RATIO_THRESHOLD]
-    chosen = max(below or attempts, key=lambda a: a.avg_logprob)
-    chosen.temperature = attempts[-1].temperature  # as faster-whisper: for the prompt reset
-    return chosen
+def best(tried: Sequence[Attempt]) -> Attempt:
+    """Every pass failed: the most probable credible repetition, else faster-whisper's choice
+    (the most probable attempt that is not repetitive, if any)."""
+    repeats = [a for a in tried if a.credible_repetition]
+    below = [a for a in tried if not a.repetitive]
+    return max(repeats or below or tried, key=lambda a: a.avg_logprob)

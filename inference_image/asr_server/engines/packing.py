@@ -165,5 +165,5 @@ def _transcription(
     audio, options = items[index]
     clip = ItemPlan(index, options, audio.shape[0] / SAMPLE_RATE, "seek")
     clip.language, clip.language_probability = packed.language, packed.language_probability
-    clip.segments = {0: segments}
+    clip.segments = {(0, 0): segments}
     return to_transcription(clip)

@@ -26,8 +26,8 @@ from asr_server.engines.windows import Window
 
 log = logging.getLogger(__name__)
 
-GroupKey = tuple[int, float, int]
-"""(beam_size, temperature, start-of-transcript position): what one generate call shares."""
+GroupKey = tuple[fallback.DecodePass, int]
+"""(how the rows are decoded, start-of-transcript position): what one generate call shares."""
 
 DecodeCall = Callable[[list[Window], Any], list[Window]]
 """One encode + generate of windows with one group key on a CTranslate2 Whisper (the model or
@@ -36,11 +36,14 @@ its replicas); returns the windows to decode in the next round."""
 
 def group_key(window: Window, prompts: WhisperPrompts) -> GroupKey:
     """What `window`'s generate call must share with every other row of it."""
+    return (window_pass(window), prompts.sot_position(window))
+
+
+def window_pass(window: Window) -> fallback.DecodePass:
+    """The decode pass `window` is due for (engines/fallback.py)."""
     options = window.item.options
-    sot_position = prompts.sot_position(window)
-    schedule = fallback.temperatures(options.temperature, options.fallback)
-    temperature = schedule[window.temperature_index]
-    return (options.beam_size, temperature, sot_position)
+    schedule = fallback.passes(options.temperature, options.beam_size, options.fallback)
+    return schedule[window.pass_index]
 
 
 def call_size(windows: int, max_batch_size: int, workers: int) -> int:

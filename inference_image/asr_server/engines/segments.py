@@ -40,7 +40,7 @@ def keep_segments(
             last_speech_timestamp=0.0,
         )
         ends = [w["end"] for s in segments for w in s.get("words", [])]
-        if item.mode == "seek" and not single_ending and ends and ends[-1] > window.time_offset:
+        if not single_ending and ends and ends[-1] > window.time_offset:
             next_seek = round(ends[-1] * FRAMES_PER_SECOND)
     kept = []
     for segment in segments:

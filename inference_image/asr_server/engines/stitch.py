@@ -16,9 +16,7 @@ def confidence(avg_logprob: float) -> float:
 
 def to_transcription(plan: ItemPlan) -> Transcription:
     raw = [segment for order in sorted(plan.segments) for segment in plan.segments[order]]
-    segments = tuple(
-        _to_segment(number, segment, plan) for number, segment in enumerate(raw, start=1)
-    )
+    segments = tuple(_to_segment(number, segment) for number, segment in enumerate(raw, start=1))
     weights = [max(s.end - s.start, 0.0) for s in segments]
     total = sum(weights)
     mean_confidence = (
@@ -36,30 +34,12 @@ def to_transcription(plan: ItemPlan) -> Transcription:
     )
 
 
-def _to_segment(number: int, raw: dict[str, Any], plan: ItemPlan) -> Segment:
+def _to_segment(number: int, raw: dict[str, Any]) -> Segment:
     start, end = float(raw["start"]), float(raw["end"])
     words = [
         Word(float(w["start"]), float(w["end"]), str(w["word"]), float(w["probability"]))
         for w in raw.get("words") or []
     ]
-    ts_map = plan.timestamp_map
-    if ts_map is not None:  # chunks mode: times are in the concatenated speech
-        if words:
-            restored = []
-            for word in words:
-                chunk = ts_map.get_chunk_index((word.start + word.end) / 2)
-                restored.append(
-                    Word(
-                        ts_map.get_original_time(word.start, chunk),
-                        ts_map.get_original_time(word.end, chunk),
-                        word.text,
-                        word.probability,
-                    )
-                )
-            words = restored
-            start, end = words[0].start, words[-1].end
-        else:
-            start, end = ts_map.get_original_time(start), ts_map.get_original_time(end, is_end=True)
     avg_logprob = float(raw["avg_logprob"])
     return Segment(
         id=number,

@@ -16,19 +16,17 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from asr_server.config import ServerConfig
 from asr_server.engines.base import (
-    SAMPLE_RATE,
     Audio,
     EngineError,
     EngineInfo,
     Segment,
     TranscribeOptions,
     Transcription,
-    Word,
 )
 from asr_server.engines.batch_defaults import cpu_layout, default_batch_size
 from asr_server.engines.batched import BatchedWhisperDecoder
@@ -37,10 +35,6 @@ from asr_server.models import resolve_model
 from asr_server.text import convert_script, is_chinese
 
 log = logging.getLogger(__name__)
-
-FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-"""Temperature 0 means greedy with Whisper's fallback to higher temperatures when a window's
-output looks like a failure (as OpenAI's API does)."""
 
 Progress = Callable[[float, float], None]
 """Called with (seconds decoded so far, total seconds) after each segment."""
@@ -138,42 +132,14 @@ class WhisperEngine:
     def transcribe(
         self, audio: Audio, options: TranscribeOptions, *, progress: Progress | None = None
     ) -> Transcription:
-        if self.model is None:
-            raise RuntimeError("WhisperEngine.transcribe() before load()")
-        languages = self._info.languages
-        if options.language and options.language not in languages:
-            # faster-whisper would silently decode English with an English-only model.
-            supported = ", ".join(languages) if len(languages) <= 5 else f"{len(languages)} codes"
-            raise EngineError(
-                f"language {options.language!r} is not supported by {self._info.name} "
-                f"(supported: {supported})"
-            )
-        try:
-            raw_segments, info = self.model.transcribe(
-                audio,
-                language=options.language,
-                task=options.task,
-                initial_prompt=options.prompt,
-                hotwords=options.hotwords,
-                temperature=options.temperature
-                or (FALLBACK_TEMPERATURES if options.fallback else 0.0),
-                beam_size=options.beam_size,
-                best_of=max(options.beam_size, 1),
-                word_timestamps=options.word_timestamps,
-                vad_filter=options.vad_filter,
-            )
-            segments = tuple(_segments(raw_segments, info.duration, progress))
-        except ValueError as exc:  # e.g. a language the model does not know
-            raise EngineError(str(exc)) from None
-        result = Transcription(
-            text="".join(s.text for s in segments).strip(),
-            language=info.language,
-            language_probability=float(info.language_probability),
-            duration=float(info.duration) or len(audio) / SAMPLE_RATE,
-            segments=segments,
-            confidence=overall_confidence(segments),
-        )
-        return self.postprocess(result)
+        """One request, decoded as every request is (`transcribe_batch`), so a file gives the
+        same text from the CLI as through the server; `progress` is told when it is done."""
+        result = self.transcribe_batch([(audio, options)])[0]
+        if isinstance(result, EngineError):
+            raise result
+        if progress is not None:
+            progress(result.duration, result.duration)
+        return result
 
     def transcribe_batch(
         self, items: Sequence[tuple[Audio, TranscribeOptions]]
@@ -217,28 +183,3 @@ class WhisperEngine:
         return dataclasses.replace(
             result, text=convert_script(result.text, script), segments=segments
         )
-
-
-def _segments(raw: Iterable[Any], duration: float, progress: Progress | None) -> Iterable[Segment]:
-    """faster-whisper's lazy segments -> ours (decoding happens as this is iterated)."""
-    for number, segment in enumerate(raw):
-        words = tuple(
-            Word(float(w.start), float(w.end), str(w.word), float(w.probability))
-            for w in segment.words or ()
-        )
-        yield Segment(
-            id=number,
-            start=round(float(segment.start), 3),
-            end=round(float(segment.end), 3),
-            text=str(segment.text),
-            avg_logprob=float(segment.avg_logprob),
-            no_speech_prob=float(segment.no_speech_prob),
-            confidence=confidence(float(segment.avg_logprob)),
-            words=words,
-            seek=int(segment.seek),
-            tokens=tuple(int(t) for t in segment.tokens),
-            temperature=float(segment.temperature or 0.0),
-            compression_ratio=float(segment.compression_ratio),
-        )
-        if progress is not None:
-            progress(min(float(segment.end), duration), duration)

@@ -6,13 +6,19 @@ Two plans, chosen per request:
   follow-up window from the last timestamp when the decoder stops mid-clip. Greedy results are
   therefore identical to the unbatched path.
 - `chunks`: longer audio (or `vad_filter`) is cut at silences by Silero VAD into independent
-  <= 30 s chunks, as faster-whisper's `BatchedInferencePipeline` does, so every window of a
-  long file can share one batch; times are mapped back to the original audio afterwards.
+  <= 30 s chunks, so every window of a long file can share one batch. A chunk is a stretch of
+  the original audio from the start of its first speech to the end of its last, pauses
+  included, as the sequential decoder would hear it; times need no mapping back. Where the
+  decoder stops before the end of a chunk, a follow-up window continues from its last
+  timestamp, as in seek mode (without it jfk x3 lost "And so my fellow Americans, ask not"
+  of its third time, bench/longform.py).
+  faster-whisper's `BatchedInferencePipeline` concatenates the speech without the pauses
+  instead: on jfk, two sentences and jfk again 1.5 s apart that lost a word ("Our new office"
+  -> "Our office") which the same audio with its pauses keeps (bench/longform.py).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,23 +26,22 @@ import numpy as np
 import numpy.typing as npt
 from faster_whisper.audio import pad_or_trim
 from faster_whisper.feature_extractor import FeatureExtractor
-from faster_whisper.vad import (
-    SpeechTimestampsMap,
-    VadOptions,
-    collect_chunks,
-    get_speech_timestamps,
-)
+from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from asr_server.engines.base import SAMPLE_RATE, Audio, EngineError, TranscribeOptions
 
 Features = npt.NDArray[np.float32]
+Order = tuple[int, int]
+"""(chunk, window within the chunk): where a window's text goes in its item's transcript."""
 
 WINDOW_SECONDS = 30
 """Whisper's receptive field."""
 FRAMES_PER_SECOND = 100
 """Log-mel frames per second (hop length 160 at 16 kHz)."""
 WINDOW_FRAMES = WINDOW_SECONDS * FRAMES_PER_SECOND
-TIME_PER_FRAME = 160 / SAMPLE_RATE
+HOP_LENGTH = 160
+"""Samples per log-mel frame."""
+TIME_PER_FRAME = HOP_LENGTH / SAMPLE_RATE
 """Seconds per frame, computed as faster-whisper does so window times match it bit for bit."""
 
 TRIM_MARGIN_FRAMES = 300
@@ -60,24 +65,18 @@ class ItemPlan:
     mode: Literal["seek", "chunks"]
     features: Features | None = None
     """Seek mode: log-mel of the whole clip (frames beyond the content excluded)."""
-    timestamp_map: SpeechTimestampsMap | None = None
-    """Chunks mode: maps times in the concatenated speech back to the original audio."""
     language: str | None = None
     language_probability: float = 1.0
     packed: bool = False
     """Two clips in one window (packing.py): no temperature fallback, a failed window is
     decoded apart instead (the repetition check cannot tell the two clips apart)."""
-    first_order: int = 0
+    first_order: Order = (0, 0)
     """Order of the first window: its encoding decides the item's language when not given."""
     previous_tokens: list[int] = field(default_factory=list)
     """Seek mode: tokens decoded so far (condition_on_previous_text)."""
-    segments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    segments: dict[Order, list[dict[str, Any]]] = field(default_factory=dict)
     """Decoded segments per window order, stitched in order at the end."""
     error: EngineError | None = None
-
-    @property
-    def content_frames(self) -> int:
-        return 0 if self.features is None else int(self.features.shape[-1])
 
 
 @dataclass
@@ -85,7 +84,7 @@ class Window:
     """A <= 30 s mel window of one item, ready for a batched encode."""
 
     item: ItemPlan
-    order: int
+    order: Order
     """Position of this window in its item's transcript."""
     features: Features
     """(n_mels, 3000), padded."""
@@ -94,14 +93,18 @@ class Window:
     """Content frames in this window."""
     segment_duration: float
     seek: int
-    """Frame index of the window start (seek mode) or chunk offset in frames (chunks mode)."""
-    temperature_index: int = 0
-    """Position in the temperature fallback schedule (engines/fallback.py)."""
+    """Frame index of the window start in the item's audio."""
+    source: Features
+    """The unpadded log-mel the window was cut from (the clip, or its chunk), for follow-ups."""
+    source_seek: int = 0
+    """Frame index of the source's start in the item's audio."""
+    pass_index: int = 0
+    """Position in the window's decode passes (engines/fallback.passes)."""
     attempts: list[Any] = field(default_factory=list)
-    """Failed decodes at lower temperatures, for the best-of choice when all fail."""
+    """Failed candidates of the earlier passes, for the choice when all fail."""
     full_context: bool = False
     """Encode all 3000 frames even when the item asks for a trimmed context: a trimmed decode
-    that failed the quality checks is retried this way before any temperature fallback."""
+    that failed the quality checks is retried this way before the fallback pass."""
     language: str | None = None
     """Detected on this window when its item's language was not known yet (parallel chunks)."""
 
@@ -143,44 +146,66 @@ def plan_item(
         if features is None:
             features = extractor(audio)[..., :-1]
         plan = ItemPlan(index, options, duration, "seek", features=features)
-        return plan, [seek_window(plan, seek=0, order=0)]
+        return plan, [window_at(plan, features, 0, (0, 0))]
     plan = ItemPlan(index, options, duration, "chunks")
-    speech = get_speech_timestamps(audio, _VAD_OPTIONS)
-    if not speech:
-        return plan, []
-    plan.timestamp_map = SpeechTimestampsMap(speech, SAMPLE_RATE)
-    chunks, metadata = collect_chunks(audio, speech, max_duration=WINDOW_SECONDS)
-    windows = []
-    for order, (chunk, meta) in enumerate(zip(chunks, metadata, strict=True)):
-        if chunk.size == 0:
-            continue
-        offset, chunk_seconds = float(meta["offset"]), float(meta["duration"])
-        windows.append(
-            Window(
-                item=plan,
-                order=order,
-                features=pad_or_trim(extractor(chunk)[..., :-1]),
-                time_offset=offset,
-                segment_size=int(math.ceil(chunk_seconds) * FRAMES_PER_SECOND),
-                segment_duration=chunk_seconds,
-                seek=int(offset * FRAMES_PER_SECOND),
-            )
+    spans = speech_spans(get_speech_timestamps(audio, _VAD_OPTIONS))
+    windows = [
+        window_at(
+            plan, extractor(audio[start:end])[..., :-1], 0, (chunk, 0), round(start / HOP_LENGTH)
         )
-    if windows:
-        plan.first_order = windows[0].order
+        for chunk, (start, end) in enumerate(spans)
+    ]
     return plan, windows
 
 
-def seek_window(plan: ItemPlan, seek: int, order: int) -> Window:
-    """The seek-mode window starting at frame `seek` (as WhisperModel.generate_segments)."""
-    assert plan.features is not None
-    segment_size = min(WINDOW_FRAMES, plan.content_frames - seek)
+def speech_spans(
+    speech: list[dict[str, int]], limit: int = WINDOW_SECONDS * SAMPLE_RATE
+) -> list[tuple[int, int]]:
+    """Stretches of audio (start, end samples) of at most `limit`, pauses included, each from
+    the start of a speech region to the end of a later one. Where the speech goes on past the
+    limit, the stretch ends at the widest pause in its second half (a sentence's end rather
+    than a comma's, so no sentence is cut in two; 10 of 12 menu options survived a cut at the
+    last pause that fitted, bench/longform.py), else at its widest pause."""
+    spans: list[tuple[int, int]] = []
+    first = 0
+    while first < len(speech):
+        start, last = speech[first]["start"], first
+        while last + 1 < len(speech) and speech[last + 1]["end"] - start <= limit:
+            last += 1
+        if last + 1 < len(speech):
+            cuts = range(first, last + 1)  # after region k
+            late = [k for k in cuts if speech[k]["end"] - start >= limit // 2]
+            last = max(late or cuts, key=lambda k: (speech[k + 1]["start"] - speech[k]["end"], k))
+        spans.append((start, speech[last]["end"]))
+        first = last + 1
+    return spans
+
+
+def window_at(
+    plan: ItemPlan, source: Features, start: int, order: Order, source_seek: int = 0
+) -> Window:
+    """The window of `source` from its frame `start` (as WhisperModel.generate_segments);
+    `source` begins at frame `source_seek` of the item's audio."""
+    segment_size = min(WINDOW_FRAMES, int(source.shape[-1]) - start)
+    seek = source_seek + start
     return Window(
         item=plan,
         order=order,
-        features=pad_or_trim(plan.features[:, seek : seek + segment_size]),
+        features=pad_or_trim(source[:, start : start + segment_size]),
         time_offset=seek * TIME_PER_FRAME,
         segment_size=segment_size,
         segment_duration=segment_size * TIME_PER_FRAME,
         seek=seek,
+        source=source,
+        source_seek=source_seek,
     )
+
+
+def follow_up(window: Window, next_seek: int) -> Window | None:
+    """The window from frame `next_seek` of the item, where the decoder of `window` stopped,
+    if that is before the end of its source."""
+    start = next_seek - window.source_seek
+    if next_seek <= window.seek or start >= window.source.shape[-1]:
+        return None
+    chunk, step = window.order
+    return window_at(window.item, window.source, start, (chunk, step + 1), window.source_seek)

@@ -9,8 +9,9 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from asr_server.engines.base import Audio, TranscribeOptions, Transcription
+from asr_server.engines.fallback import PROMPT_RESET_TEMPERATURE
 from asr_server.streaming.protocol import Error, ServerMessage, StartMessage
-from asr_server.streaming.quality import acceptable
+from asr_server.streaming.quality import acceptable, failed_checks
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +26,6 @@ Emit = Callable[[ServerMessage], Awaitable[None]]
 MAX_CONTEXT_CHARS = 200
 """Of the stream's previous final, given as the prompt of its next decodes (Whisper keeps at
 most 223 prompt tokens)."""
-PROMPT_RESET_TEMPERATURE = 0.5
-"""A final decoded only at a temperature above this is not used as context (faster-whisper's
-prompt_reset_on_temperature): sampled text is likely wrong, and as a prompt it would carry the
-error, or a hallucination loop, into the next utterances."""
 
 
 async def settle(task: asyncio.Future[Transcription | None], wait_cancelled: bool = True) -> None:
@@ -121,8 +118,12 @@ class StreamDecoder:
         return result
 
     def _remember(self, result: Transcription) -> None:
-        """Keep `result` as the context of the next decodes (see PROMPT_RESET_TEMPERATURE)."""
-        if any(s.temperature > PROMPT_RESET_TEMPERATURE for s in result.segments):
+        """Keep `result` as the context of the next decodes, unless it failed Whisper's checks
+        or was sampled (likely wrong: as a prompt it would carry the error, or a hallucination
+        loop, into the next utterances; faster-whisper's prompt_reset_on_temperature)."""
+        if failed_checks(result) or any(
+            s.temperature > PROMPT_RESET_TEMPERATURE for s in result.segments
+        ):
             self.previous_text = ""
         elif result.text.strip():
             self.previous_text = result.text.strip()

@@ -13,7 +13,7 @@ from asr_server.config import ServerConfig
 from asr_server.engines.base import ASREngine
 from faster_whisper import WhisperModel, decode_audio
 from support.asr_http import Server, StartServer, start_server_on_socket, wait_ready
-from support.speech_clips import PHRASES, Speech
+from support.speech_clips import PHRASES, VOICES, Speech
 
 
 @pytest.fixture
@@ -54,6 +54,19 @@ def clips(tmp_path_factory: pytest.TempPathFactory, jfk_clip) -> list[Speech]:  
         wav = out / f"phrase{number}.wav"
         subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), phrase], check=True)
         speeches.append(Speech(f"phrase{number}", decode_audio(str(wav)), phrase))
+    return speeches
+
+
+@pytest.fixture(scope="module")
+def clips_in_voices(tmp_path_factory: pytest.TempPathFactory, clips: list[Speech]) -> list[Speech]:
+    """`clips` plus every sentence in espeak-ng's other English voices (22 clips)."""
+    out = tmp_path_factory.mktemp("voices")
+    speeches = list(clips)
+    for voice in VOICES[1:]:
+        for number, phrase in enumerate(PHRASES):
+            wav = out / f"{voice.replace('+', '-')}-{number}.wav"
+            subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), phrase], check=True)
+            speeches.append(Speech(f"{voice}/{number}", decode_audio(str(wav)), phrase))
     return speeches
 
 

@@ -31,14 +31,18 @@ def corpus_wer(clips: list[Speech], results: list[Transcription | EngineError]) 
 
 
 def test_trimmed_context_keeps_the_accuracy_of_the_full_window(
-    tiny_model: WhisperModel, clips: list[Speech], sequential: dict[str, str]
+    tiny_model: WhisperModel, clips_in_voices: list[Speech], sequential: dict[str, str]
 ) -> None:
+    clips = clips_in_voices
     decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=4)
     trimmed = decoder.decode([(c.audio, TRIMMED) for c in clips])
     full = decoder.decode([(c.audio, TranscribeOptions()) for c in clips])
     # jfk, a real recording, word for word as the unbatched path
+    assert clips[0].name == "jfk"
     assert words(trimmed[0]) == normalize_words(sequential["jfk"])
-    # and the corpus no worse than the full window (espeak-ng voices differ by a word or so)
+    # and the corpus no worse than the full window (espeak-ng voices differ by a word or so;
+    # over three voices, as docs/throughput.md measures it: on one voice a single clip's two
+    # words are 2 %, and int8 kernels differ between CPUs)
     assert corpus_wer(clips, trimmed) <= corpus_wer(clips, full) + 0.02
     assert decoder.context_retries == 0
 

@@ -20,10 +20,12 @@ import pytest_asyncio
 from aiohttp import web
 from asr_server.app import ENGINE, METRICS
 from asr_server.config import ServerConfig
-from asr_server.engines.base import TranscribeOptions, Transcription
+from asr_server.engines.base import SAMPLE_RATE, TranscribeOptions, Transcription
 from asr_server.text import convert_script
 from conftest import Clip
 from support.asr_http import Server, start_server_on_socket, wait_ready
+from support.encode import FLAC, encode
+from support.longform import ivr_menu, lost_groups
 from support.pcm import load_16k, to_pcm16
 from support.text import char_error_rate, normalize_words, word_error_rate
 
@@ -33,8 +35,10 @@ API_KEY = "model-test-key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
-async def _serve(model: str, tmp: Path) -> AsyncIterator[Server]:
-    config = ServerConfig(model=model, model_dir=tmp, api_key=API_KEY, batch_max_wait_ms=5.0)
+async def _serve(model: str, tmp: Path, **fields: Any) -> AsyncIterator[Server]:
+    config = ServerConfig(
+        model=model, model_dir=tmp, api_key=API_KEY, batch_max_wait_ms=5.0, **fields
+    )
     runners: list[web.AppRunner] = []
     server = await start_server_on_socket(None, config, runners)  # the configured engine
     await wait_ready(server, timeout_s=300)
@@ -219,6 +223,25 @@ async def test_official_openai_client(tiny: Server, jfk_clip: Clip) -> None:
 
     with pytest.raises(openai.AuthenticationError):
         await asyncio.to_thread(rejected)
+
+
+async def test_long_speech_that_really_repeats_comes_back_whole_and_the_same_every_time(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    # A phone menu read four times (31 s): the correct text fails Whisper's compression check,
+    # and the sampled retries that replaced it lost the menu at random (issue 19). The result
+    # cache is off, so every request is decoded.
+    menu = ivr_menu()
+    path = tmp_path / "menu.flac"
+    path.write_bytes(encode(menu.audio, SAMPLE_RATE, FLAC))
+    texts = []
+    async for server in _serve("whisper-tiny.en", tmp_path_factory.mktemp("m"), cache_entries=0):
+        for _ in range(3):
+            response = await transcribe(server, path, response_format="json")
+            assert response.status == 200
+            texts.append((await response.json())["text"])
+    assert lost_groups(menu.groups, texts[0]) == [], texts[0]
+    assert texts[1:] == texts[:1] * 2  # the fallback is deterministic
 
 
 async def test_mandarin_detected_simplified_and_pinyin(base: Server, mandarin_clip: Clip) -> None:

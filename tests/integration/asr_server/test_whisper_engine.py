@@ -20,6 +20,7 @@ from asr_server.engines import create_engine
 from asr_server.engines.base import SAMPLE_RATE, EngineError, TranscribeOptions
 from asr_server.engines.whisper import WhisperEngine
 from support.encode import MP3, OGG_OPUS, WAV_8K_STEREO, Target, encode
+from support.longform import ivr_menu, lost_groups
 from support.text import char_error_rate, normalize_words, word_error_rate
 
 pytestmark = pytest.mark.model
@@ -175,13 +176,21 @@ def test_cli_shows_progress_on_a_long_file_and_reports_bad_files(
     long_file.write_bytes(
         encode(np.tile(jfk_audio, 3), SAMPLE_RATE, Target("flac", "flac", 16_000))
     )
+    menu = ivr_menu()  # speech that really repeats: a correct transcript fails the
+    menu_file = tmp_path / "menu.flac"  # compression check (the sampled retries garbled it)
+    menu_file.write_bytes(encode(menu.audio, SAMPLE_RATE, Target("flac", "flac", 16_000)))
     junk = tmp_path / "junk.mp3"
     junk.write_text("not audio")
-    done = _cli(str(junk), str(long_file), "--model", "whisper-tiny.en", cwd=tmp_path)
+    done = _cli(
+        str(junk), str(long_file), str(menu_file), "--model", "whisper-tiny.en", cwd=tmp_path
+    )
     assert done.returncode == 2
     assert "junk.mp3: cannot decode the audio" in done.stderr
     assert "Traceback" not in done.stderr
     assert "long.flac" in done.stderr and "33.0/33.0" in done.stderr, done.stderr  # tqdm bar
+    long_text, menu_text = done.stdout.split("==> ")[1:]
+    assert long_text.startswith(str(long_file)) and menu_text.startswith(str(menu_file))
     # jfk three times back to back; tiny.en garbles a repetition's seam, so only ask for
     # the speech to be there, at least twice.
-    assert normalize_words(done.stdout).count("country") >= 4, done.stdout
+    assert normalize_words(long_text).count("country") >= 4, done.stdout
+    assert lost_groups(menu.groups, menu_text) == [], menu_text

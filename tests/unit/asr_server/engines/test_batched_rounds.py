@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 from asr_server.engines.base import TranscribeOptions
+from asr_server.engines.fallback import DecodePass
 from asr_server.engines.rounds import GroupKey, RoundRunner, call_size, split_into_calls
 from asr_server.engines.windows import ItemPlan, Window
 
@@ -16,11 +17,12 @@ MAIN, REPLICAS = object(), object()
 def window(index: int, beam_size: int = 1, frames: int = 3000) -> Window:
     item = ItemPlan(index, TranscribeOptions(beam_size=beam_size), 1.0, "seek")
     features = np.zeros((80, 3000), dtype=np.float32)
-    return Window(item, 0, features, 0.0, frames, frames / 100, 0)
+    return Window(item, (0, 0), features, 0.0, frames, frames / 100, 0, features)
 
 
 def key(w: Window) -> GroupKey:
-    return (w.item.options.beam_size, 0.0, 1)
+    beam = w.item.options.beam_size
+    return (DecodePass(beam, beam, 0.0), 1)
 
 
 def frames(w: Window) -> int:

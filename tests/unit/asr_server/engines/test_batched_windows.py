@@ -12,8 +12,9 @@ from asr_server.engines.stitch import confidence, to_transcription
 from asr_server.engines.windows import (
     WINDOW_FRAMES,
     encoder_frames,
+    follow_up,
     plan_item,
-    seek_window,
+    speech_spans,
     validate_audio,
 )
 from faster_whisper.feature_extractor import FeatureExtractor
@@ -50,12 +51,28 @@ def test_short_audio_is_one_seek_window_over_the_whole_clip(extractor: FeatureEx
     audio = tone_bursts(11.0)
     plan, windows = plan_item(0, audio, TranscribeOptions(), extractor)
     assert plan.mode == "seek"
-    assert [w.order for w in windows] == [0]
+    assert [w.order for w in windows] == [(0, 0)]
     assert windows[0].features.shape == (80, WINDOW_FRAMES)
-    assert windows[0].segment_size == plan.content_frames == 1100
-    follow_up = seek_window(plan, seek=754, order=1)
-    assert follow_up.segment_size == 1100 - 754
-    assert follow_up.time_offset == pytest.approx(7.54)
+    assert windows[0].segment_size == windows[0].source.shape[-1] == 1100
+    after = follow_up(windows[0], next_seek=754)
+    assert after is not None and after.order == (0, 1)
+    assert after.segment_size == 1100 - 754
+    assert after.time_offset == pytest.approx(7.54)
+    assert follow_up(windows[0], next_seek=1100) is None  # decoded to the end
+    assert follow_up(after, next_seek=754) is None  # no progress: no loop
+
+
+def test_a_chunk_whose_decoder_stopped_early_continues_within_the_chunk(
+    extractor: FeatureExtractor,
+) -> None:
+    audio = tone_bursts(70.0, gaps=[(20.0, 21.5), (45.0, 46.5)])
+    _, windows = plan_item(3, audio, TranscribeOptions(), extractor)
+    second = windows[1]
+    after = follow_up(second, next_seek=second.seek + 500)
+    assert after is not None and after.order == (1, 1)
+    assert after.time_offset == pytest.approx(second.time_offset + 5.0)
+    assert after.segment_size == second.segment_size - 500
+    assert follow_up(second, next_seek=second.seek + second.segment_size) is None
 
 
 def test_long_audio_is_cut_into_vad_chunks_of_at_most_30_seconds(
@@ -64,7 +81,6 @@ def test_long_audio_is_cut_into_vad_chunks_of_at_most_30_seconds(
     audio = tone_bursts(70.0, gaps=[(20.0, 21.5), (45.0, 46.5)])
     plan, windows = plan_item(3, audio, TranscribeOptions(), extractor)
     assert plan.mode == "chunks"
-    assert plan.timestamp_map is not None
     assert len(windows) >= 3
     assert [w.order for w in windows] == sorted(w.order for w in windows)
     for window in windows:
@@ -72,6 +88,33 @@ def test_long_audio_is_cut_into_vad_chunks_of_at_most_30_seconds(
         assert window.features.shape == (80, WINDOW_FRAMES)
     offsets = [w.time_offset for w in windows]
     assert offsets == sorted(offsets)
+    # stretches of the original audio, pauses included: times need no mapping back
+    ends = [w.time_offset + w.segment_duration for w in windows]
+    assert all(end <= start for end, start in zip(ends, offsets[1:], strict=False))
+    assert ends[-1] <= 70.0
+
+
+def test_speech_spans_keep_the_pauses_and_never_exceed_the_limit() -> None:
+    speech = [{"start": 0, "end": 10}, {"start": 12, "end": 20}, {"start": 25, "end": 31}]
+    assert speech_spans(speech, limit=20) == [(0, 20), (25, 31)]
+    assert speech_spans(speech, limit=31) == [(0, 31)]
+    assert speech_spans(speech, limit=5) == [(0, 10), (12, 20), (25, 31)]  # regions as they are
+    assert speech_spans([]) == []
+
+
+def test_speech_spans_end_at_the_widest_pause_in_their_second_half() -> None:
+    # sentence, comma pause, sentence, ...: the cut goes where the sentence ends
+    speech = [
+        {"start": 0, "end": 5},
+        {"start": 5, "end": 10},
+        {"start": 11, "end": 14},
+        {"start": 14, "end": 19},
+        {"start": 19, "end": 22},
+    ]
+    assert speech_spans(speech, limit=20) == [(0, 10), (11, 22)]
+    # no pause in the second half: the widest one anywhere
+    speech = [{"start": 0, "end": 4}, {"start": 6, "end": 8}, {"start": 8, "end": 22}]
+    assert speech_spans(speech, limit=20) == [(0, 4), (6, 22)]
 
 
 def test_vad_filter_on_silence_plans_no_windows(extractor: FeatureExtractor) -> None:
@@ -88,8 +131,8 @@ def test_vad_filter_on_silence_plans_no_windows(extractor: FeatureExtractor) -> 
 def test_stitching_orders_windows_and_weights_confidence(extractor: FeatureExtractor) -> None:
     plan, _ = plan_item(0, tone_bursts(11.0), TranscribeOptions(), extractor)
     plan.language = "en"
-    plan.segments[1] = [_raw(" world", 5.0, 11.0, -0.1)]
-    plan.segments[0] = [_raw(" hello", 0.0, 5.0, -0.5)]
+    plan.segments[(1, 0)] = [_raw(" world", 5.0, 11.0, -0.1)]
+    plan.segments[(0, 0)] = [_raw(" hello", 0.0, 5.0, -0.5)]
     result = to_transcription(plan)
     assert result.text == "hello world"
     assert [s.id for s in result.segments] == [1, 2]
