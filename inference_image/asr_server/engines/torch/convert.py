@@ -138,7 +138,7 @@ def whisper_state_dict(
                 f"{origin}: {name} is stored as {array.dtype} (a quantised CTranslate2 model); "
                 "only float16/float32 models convert losslessly"
             )
-    layers = {"encoder": set(), "decoder": set()}
+    layers: dict[str, set[int]] = {"encoder": set(), "decoder": set()}
     for name in variables:
         match = _LAYER.match(name)
         if match:

@@ -17,6 +17,7 @@ model's log-probability alone, so biasing never hides a failed window.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -29,16 +30,24 @@ from asr_server.engines.torch.rules import TokenRules
 
 @dataclass(frozen=True)
 class Search:
-    """What every row of one decoding call shares."""
+    """What every row of one decoding call shares (engines/fallback.DecodePass)."""
 
     beam_size: int = 1
+    hypotheses: int = 1
+    """Candidates returned per row, best first (at most the beam size when searching)."""
     temperature: float = 0.0
-    """> 0 samples (one hypothesis per row, beam_size ignored), as CTranslate2 does."""
+    """> 0 samples `hypotheses` sequences per row independently (beam_size is ignored), as
+    CTranslate2 does."""
     patience: float = 1.0
 
     @property
+    def sampling(self) -> bool:
+        return self.temperature > 0
+
+    @property
     def beams(self) -> int:
-        return 1 if self.temperature > 0 else max(1, self.beam_size)
+        """Sequences per row: the beam, or the independent samples."""
+        return max(1, self.hypotheses if self.sampling else self.beam_size)
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,8 @@ class _Beam:
     """Log-probability plus boosts."""
     logprob: float
     state: int = ContextGraph.ROOT
+    done: bool = False
+    """Sampling: this sequence has ended; it is fed on, ignored, until its row's others end."""
 
 
 @dataclass
@@ -101,10 +112,10 @@ def decode(
     search: Search,
     no_speech_token: int,
     generator: torch.Generator | None = None,
-) -> list[Decoded]:
-    """Decode each row of `encoding` (rows, frames, width) after its prompt. All prompts have
-    one length (the caller groups windows so)."""
-    eot = rules.special.eot
+) -> list[list[Decoded]]:
+    """Decode each row of `encoding` (rows, frames, width) after its prompt: per row, up to
+    `search.hypotheses` candidates, best first. All prompts have one length (the caller
+    groups windows so)."""
     length = len(prompts[0].tokens)
     if any(len(p.tokens) != length for p in prompts):
         raise ValueError("every prompt of a decoding call must have the same length")
@@ -121,10 +132,7 @@ def decode(
         _Row(prompt, [_Beam([], 0.0, 0.0)], no_speech_prob=float(p))
         for prompt, p in zip(prompts, no_speech, strict=True)
     ]
-    results: dict[int, Decoded] = {}
     alive = list(range(len(rows)))
-    beams = search.beams
-    max_candidates = max(1, round(beams * search.patience))
     # CTranslate2's limit: half the context, and no position beyond it (the last token is
     # produced, never fed back).
     context = decoder.positional_embedding.shape[0]
@@ -134,10 +142,10 @@ def decode(
         log_probs = rules.log_probs(logits, sequences)
         boosted = log_probs + _boosts(rows, alive, log_probs)
         last_step = step == max_steps - 1
-        if search.temperature > 0:
-            chosen = _sample(rows, alive, log_probs, boosted, search.temperature, generator)
+        if search.sampling:
+            chosen = _sample(rows, alive, log_probs, boosted, search, generator)
         else:
-            chosen = _best(rows, alive, log_probs, boosted, beams)
+            chosen = _best(rows, alive, log_probs, boosted, search.beams)
         parents: list[int] = []
         next_tokens: list[int] = []
         still_alive: list[int] = []
@@ -145,10 +153,11 @@ def decode(
         for index, candidates in zip(alive, chosen, strict=True):
             row = rows[index]
             width = len(row.beams)
-            kept = _advance(row, candidates, beams, eot, last_step)
-            if len(row.finished) >= max_candidates or last_step or not kept:
-                results[index] = max(row.finished, key=lambda d: d.score)
+            if search.sampling:
+                kept = _advance_samples(row, candidates, rules.special.eot, last_step)
             else:
+                kept = _advance(row, candidates, search.beams, rules.special.eot, last_step)
+            if not _row_done(row, search, kept, last_step):
                 still_alive.append(index)
                 parents.extend(offset + c.parent for c in kept)
                 next_tokens.extend(c.token for c in kept)
@@ -164,7 +173,18 @@ def decode(
         alive = still_alive
         hidden = decoder(torch.tensor(next_tokens, device=device)[:, None], cache)
         logits = decoder.logits(hidden[:, -1])
-    return [results[i] for i in range(len(rows))]
+    return [
+        sorted(row.finished, key=lambda d: d.score, reverse=True)[: search.hypotheses]
+        for row in rows
+    ]
+
+
+def _row_done(row: _Row, search: Search, kept: list[_Candidate], last_step: bool) -> bool:
+    if last_step or not kept:
+        return True
+    if search.sampling:
+        return all(beam.done for beam in row.beams)
+    return len(row.finished) >= max(1, round(search.beams * search.patience))
 
 
 def detect_language(
@@ -245,30 +265,60 @@ def _sample(
     alive: list[int],
     log_probs: Tensor,
     boosted: Tensor,
-    temperature: float,
+    search: Search,
     generator: torch.Generator | None,
 ) -> list[list[_Candidate]]:
-    """One sampled continuation per row (one beam each) from softmax(boosted / temperature)."""
-    tokens = torch.multinomial(
-        torch.softmax(boosted / temperature, dim=-1), 1, generator=generator
-    ).squeeze(-1)
-    picked_boosted = boosted.gather(1, tokens[:, None]).squeeze(-1).tolist()
-    picked = log_probs.gather(1, tokens[:, None]).squeeze(-1).tolist()
+    """One sampled continuation per sequence from softmax(boosted / temperature); a row's first
+    step draws all of its `search.beams` sequences from its one distribution."""
+    width = len(rows[alive[0]].beams)
+    draws = search.beams if width == 1 else 1
+    probabilities = torch.softmax(boosted / search.temperature, dim=-1)
+    tokens = torch.multinomial(probabilities, draws, replacement=True, generator=generator)
+    picked_boosted = boosted.gather(1, tokens).tolist()
+    picked = log_probs.gather(1, tokens).tolist()
+    tokens_list = tokens.tolist()
     chosen = []
     for row_number, index in enumerate(alive):
-        beam = rows[index].beams[0]
-        token = int(tokens[row_number])
-        chosen.append(
-            [
+        candidates = []
+        for k in range(search.beams):
+            sequence, draw = (row_number, k) if width == 1 else (row_number * width + k, 0)
+            parent = 0 if width == 1 else k
+            beam = rows[index].beams[parent]
+            candidates.append(
                 _Candidate(
-                    0,
-                    token,
-                    beam.score + picked_boosted[row_number],
-                    beam.logprob + picked[row_number],
+                    parent,
+                    int(tokens_list[sequence][draw]),
+                    beam.score + picked_boosted[sequence][draw],
+                    beam.logprob + picked[sequence][draw],
                 )
-            ]
-        )
+            )
+        chosen.append(candidates)
     return chosen
+
+
+def _advance_samples(
+    row: _Row, candidates: list[_Candidate], eot: int, last_step: bool
+) -> list[_Candidate]:
+    """Move each sampled sequence on; one that ends is registered and then only fed on."""
+    new_beams = []
+    for candidate in candidates:
+        parent = row.beams[candidate.parent]
+        if parent.done:
+            new_beams.append(parent)
+            continue
+        if candidate.token == eot or last_step:
+            row.finished.append(_finish(row, candidate, eot))
+            new_beams.append(dataclasses.replace(parent, done=True))
+            continue
+        graph = row.prompt.graph
+        state = graph.step(parent.state, candidate.token)[0] if graph is not None else parent.state
+        tokens = [*parent.tokens, candidate.token]
+        new_beams.append(_Beam(tokens, candidate.score, candidate.logprob, state))
+    row.beams = new_beams
+    return [
+        dataclasses.replace(c, token=eot if beam.done else c.token)
+        for c, beam in zip(candidates, new_beams, strict=True)
+    ]
 
 
 def _advance(

@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from asr_server.config import ENCODER_CONTEXTS, OUTPUT_SCRIPTS, ConfigError
 from asr_server.engines.base import (
     Audio,
     EngineError,
@@ -38,7 +39,8 @@ from asr_server.engines.batch_defaults import default_batch_size
 from asr_server.engines.cpu_limit import container_cpu_limit, cpu_threads
 from asr_server.engines.torch.checkpoint import load_checkpoint
 from asr_server.engines.torch.model import Whisper
-from asr_server.engines.torch.pipeline import Biasing, Pipeline
+from asr_server.engines.torch.context_graph import MAX_SCORE
+from asr_server.engines.torch.pipeline import HOTWORD_MODES, Biasing, Pipeline
 from asr_server.engines.torch.quantize import quantize
 from asr_server.engines.torch.resolve import resolve_checkpoint, tokenizer_for
 from asr_server.engines.torch.vocabulary import Vocabulary
@@ -79,7 +81,27 @@ class TorchEngineOptions:
     """decoder | prompt | both: bias the beam search with a context graph, write the hotwords
     into the prompt as faster-whisper does, or both (docs/models.md compares them)."""
     seed: int | None = None
-    """Seed of the sampler used by the temperature fallback (None: not reproducible)."""
+    """Seed of the sampler of requests that ask for a temperature > 0 (None: not
+    reproducible; the fallback itself is deterministic, engines/fallback.py)."""
+
+    def __post_init__(self) -> None:
+        choices = {
+            "device": ("auto", "cpu", "cuda"),
+            "compute_type": COMPUTE_TYPES,
+            "output_script": OUTPUT_SCRIPTS,
+            "encoder_context": ENCODER_CONTEXTS,
+            "hotword_mode": HOTWORD_MODES,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(
+                    f"torch engine: {name} must be one of {', '.join(allowed)}; "
+                    f"got {getattr(self, name)!r}"
+                )
+        if self.batch_max_size < 0 or self.cpu_threads < 0:
+            raise ConfigError("torch engine: batch_max_size and cpu_threads must be >= 0")
+        if not 0 < self.hotword_score <= MAX_SCORE:
+            raise ConfigError(f"torch engine: hotword_score must be in (0, {MAX_SCORE:g}]")
 
     @classmethod
     def from_server_config(cls, config: Any, **overrides: Any) -> TorchEngineOptions:
@@ -93,13 +115,6 @@ def choose_precision(device: str, compute_type: str, cuda_available: bool) -> tu
     """(device, compute type) to load; ModelError for a combination PyTorch cannot run."""
     if device == "auto":
         device = "cuda" if cuda_available else "cpu"
-    if device not in ("cpu", "cuda"):
-        raise ModelError(f"the torch engine runs on cpu or cuda, not {device!r}")
-    if compute_type not in COMPUTE_TYPES:
-        raise ModelError(
-            f"compute type {compute_type!r} is not available with the torch engine "
-            f"(choose one of {', '.join(COMPUTE_TYPES)})"
-        )
     if compute_type == "auto":
         compute_type = "float16" if device == "cuda" else "float32"
     if compute_type == "int8_float32":

@@ -15,6 +15,7 @@ attends to the same audio.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -88,7 +89,12 @@ class MultiHeadAttention(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Self-attention without a mask (the encoder)."""
         q, k, v = self.split(self.query(x)), self.split(self.key(x)), self.split(self.value(x))
-        return self.out(self.merge(F.scaled_dot_product_attention(q, k, v)))
+        return self.project(F.scaled_dot_product_attention(q, k, v))
+
+    def project(self, attended: Tensor) -> Tensor:
+        """The output projection of attention results (batch, heads, length, head width)."""
+        out: Tensor = self.out(self.merge(attended))
+        return out
 
     def cached_self_attention(self, x: Tensor, cache: LayerCache) -> Tensor:
         """Causal self-attention of new tokens `x` (sequences, new, width) after the cached
@@ -102,7 +108,7 @@ class MultiHeadAttention(nn.Module):
         # New tokens see all cached ones; among themselves only earlier ones. Decoding adds one
         # token at a time after the prompt, which is the only multi-token (causal) call.
         causal = first and x.shape[1] > 1
-        return self.out(self.merge(F.scaled_dot_product_attention(q, k, v, is_causal=causal)))
+        return self.project(F.scaled_dot_product_attention(q, k, v, is_causal=causal))
 
     def cross_attention(self, x: Tensor, cache: LayerCache, beams: int) -> Tensor:
         """Attention of `x` (rows * beams, new, width) over each row's encoding."""
@@ -111,7 +117,8 @@ class MultiHeadAttention(nn.Module):
         # Queries of a row's beams side by side: (rows, heads, beams * new, head width).
         q = self.split(self.query(x).reshape(rows, beams * length, width))
         attended = F.scaled_dot_product_attention(q, cache.cross_key, cache.cross_value)
-        return self.out(self.merge(attended).reshape(sequences, length, width))
+        out: Tensor = self.out(self.merge(attended).reshape(sequences, length, width))
+        return out
 
     def encoding_keys(self, encoding: Tensor) -> tuple[Tensor, Tensor]:
         return self.split(self.key(encoding)), self.split(self.value(encoding))
@@ -131,16 +138,36 @@ class ResidualAttentionBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = x + self.attn(self.attn_ln(x))
-        return x + self.mlp(self.mlp_ln(x))
+        return self.feed_forward(x)
 
     def decode(self, x: Tensor, cache: LayerCache, beams: int) -> Tensor:
-        assert self.cross_attn is not None and self.cross_attn_ln is not None
         x = x + self.attn.cached_self_attention(self.attn_ln(x), cache)
-        x = x + self.cross_attn.cross_attention(self.cross_attn_ln(x), cache, beams)
-        return x + self.mlp(self.mlp_ln(x))
+        x = x + self.cross().cross_attention(self.cross_ln()(x), cache, beams)
+        return self.feed_forward(x)
+
+    def feed_forward(self, x: Tensor) -> Tensor:
+        out: Tensor = x + self.mlp(self.mlp_ln(x))
+        return out
+
+    def cross(self) -> MultiHeadAttention:
+        """The cross-attention (decoder blocks only)."""
+        assert isinstance(self.cross_attn, MultiHeadAttention)
+        return self.cross_attn
+
+    def cross_ln(self) -> LayerNorm:
+        assert isinstance(self.cross_attn_ln, LayerNorm)
+        return self.cross_attn_ln
+
+
+def _blocks(blocks: nn.ModuleList) -> list[ResidualAttentionBlock]:
+    """The blocks, typed (an `nn.ModuleList` yields plain modules)."""
+    return cast(list[ResidualAttentionBlock], list(blocks))
 
 
 class AudioEncoder(nn.Module):
+    positional_embedding: Tensor
+    """Sinusoids (a buffer, in openai-whisper's state dict)."""
+
     def __init__(self, dims: ModelDimensions) -> None:
         super().__init__()
         width = dims.n_audio_state
@@ -157,9 +184,8 @@ class AudioEncoder(nn.Module):
         encode a trimmed context (engines/windows.py): the positions are those of its start."""
         x = F.gelu(self.conv1(mel))
         x = F.gelu(self.conv2(x)).transpose(1, 2)
-        positions: Tensor = self.positional_embedding
-        x = x + positions[: x.shape[1]].to(x.dtype)
-        for block in self.blocks:
+        x = x + self.positional_embedding[: x.shape[1]].to(x.dtype)
+        for block in _blocks(self.blocks):
             x = block(x)
         encoded: Tensor = self.ln_post(x)
         return encoded
@@ -183,9 +209,8 @@ class TextDecoder(nn.Module):
     def start(self, encoding: Tensor) -> DecoderCache:
         """A fresh cache for decoding against `encoding` (rows, frames, width)."""
         layers = []
-        for block in self.blocks:
-            assert block.cross_attn is not None
-            key, value = block.cross_attn.encoding_keys(encoding)
+        for block in _blocks(self.blocks):
+            key, value = block.cross().encoding_keys(encoding)
             layers.append(LayerCache(cross_key=key, cross_value=value))
         return DecoderCache(layers)
 
@@ -195,7 +220,7 @@ class TextDecoder(nn.Module):
         offset = cache.length
         positions = self.positional_embedding[offset : offset + tokens.shape[-1]]
         x = (self.token_embedding(tokens) + positions).to(cache.layers[0].cross_key.dtype)
-        for block, layer in zip(self.blocks, cache.layers, strict=True):
+        for block, layer in zip(_blocks(self.blocks), cache.layers, strict=True):
             x = block.decode(x, layer, cache.beams)
         cache.length += tokens.shape[-1]
         hidden: Tensor = self.ln(x)

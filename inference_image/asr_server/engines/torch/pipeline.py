@@ -7,9 +7,9 @@ timestamp when the decoder stops mid-clip, conditioned on the text so far), long
 windows of all requests together: windows that share a search (beam size, temperature) and a
 prompt length go through one encoder call and one decoding call of up to `max_batch_size`
 rows. A window that fails Whisper's quality checks is retried in the next round, first with
-the full 30 s context when it was trimmed, then at the next temperature (engines/fallback.py);
-when every temperature fails the best attempt is kept. One bad request gets its EngineError
-and never fails the others.
+the full 30 s context when it was trimmed, then with the next decode pass (the deterministic
+beam-5 retry, engines/fallback.py); when every pass fails the best attempt is kept. One bad
+request gets its EngineError and never fails the others.
 
 Hotwords: each request's become one context graph (context_graph.py) that biases every beam of
 its windows; in `prompt` mode they are written into the prompt instead, as faster-whisper
@@ -36,7 +36,6 @@ from asr_server.engines.base import Audio, EngineError, TranscribeOptions, Trans
 from asr_server.engines.rounds import split_into_calls
 from asr_server.engines.stitch import to_transcription
 from asr_server.engines.torch.context_graph import (
-    MAX_SCORE,
     ContextGraph,
     hotword_graph,
     parse_hotwords,
@@ -50,14 +49,14 @@ from asr_server.engines.windows import (
     ItemPlan,
     Window,
     encoder_frames,
+    follow_up,
     plan_item,
-    seek_window,
 )
 
 log = logging.getLogger(__name__)
 
-_PROMPT_RESET_ON_TEMPERATURE = 0.5
-"""faster-whisper's default: a window that needed a hotter retry stops conditioning the next."""
+GroupKey = tuple[fallback.DecodePass, int]
+"""(how the rows are decoded, prompt length): what the rows of one call share."""
 
 
 HOTWORD_MODES = ("decoder", "prompt", "both")
@@ -73,11 +72,6 @@ class Biasing:
     """`decoder`: the context graph boosts beams; `prompt`: the hotwords are prompt text, as
     faster-whisper's `hotwords` (no graph); `both`."""
 
-    def __post_init__(self) -> None:
-        if self.mode not in HOTWORD_MODES:
-            raise ValueError(f"hotword mode must be one of {', '.join(HOTWORD_MODES)}")
-        if not 0 < self.score <= MAX_SCORE:
-            raise ValueError(f"the hotword score must be in (0, {MAX_SCORE:g}]")
 
 
 @dataclass
@@ -131,7 +125,7 @@ class Pipeline:
             plans.append(plan)
             pending.extend(windows)
 
-        def key(window: Window) -> tuple[int, float, int]:
+        def key(window: Window) -> GroupKey:
             return self._group_key(window, requests)
 
         with torch.inference_mode():
@@ -191,32 +185,37 @@ class Pipeline:
             return [w for window in windows for w in self._decode_call([window], requests)]
 
     def _decode_windows(self, windows: list[Window], requests: dict[int, _Request]) -> list[Window]:
-        beam_size, temperature, _ = self._group_key(windows[0], requests)
+        decode_pass, _ = self._group_key(windows[0], requests)
         frames = max(self._encoder_frames(w) for w in windows)
         features = np.ascontiguousarray(np.stack([w.features[:, :frames] for w in windows]))
         mel = torch.from_numpy(features).to(self.device, self.dtype)
         encoding = self.model.encoder(mel)
         self._detect_languages(windows, encoding)
         prompts = [self._row_prompt(w, requests[w.item.index]) for w in windows]
+        search = Search(
+            beam_size=decode_pass.beam_size,
+            hypotheses=decode_pass.hypotheses,
+            temperature=decode_pass.temperature,
+        )
         results = decode(
             self.model,
             encoding,
             prompts,
             self.vocabulary.rules,
-            Search(beam_size=beam_size, temperature=temperature),
+            search,
             self.vocabulary.no_speech,
             self.generator,
         )
         follow_ups = []
         for window, result in zip(windows, results, strict=True):
             try:  # after a good batch call, a failure here is this item's alone
-                follow_up = self._absorb(window, result)
+                after = self._absorb(window, result, decode_pass)
             except Exception as exc:
                 log.warning("item %d failed after decoding: %s", window.item.index, exc)
                 window.item.error = EngineError(f"decoding failed: {exc}")
                 continue
-            if follow_up is not None:
-                follow_ups.append(follow_up)
+            if after is not None:
+                follow_ups.append(after)
         return follow_ups
 
     def _detect_languages(self, windows: list[Window], encoding: torch.Tensor) -> None:
@@ -252,39 +251,45 @@ class Pipeline:
         )
         return RowPrompt(tokens, sot_index, request.graph)
 
-    def _absorb(self, window: Window, result: Decoded) -> Window | None:
-        """Judge one decode: retry it (full context, then the next temperature) or keep its
-        segments. Returns the window to decode in the next round, if any."""
+    def _absorb(
+        self, window: Window, result: list[Decoded], decode_pass: fallback.DecodePass
+    ) -> Window | None:
+        """Judge one decode, as the faster-whisper engine does (engines/fallback.py): take the
+        first candidate that passes the checks, or decode the window again (the full context,
+        then the next pass), or choose among every failed candidate. Returns the window to
+        decode in the next round, if any."""
         item = window.item
         options = item.options
-        tokenizer = self.vocabulary.tokenizer(
-            options.task, window.language or item.language or "en"
-        )
-        schedule = fallback.temperatures(options.temperature, options.fallback)
-        text = tokenizer.decode(result.tokens)
-        tried = fallback.Attempt(
-            tokens=result.tokens,
-            avg_logprob=result.avg_logprob,
-            no_speech_prob=result.no_speech_prob,
-            compression_ratio=get_compression_ratio(text.strip()),
-            temperature=schedule[window.temperature_index],
-        )
+        tokenizer = self.vocabulary.tokenizer(options.task, window.language or item.language or "en")
+        timestamp_begin = tokenizer.timestamp_begin
+        candidates = [
+            fallback.Attempt(
+                tokens=decoded.tokens,
+                avg_logprob=decoded.avg_logprob,
+                no_speech_prob=decoded.no_speech_prob,
+                compression_ratio=get_compression_ratio(tokenizer.decode(decoded.tokens).strip()),
+                temperature=decode_pass.temperature,
+                closed=bool(decoded.tokens) and decoded.tokens[-1] >= timestamp_begin,
+            )
+            for decoded in result
+        ]
+        chosen = fallback.passing(candidates)
         # fallback=False asks for one pass (a stream's partial): no retry of any kind.
-        if tried.failed and options.fallback and self._encoder_frames(window) < WINDOW_FRAMES:
+        trimmed = self._encoder_frames(window) < WINDOW_FRAMES
+        if chosen is None and options.fallback and trimmed:
             return dataclasses.replace(window, full_context=True)
-        if tried.failed:
-            window.attempts.append(tried)
-            if window.temperature_index + 1 < len(schedule):
-                return dataclasses.replace(window, temperature_index=window.temperature_index + 1)
-            tried = fallback.best(window.attempts)
+        if chosen is None:
+            window.attempts.extend(candidates)
+            schedule = fallback.passes(options.temperature, options.beam_size, options.fallback)
+            if window.pass_index + 1 < len(schedule):
+                return dataclasses.replace(window, pass_index=window.pass_index + 1)
+            chosen = fallback.best(window.attempts)
         next_seek = window.seek + window.segment_size
-        if not tried.silent:
-            next_seek = self._keep_segments(window, tried, tokenizer)
-        if tried.temperature > _PROMPT_RESET_ON_TEMPERATURE:
+        if not chosen.silent:
+            next_seek = self._keep_segments(window, chosen, tokenizer)
+        if chosen.resets_prompt:
             item.previous_tokens.clear()
-        if item.mode == "seek" and next_seek < item.content_frames:
-            return seek_window(item, next_seek, window.order + 1)
-        return None
+        return follow_up(window, next_seek)
 
     def _keep_segments(self, window: Window, tried: fallback.Attempt, tokenizer: Tokenizer) -> int:
         item = window.item
@@ -323,12 +328,9 @@ class Pipeline:
         context = window.item.options.encoder_context or self.encoder_context
         return encoder_frames(window.segment_size, context == "trimmed" and not window.full_context)
 
-    def _group_key(self, window: Window, requests: dict[int, _Request]) -> tuple[int, float, int]:
-        """(beam size, temperature, prompt length): what the rows of one call share."""
+    def _group_key(self, window: Window, requests: dict[int, _Request]) -> GroupKey:
         options = window.item.options
-        temperature = fallback.temperatures(options.temperature, options.fallback)[
-            window.temperature_index
-        ]
+        schedule = fallback.passes(options.temperature, options.beam_size, options.fallback)
         request = requests[window.item.index]
         prompt_length = len(self._row_prompt(window, request, language="en").tokens)
-        return (options.beam_size, temperature, prompt_length)
+        return (schedule[window.pass_index], prompt_length)

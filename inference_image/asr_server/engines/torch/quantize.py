@@ -48,7 +48,7 @@ def quantize(model: Whisper) -> Whisper:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*deprecated.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*", category=UserWarning)
-        quantize_dynamic(
+        quantize_dynamic(  # type: ignore[no-untyped-call]  # untyped in torch 2.13
             model,
             {nn.Linear: default_dynamic_qconfig, nn.Embedding: float_qparams_weight_only_qconfig},
             dtype=torch.qint8,

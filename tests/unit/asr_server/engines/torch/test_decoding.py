@@ -21,9 +21,11 @@ def model() -> Whisper:
 
 def run(model: Whisper, rows: int, search: Search, prompts: list[RowPrompt] | None = None,
         generator: torch.Generator | None = None, seed: int = 1):  # type: ignore[no-untyped-def]  # fmt: skip
+    """The best candidate of each row."""
     with torch.inference_mode():
-        return decode(model, encoding(model, rows, seed), prompts or [PROMPT] * rows,
-                      tiny_rules(), search, NO_SPEECH, generator)  # fmt: skip
+        decoded = decode(model, encoding(model, rows, seed), prompts or [PROMPT] * rows,
+                         tiny_rules(), search, NO_SPEECH, generator)  # fmt: skip
+    return [candidates[0] for candidates in decoded]
 
 
 def greedy_from_scratch(model: Whisper, row: int, rows: int) -> list[int]:
@@ -56,7 +58,7 @@ def test_rows_of_a_batch_decode_as_they_would_alone(model: Whisper) -> None:
         encoded = encoding(model, 4)
         for row in range(4):
             alone = decode(model, encoded[row : row + 1], [PROMPT], tiny_rules(),
-                           Search(beam_size=3), NO_SPEECH)[0]  # fmt: skip
+                           Search(beam_size=3), NO_SPEECH)[0][0]  # fmt: skip
             assert alone.tokens == together[row].tokens
             assert alone.sum_logprob == pytest.approx(together[row].sum_logprob, abs=1e-4)
 
@@ -92,11 +94,41 @@ def test_a_row_without_hotwords_is_unaffected_by_a_biased_neighbour(model: Whisp
 
 
 def test_sampling_is_reproducible_with_a_seeded_generator(model: Whisper) -> None:
-    first = run(model, 3, Search(temperature=1.0), generator=torch.Generator().manual_seed(7))
-    again = run(model, 3, Search(temperature=1.0), generator=torch.Generator().manual_seed(7))
+    search = Search(temperature=1.0, hypotheses=3)
+    first = run(model, 3, search, generator=torch.Generator().manual_seed(7))
+    again = run(model, 3, search, generator=torch.Generator().manual_seed(7))
     assert [r.tokens for r in first] == [r.tokens for r in again]
+
+
+def test_candidates_come_best_first(model: Whisper) -> None:
+    with torch.inference_mode():
+        encoded = encoding(model, 2)
+        for search in (Search(beam_size=4, hypotheses=4), Search(temperature=1.0, hypotheses=4)):
+            for candidates in decode(model, encoded, [PROMPT] * 2, tiny_rules(), search,
+                                     NO_SPEECH, torch.Generator().manual_seed(3)):  # fmt: skip
+                assert len(candidates) == 4
+                scores = [c.score for c in candidates]
+                assert scores == sorted(scores, reverse=True)
 
 
 def test_prompts_of_different_lengths_are_refused(model: Whisper) -> None:
     with pytest.raises(ValueError, match="same length"):
         run(model, 2, Search(), [PROMPT, RowPrompt([SOT, 3], 0)])
+
+
+def test_half_precision_runs_the_same_search() -> None:
+    """The CUDA path's float16 model (run here on the CPU): layer norms in float32, logits in
+    float32, and the same tokens as the float32 model on this small example."""
+    full, half = tiny_whisper(), tiny_whisper().half()
+    with torch.inference_mode():
+        mel = torch.randn(2, 8, 24, generator=torch.Generator().manual_seed(5))
+        encoded_full, encoded_half = full.encoder(mel), half.encoder(mel.half())
+        assert encoded_half.dtype == torch.float16
+        assert torch.allclose(encoded_half.float(), encoded_full, atol=0.05, rtol=0.05)
+        ours = decode(
+            half, encoded_half, [PROMPT] * 2, tiny_rules(), Search(beam_size=2), NO_SPEECH
+        )
+        theirs = decode(
+            full, encoded_full, [PROMPT] * 2, tiny_rules(), Search(beam_size=2), NO_SPEECH
+        )
+    assert [c[0].tokens for c in ours] == [c[0].tokens for c in theirs]

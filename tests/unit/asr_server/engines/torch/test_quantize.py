@@ -56,5 +56,5 @@ def test_the_quantised_model_computes_about_what_the_float_one_does() -> None:
         )
         assert torch.nn.functional.cosine_similarity(ours.flatten(), theirs.flatten(), dim=0) > 0.95
         result = decode(int8_model, encoded, [RowPrompt([SOT], 0)], tiny_rules(), Search(),
-                        NO_SPEECH)[0]  # fmt: skip
+                        NO_SPEECH)[0][0]  # fmt: skip
     assert result.tokens and result.sum_logprob < 0
