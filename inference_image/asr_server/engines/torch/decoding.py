@@ -16,8 +16,8 @@ model's log-probability alone, so biasing never hides a failed window.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch

@@ -38,8 +38,8 @@ from asr_server.engines.base import (
 from asr_server.engines.batch_defaults import default_batch_size
 from asr_server.engines.cpu_limit import container_cpu_limit, cpu_threads
 from asr_server.engines.torch.checkpoint import load_checkpoint
-from asr_server.engines.torch.model import Whisper
 from asr_server.engines.torch.context_graph import MAX_SCORE
+from asr_server.engines.torch.model import Whisper
 from asr_server.engines.torch.pipeline import HOTWORD_MODES, Biasing, Pipeline
 from asr_server.engines.torch.quantize import quantize
 from asr_server.engines.torch.resolve import resolve_checkpoint, tokenizer_for

@@ -73,7 +73,6 @@ class Biasing:
     faster-whisper's `hotwords` (no graph); `both`."""
 
 
-
 @dataclass
 class _Request:
     """What the pipeline keeps per request beside its windows' ItemPlan."""
@@ -260,7 +259,9 @@ class Pipeline:
         decode in the next round, if any."""
         item = window.item
         options = item.options
-        tokenizer = self.vocabulary.tokenizer(options.task, window.language or item.language or "en")
+        tokenizer = self.vocabulary.tokenizer(
+            options.task, window.language or item.language or "en"
+        )
         timestamp_begin = tokenizer.timestamp_begin
         candidates = [
             fallback.Attempt(
