@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from asr_server.engines.torch.context_graph import ContextGraph
+from asr_server.engines.torch.context_graph import ContextGraph, Match
 from asr_server.engines.torch.model import Whisper
 from asr_server.engines.torch.rules import TokenRules
 
@@ -82,7 +82,8 @@ class _Beam:
     score: float
     """Log-probability plus boosts."""
     logprob: float
-    state: int = ContextGraph.ROOT
+    state: Match = Match()
+    """Its place in its row's hotword graph."""
     done: bool = False
     """Sampling: this sequence has ended; it is fed on, ignored, until its row's others end."""
 
@@ -218,7 +219,7 @@ def _boosts(rows: list[_Row], alive: list[int], log_probs: Tensor) -> Tensor | f
             if graph is None:
                 otherwise.append(0.0)
             else:
-                moves = graph.transitions(beam.state)
+                moves = graph.moves(beam.state)
                 otherwise.append(moves.otherwise)
                 hyp_index.extend([len(otherwise) - 1] * len(moves.tokens))
                 token_index.extend(moves.tokens)
@@ -311,7 +312,7 @@ def _advance_samples(
             new_beams.append(dataclasses.replace(parent, done=True))
             continue
         graph = row.prompt.graph
-        state = graph.step(parent.state, candidate.token)[0] if graph is not None else parent.state
+        state = parent.state if graph is None else graph.advance(parent.state, candidate.token)[0]
         tokens = [*parent.tokens, candidate.token]
         new_beams.append(_Beam(tokens, candidate.score, candidate.logprob, state))
     row.beams = new_beams
@@ -343,7 +344,7 @@ def _advance(
     new_beams = []
     for candidate in kept:
         parent = row.beams[candidate.parent]
-        state = graph.step(parent.state, candidate.token)[0] if graph is not None else parent.state
+        state = parent.state if graph is None else graph.advance(parent.state, candidate.token)[0]
         tokens = [*parent.tokens, candidate.token]
         new_beams.append(_Beam(tokens, candidate.score, candidate.logprob, state))
     row.beams = new_beams
@@ -359,5 +360,5 @@ def _finish(row: _Row, candidate: _Candidate, eot: int) -> Decoded:
         tokens = [*parent.tokens, candidate.token]
         graph = row.prompt.graph
         if graph is not None:
-            score -= graph.pending(graph.step(parent.state, candidate.token)[0])
+            score -= graph.pending(graph.advance(parent.state, candidate.token)[0].node)
     return Decoded(tokens, candidate.logprob, row.no_speech_prob, score / max(1, len(tokens)))

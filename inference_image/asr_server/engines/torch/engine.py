@@ -75,8 +75,9 @@ class TorchEngineOptions:
     """full | trimmed (engines/windows.py); a request may choose its own."""
     cpu_threads: int = 0
     """PyTorch intra-op threads on CPU; 0: one per CPU of the container's limit."""
-    hotword_score: float = 1.5
-    """Boost per hotword token (log-probability units) for hotwords that name no score."""
+    hotword_score: float = 4.0
+    """Boost per hotword token (log-probability units) for hotwords that name no score; 4 was
+    the best WER on tests/support/rare_words.py (docs/models.md)."""
     hotword_mode: str = "decoder"
     """decoder | prompt | both: bias the beam search with a context graph, write the hotwords
     into the prompt as faster-whisper does, or both (docs/models.md compares them)."""

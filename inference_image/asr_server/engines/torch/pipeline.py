@@ -66,7 +66,7 @@ HOTWORD_MODES = ("decoder", "prompt", "both")
 class Biasing:
     """How requests' hotwords steer the decoder."""
 
-    score: float = 1.5
+    score: float = 4.0
     """Default boost per hotword token (log-probability units) when a hotword names none."""
     mode: str = "decoder"
     """`decoder`: the context graph boosts beams; `prompt`: the hotwords are prompt text, as

@@ -9,6 +9,7 @@ from asr_server.engines.torch.context_graph import (
     MAX_HOTWORDS,
     ContextGraph,
     Hotword,
+    Match,
     hotword_graph,
     parse_hotwords,
 )
@@ -118,3 +119,18 @@ def test_parse_hotwords_refuses_bad_entries(text: str) -> None:
 def test_parse_hotwords_refuses_too_many() -> None:
     with pytest.raises(EngineError, match="at most"):
         parse_hotwords(",".join(f"w{i}" for i in range(MAX_HOTWORDS + 1)))
+
+
+def test_a_hypothesis_earns_each_hotword_once() -> None:
+    graph = ContextGraph([([1, 2], 3.0)])
+    match, total = Match(), 0.0
+    for token in [1, 2, 1, 2, 1, 2]:
+        match, boost = graph.advance(match, token)
+        total += boost
+    assert total == pytest.approx(6.0)  # the first "1 2" only; each repeat nets zero
+    moves = graph.moves(Match(match.node, match.completed))
+    first = graph.transitions(ROOT).tokens.index(1)
+    assert moves.boosts[first] == pytest.approx(3.0)  # entering a repeat still looks promising
+    state, _ = graph.step(ROOT, 1)
+    repeat = graph.moves(Match(state, match.completed))
+    assert repeat.boosts[repeat.tokens.index(2)] == pytest.approx(3.0 - 6.0)

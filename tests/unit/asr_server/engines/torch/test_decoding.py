@@ -132,3 +132,10 @@ def test_half_precision_runs_the_same_search() -> None:
             full, encoded_full, [PROMPT] * 2, tiny_rules(), Search(beam_size=2), NO_SPEECH
         )
     assert [c[0].tokens for c in ours] == [c[0].tokens for c in theirs]
+
+
+def test_a_strongly_boosted_hotword_is_not_repeated_for_its_boost(model: Whisper) -> None:
+    graph = ContextGraph([([5, 6], 10.0)])
+    biased = run(model, 1, Search(beam_size=4), [RowPrompt([SOT], 0, graph)])[0]
+    pairs = [biased.tokens[i : i + 2] for i in range(len(biased.tokens) - 1)]
+    assert 1 <= pairs.count([5, 6]) <= 2, biased.tokens
