@@ -19,14 +19,12 @@ the stamped size, and converts otherwise.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
-import os
 import re
 import shutil
-import tempfile
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -42,6 +40,7 @@ from asr_server.engines.torch.checkpoint import (
     save_checkpoint,
 )
 from asr_server.engines.torch.ct2_format import CT2FormatError, CT2Model, read_model
+from asr_server.models import _atomic_write as atomic_write  # the catalogue's own, shared
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +75,23 @@ def convert_directory(source: Path, target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     log.info("converting %s into a PyTorch Whisper checkpoint in %s", source, target)
     atomic_write(target / CHECKPOINT_FILE, lambda out: save_checkpoint(dims, state_dict, out))
-    atomic_write(target / TOKENIZER_FILE, lambda out: shutil.copyfile(tokenizer, out))
+    atomic_write(target / TOKENIZER_FILE, functools.partial(_copy, tokenizer))
     stamp = {
         "format": STAMP_FORMAT,
         "source": {"path": str(model_bin), **file_identity(model_bin)},
         "checkpoint": file_identity(target / CHECKPOINT_FILE),
         "dims": asdict(dims),
     }
-    atomic_write(target / STAMP_FILE, lambda out: out.write_text(json.dumps(stamp, indent=2)))
+    atomic_write(target / STAMP_FILE, functools.partial(_write_json, stamp))
     return target / CHECKPOINT_FILE
+
+
+def _copy(source: Path, out: Path) -> None:
+    shutil.copyfile(source, out)
+
+
+def _write_json(value: dict[str, Any], out: Path) -> None:
+    out.write_text(json.dumps(value, indent=2))
 
 
 def ensure_converted(source: Path, target: Path) -> Path:
@@ -262,16 +269,3 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(8 * 1024 * 1024), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def atomic_write(final: Path, write: Callable[[Path], object]) -> None:
-    """Write through a temporary file beside `final`, then rename it into place."""
-    handle, name = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
-    os.close(handle)
-    temp = Path(name)
-    try:
-        write(temp)
-        temp.chmod(0o644)
-        temp.replace(final)
-    finally:
-        temp.unlink(missing_ok=True)

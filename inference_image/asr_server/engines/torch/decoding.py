@@ -10,7 +10,7 @@ length in tokens (length penalty 1). A row's prompt is decoded in one call, and 
 only expanded after the first step, from the one sequence they share.
 
 Scores: the search ranks by log-probability plus hotword boosts; what it reports
-(`sum_logprob`, hence `avg_logprob` and the quality checks of the temperature fallback) is the
+(`sum_logprob`, hence `avg_logprob` and the quality checks of the fallback) is the
 model's log-probability alone, so biasing never hides a failed window.
 """
 
@@ -82,7 +82,7 @@ class _Beam:
     score: float
     """Log-probability plus boosts."""
     logprob: float
-    state: Match = Match()
+    state: Match = field(default_factory=Match)
     """Its place in its row's hotword graph."""
     done: bool = False
     """Sampling: this sequence has ended; it is fed on, ignored, until its row's others end."""

@@ -31,9 +31,8 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio
 
 from asr_server.config import ENCODER_CONTEXTS
-from asr_server.engines import fallback
+from asr_server.engines import fallback, rounds
 from asr_server.engines.base import Audio, EngineError, TranscribeOptions, Transcription
-from asr_server.engines.rounds import split_into_calls
 from asr_server.engines.stitch import to_transcription
 from asr_server.engines.torch.context_graph import (
     ContextGraph,
@@ -55,7 +54,7 @@ from asr_server.engines.windows import (
 
 log = logging.getLogger(__name__)
 
-GroupKey = tuple[fallback.DecodePass, int]
+GroupKey = rounds.GroupKey
 """(how the rows are decoded, prompt length): what the rows of one call share."""
 
 
@@ -124,17 +123,18 @@ class Pipeline:
             plans.append(plan)
             pending.extend(windows)
 
-        def key(window: Window) -> GroupKey:
-            return self._group_key(window, requests)
-
+        # One call of at most max_batch_size windows per group key; a call that raises is made
+        # again one window at a time, so one bad window fails alone (rounds.py).
+        runner = rounds.RoundRunner(
+            self.model,
+            lambda windows, _: self._decode_windows(windows, requests),
+            lambda window: self._group_key(window, requests),
+            self._encoder_frames,
+            self.max_batch_size,
+        )
         with torch.inference_mode():
-            while pending:
-                follow_ups: list[Window] = []
-                for call in split_into_calls(
-                    pending, key, self._encoder_frames, self.max_batch_size
-                ):
-                    follow_ups.extend(self._decode_call(call, requests))
-                pending = follow_ups
+            while pending:  # rounds: follow-up windows and retries are decoded in the next one
+                pending = runner.run(pending)
         return [
             plan if isinstance(plan, EngineError) else plan.error or to_transcription(plan)
             for plan in plans
@@ -166,22 +166,6 @@ class Pipeline:
         if self.biasing.mode != "decoder":
             prompt_hotwords = ", ".join(h.phrase for h in hotwords)
         return plan, windows, _Request(graph, prompt_hotwords or None)
-
-    def _decode_call(self, windows: list[Window], requests: dict[int, _Request]) -> list[Window]:
-        """One encode and one decode of `windows` (one group key); the next round's windows.
-        If the call raises, its windows are decoded one at a time so a bad one fails alone."""
-        windows = [w for w in windows if w.item.error is None]
-        if not windows:
-            return []
-        try:
-            return self._decode_windows(windows, requests)
-        except Exception as exc:
-            if len(windows) == 1:
-                log.warning("item %d failed to decode: %s", windows[0].item.index, exc)
-                windows[0].item.error = EngineError(f"decoding failed: {exc}")
-                return []
-            log.warning("batch of %d failed (%s); decoding its windows apart", len(windows), exc)
-            return [w for window in windows for w in self._decode_call([window], requests)]
 
     def _decode_windows(self, windows: list[Window], requests: dict[int, _Request]) -> list[Window]:
         decode_pass, _ = self._group_key(windows[0], requests)
