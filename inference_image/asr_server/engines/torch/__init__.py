@@ -9,3 +9,18 @@ tokens may come next, `context_graph` turns hotwords into boosts, `decoding` sea
 imported by the rest of the server unless the torch engine is chosen (torch is an optional
 dependency: `pip install 'asr-server[torch]'`).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from asr_server.engines.torch.engine import TorchWhisperEngine
+
+
+def create(settings: Any) -> TorchWhisperEngine:
+    """The engine for the server's settings (the fields of `TorchEngineOptions` it has),
+    constructed but not loaded: the factory an engine registry calls for `torch`."""
+    from asr_server.engines.torch.engine import TorchEngineOptions, TorchWhisperEngine
+
+    return TorchWhisperEngine(TorchEngineOptions.from_server_config(settings))

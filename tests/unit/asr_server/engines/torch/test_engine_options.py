@@ -79,3 +79,11 @@ def test_an_engine_is_not_ready_before_it_loads() -> None:
     assert (engine.info.engine, engine.info.name) == ("torch", "whisper-tiny.en")
     with pytest.raises(RuntimeError, match="before load"):
         engine.transcribe_batch([])
+
+
+def test_the_package_factory_builds_an_unloaded_engine_from_server_settings() -> None:
+    from asr_server.engines import torch as torch_engine
+
+    engine = torch_engine.create(ServerConfig(model="whisper-base", compute_type="int8"))
+    assert isinstance(engine, TorchWhisperEngine) and not engine.ready
+    assert (engine.options.model, engine.options.compute_type) == ("whisper-base", "int8")
