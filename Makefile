@@ -15,13 +15,32 @@ VERSION ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' $(CHA
 REGISTRY ?= ghcr.io/asrfleet
 SERVER_IMAGE := $(REGISTRY)/asr-server:$(VERSION)
 OPERATOR_IMAGE := $(REGISTRY)/operator:$(VERSION)
+# `make images`: docker where its daemon answers, else podman (or IMAGE_ENGINE=...), found once.
+ifndef IMAGE_ENGINE
+IMAGE_ENGINE = $(eval IMAGE_ENGINE := $(shell if docker info >/dev/null 2>&1; then echo docker; \
+  elif command -v podman >/dev/null 2>&1; then echo podman; fi))$(IMAGE_ENGINE)
+endif
+# The images' base (default: the Dockerfiles' python:3.11-slim).
+BASE_IMAGE ?=
+# podman 4 reads no <Dockerfile>.dockerignore, and its default OCI format drops HEALTHCHECK.
+image_flags = $(if $(filter podman,$(IMAGE_ENGINE)),--format docker --ignorefile $(1).dockerignore) \
+  $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE))
+# `make image-test`'s private podman configuration and storage (git-ignored).
+PODMAN_WORK := .podman
 # Benchmarks `make bench` runs; each prints its figures and a ratio against an anchor measured
 # in the same run (the peers run only where their git-ignored venvs exist, see bench/*.py).
 BENCHES ?= bench/server_latency.py bench/audio_decode.py bench/peer_throughput.py bench/streaming.py
+# `make demo DEMO_ARGS=--keep-running` keeps the demo's processes (and its console) up until Ctrl-C.
+DEMO_ARGS ?=
 # `make install` settings.
 RELEASE ?= asrfleet
 NAMESPACE ?= asrfleet-system
 HELM_ARGS ?=
+# The management console's front end: npm sources, bundled into the console package (git-ignored).
+CONSOLE_UI := operator/console-ui
+CONSOLE_STATIC := operator/asrfleet_operator/console/static
+CONSOLE_UI_STAMP := $(CONSOLE_STATIC)/index.html
+CONSOLE_PORT ?= 8090
 
 ##@ Setup
 .PHONY: venv
@@ -37,7 +56,7 @@ $(VENV_STAMP): inference_image/pyproject.toml operator/pyproject.toml requiremen
 
 ##@ Quality
 .PHONY: test
-test: venv ## Run the unit and integration tests
+test: venv console-ui ## Run the unit and integration tests (the console's in a real browser)
 	$(PY) -m pytest
 
 .PHONY: lint
@@ -53,12 +72,26 @@ e2e: venv ## End-to-end tests against the cluster in KUBECONFIG (kind/k3d; skipp
 ##@ Run
 
 .PHONY: demo
-demo: venv ## Operator + emulated cluster + inference server; transcribe and stream ../shared/audio/jfk.flac
-	$(PY) scripts/demo.py
+demo: venv console-ui ## Operator + emulated cluster + inference server + console; transcribe and stream ../shared/audio/jfk.flac (DEMO_ARGS=--keep-running)
+	$(PY) scripts/demo.py $(DEMO_ARGS)
 
 .PHONY: bench
 bench: venv ## Run the benchmarks (BENCHES=...; figures and ratios, never part of `make test`)
 	@set -e; for script in $(BENCHES); do echo "== $$script"; $(PY) "$$script"; done
+
+##@ Console
+.PHONY: console-ui console-screenshots console
+console-ui: $(CONSOLE_UI_STAMP) ## Build the console's front end (npm ci + esbuild, pinned by package-lock.json)
+
+$(CONSOLE_UI_STAMP): $(CONSOLE_UI)/package.json $(CONSOLE_UI)/package-lock.json $(CONSOLE_UI)/build.mjs $(wildcard $(CONSOLE_UI)/src/*)
+	npm ci --prefix $(CONSOLE_UI) --no-audit --no-fund --loglevel=error
+	node $(CONSOLE_UI)/build.mjs
+
+console-screenshots: venv console-ui ## Retake docs/console.md's screenshots (the console's browser tests, saved to docs/images/)
+	ASRFLEET_CONSOLE_SCREENSHOTS=docs/images $(PY) -m pytest tests/integration/console -q
+
+console: venv console-ui ## Serve the console against the current kube context (ASRFLEET_CONSOLE_TOKEN; CONSOLE_PORT=8090)
+	$(PY) -m asrfleet_operator.console --port $(CONSOLE_PORT)
 
 ##@ Kubernetes
 
@@ -78,19 +111,31 @@ sync-crds: ## Copy crds/ into the chart (a test fails when they differ)
 	cp crds/*.yaml $(CHART)/crds/
 chart: sync-crds helm-lint ## Sync the chart's CRDs and lint it
 
-.PHONY: images
-images: ## Build both images tagged $(VERSION) (needs a running docker)
-	@command -v docker >/dev/null || { echo "images: docker is not installed here; run this on a machine with docker" >&2; exit 1; }
-	@docker info >/dev/null 2>&1 || { echo "images: docker is installed but its daemon is not reachable (docker info failed)" >&2; exit 1; }
-	docker build -f inference_image/Dockerfile -t $(SERVER_IMAGE) .
-	docker build -f operator/Dockerfile -t $(OPERATOR_IMAGE) .
-	@echo "built $(SERVER_IMAGE) and $(OPERATOR_IMAGE)"
+##@ Images
+
+.PHONY: images image-test image-clean
+images: ## Build both images tagged $(VERSION): docker where its daemon runs, else podman (BASE_IMAGE=...)
+	@test -n "$(IMAGE_ENGINE)" || { echo "images: neither docker (with a running daemon) nor podman is available here" >&2; exit 1; }
+	$(IMAGE_ENGINE) build $(call image_flags,inference_image/Dockerfile) -f inference_image/Dockerfile -t $(SERVER_IMAGE) .
+	$(IMAGE_ENGINE) build $(call image_flags,operator/Dockerfile) -f operator/Dockerfile -t $(OPERATOR_IMAGE) .
+	@echo "built $(SERVER_IMAGE) and $(OPERATOR_IMAGE) with $(IMAGE_ENGINE)"
+
+image-test: venv ## Build both images here from nothing with podman and run them as their manifests do (archives in .images/)
+	$(PY) scripts/images/image_test.py --server-image $(SERVER_IMAGE) --operator-image $(OPERATOR_IMAGE)
+
+image-clean: ## Remove .images/ and image-test's private podman storage (.podman/)
+	@if [ -f $(PODMAN_WORK)/containers.conf ]; then \
+	  CONTAINERS_CONF=$(PODMAN_WORK)/containers.conf CONTAINERS_STORAGE_CONF=$(PODMAN_WORK)/storage.conf podman system reset --force; fi
+	rm -rf .images $(PODMAN_WORK)
 
 ##@ Maintenance
 
-.PHONY: docs reference
+.PHONY: docs reference contract
 docs: reference ## Regenerate generated documentation
 reference: venv ## Regenerate the SpeechRecognizer reference (docs/reference.md) from the CRD schema
+	$(PY) scripts/gen_reference.py
+contract: venv ## Write the SpeechRecognizer contract (operator spec/contract.py) into the CRDs and the server, then the reference
+	$(PY) scripts/gen_contract.py
 	$(PY) scripts/gen_reference.py
 
 .PHONY: constraints
@@ -101,7 +146,7 @@ constraints: venv ## Re-pin requirements/constraints.txt from the dev venv
 
 .PHONY: clean distclean
 clean: ## Remove caches and demo state (keeps the venv)
-	rm -rf .demo .pytest_cache .ruff_cache .mypy_cache build dist
+	rm -rf .demo .pytest_cache .ruff_cache .mypy_cache build dist $(CONSOLE_STATIC) $(CONSOLE_UI)/node_modules
 	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} +
 distclean: clean ## Also remove the venv
 	rm -rf $(VENV)

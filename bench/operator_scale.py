@@ -14,11 +14,12 @@ emulator. The drift sweep interval is set to 1 h so that only the reconciles are
 
 Where asrfleet's extra CPU went and what was done (py-spy and ablations, 2026-11-24; figures in
 docs/operator.md "Benchmark"): kopf's event cycle per owned-Deployment event (~2.3 ms/SR) ->
-the operator's own list + watch (watch.py); kopf's create/update/resume change detection
-(annotations built, diffed and patched per event, plus one more full cycle for the event of
-each status write) -> one generation-based event handler (sync.py); a kopf timer task per
-object -> one drift sweep (drift.py); kopf's Event poster -> the operator's own client
-(events.py). Was 2.06x at 100 SRs; now 1.05-1.41x at 100 and 1.14x at 200 on a loaded machine.
+the operator's own list + watch (controller/watch.py); kopf's create/update/resume change
+detection (annotations built, diffed and patched per event, plus one more full cycle for the
+event of each status write) -> one generation-based event handler (controller/changes.py); a
+kopf timer task per object -> one resync sweep (controller/sweep.py); kopf's Event poster ->
+the operator's own client (events.py). Was 2.06x at 100 SRs; now 1.05-1.41x at 100 and 1.14x
+at 200 on a loaded machine.
 """
 
 from __future__ import annotations

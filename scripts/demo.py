@@ -5,14 +5,19 @@ crds/ and examples/cpu-english.yaml with kubectl, shows what the operator reconc
 runs the inference server exactly as the rendered Deployment's container would (its command,
 args and env), transcribes ../shared/audio/jfk.flac (or espeak-ng speech) through the
 OpenAI-compatible API, streams it over the WebSocket (`asr-server stream`: a final per
-utterance) and prints the transcript, the finals and the metrics. Everything it started is
-stopped on exit, also on Ctrl-C; a failure names the step and exits 1.
+utterance) and prints the transcript, the finals and the metrics. Last it points the
+SpeechRecognizer at that local server (the `console.asrfleet.io/url` annotation: the emulator
+runs no pods) and starts the management console against the emulator, printing its URL and
+token; `--keep-running` keeps everything up until Ctrl-C so the console can be used. Everything
+it started is stopped on exit, also on Ctrl-C; a failure names the step and exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -43,6 +48,7 @@ MODEL_CACHE = REPO / ".cache" / "models"
 EXAMPLE = REPO / "examples" / "cpu-english.yaml"
 JFK = REPO.parent / "shared" / "audio" / "jfk.flac"
 ESPEAK_TEXT = "And so my fellow Americans, ask not what your country can do for you."
+URL_ANNOTATION = "console.asrfleet.io/url"
 CHILD_KINDS = ["deployment", "service", "horizontalpodautoscaler", "poddisruptionbudget"]
 
 
@@ -205,7 +211,9 @@ def print_metrics(base_url: str) -> None:
             print(f"    {name} {value:g}")
 
 
-def run(steps: Steps, children: Children, example_path: Path, state: Path) -> None:
+def run(
+    steps: Steps, children: Children, example_path: Path, state: Path, keep_running: bool = False
+) -> None:
     state.mkdir(parents=True, exist_ok=True)
     with steps.step("start a Kubernetes API emulator (kmock) on 127.0.0.1"):
         _, kubeconfig = start_emulator(children, state)
@@ -246,6 +254,53 @@ def run(steps: Steps, children: Children, example_path: Path, state: Path) -> No
             raise StepFailed("the stream gave no final")
     with steps.step("the metrics (GET /metrics)"):
         print_metrics(base_url)
+    with steps.step(f"point {ns}/{name} at the local server ({URL_ANNOTATION})"):
+        kubectl(kubeconfig, "annotate", "--overwrite", "-n", ns, "speechrecognizer", name,
+                f"{URL_ANNOTATION}={base_url}")  # fmt: skip
+        print(f"    kubectl annotate speechrecognizer {name} {URL_ANNOTATION}={base_url}")
+    with steps.step("start the management console (python -m asrfleet_operator.console)"):
+        console_url, token = start_console(children, kubeconfig, state)
+        print_console_fleet(console_url, token)
+        print(f"\n    console: {console_url}/\n    token:   {token}\n"
+              f"    (or open {console_url}/#token={token} to log in at once)")  # fmt: skip
+    if keep_running:
+        print("\ndemo: everything keeps running; press Ctrl-C to stop it", flush=True)
+        while True:
+            time.sleep(3600)
+
+
+def start_console(children: Children, kubeconfig: Path, state: Path) -> tuple[str, str]:
+    """`python -m asrfleet_operator.console` against the emulator, with a fresh token."""
+    port, token = free_port(), secrets.token_urlsafe(24)
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "ASRFLEET_CONSOLE_TOKEN": token,
+           "ASRFLEET_CONSOLE_ALLOW_URL_OVERRIDE": "true"}  # fmt: skip
+    argv = [sys.executable, "-m", "asrfleet_operator.console", "--host", "127.0.0.1",
+            "--port", str(port)]  # fmt: skip
+    child = children.start("console", argv, state / "console.log", env)
+    url = f"http://127.0.0.1:{port}"
+    wait_until(f"the console's {url}/healthz", lambda: http_get(f"{url}/healthz")[0] == 200,
+               60, alive=child)  # fmt: skip
+    print(f"    {' '.join(argv[1:])} (log {child.log})")
+    return url, token
+
+
+def print_console_fleet(url: str, token: str) -> None:
+    """The console's own view of the fleet (GET /api/fleet with the token), once the first
+    round has scraped the local server."""
+    rows: list[dict[str, Any]] = []
+
+    def scraped() -> bool:
+        status, body = http_get(f"{url}/api/fleet", headers={"Authorization": f"Bearer {token}"})
+        rows[:] = json.loads(body)["rows"] if status == 200 else []
+        return any((row.get("load") or {}).get("servers_scraped") for row in rows)
+
+    wait_until("the console to scrape the local server", scraped, 60)
+    for row in rows:
+        s, load = row["summary"], row["load"] or {}
+        queue, streams = load.get("queue_depth", 0), load.get("active_streams", 0)
+        print(f"    {s['namespace']}/{s['name']}: {s['phase']} ({s['reason']}),"
+              f" {s['ready_replicas']}/{s['desired_replicas']} ready, queue {queue:g},"
+              f" streams {streams:g} (scraped from the local server)")  # fmt: skip
 
 
 def _raise_interrupt(signum: int, frame: object) -> NoReturn:
@@ -256,12 +311,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--example", type=Path, default=EXAMPLE, help="SpeechRecognizer to apply")
     parser.add_argument("--state-dir", type=Path, default=STATE, help="logs and kubeconfig")
+    keep = "keep the emulator, operator, server and console up until Ctrl-C"
+    parser.add_argument("--keep-running", action="store_true", help=keep)
     args = parser.parse_args(argv)
     for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
         signal.signal(sig, _raise_interrupt)
     steps, children = Steps(), Children()
     try:
-        run(steps, children, args.example, args.state_dir)
+        run(steps, children, args.example, args.state_dir, args.keep_running)
     except KeyboardInterrupt:
         print(f"\ndemo: interrupted during {steps.current}; shutting down", flush=True)
         return 130

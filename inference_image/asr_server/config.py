@@ -1,7 +1,8 @@
 """Server settings: one dataclass, from `ASR_*` environment variables and CLI flags (flags win).
 
-This is the server's side of the operator <-> server contract in DESIGN.md: every variable the
-operator renders must be accepted here (a test checks both sides).
+This is the server's side of the SpeechRecognizer contract (docs/architecture.md): every
+variable the operator renders is checked against the same `contract.py` field the CRD schema
+and the operator's parse come from, so a value the API server admits is one the server accepts.
 """
 
 from __future__ import annotations
@@ -12,17 +13,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asr_server import contract
+
 DEVICES = ("auto", "cpu", "cuda")
-COMPUTE_TYPES = ("auto", "int8", "int8_float16", "int8_float32", "float16", "float32")
-OUTPUT_SCRIPTS = ("simplified", "traditional", "as-is")
+COMPUTE_TYPES = contract.COMPUTE_TYPES
+OUTPUT_SCRIPTS = contract.OUTPUT_SCRIPTS
 LOG_FORMATS = ("json", "text")
-ENGINES = ("faster-whisper", "fake")
-ENCODER_CONTEXTS = ("full", "trimmed")
+ENGINES = (*contract.ENGINES, "fake")
+"""The contract's engines, and `fake` for tests without a model (no SpeechRecognizer names it)."""
+ENCODER_CONTEXTS = contract.ENCODER_CONTEXTS
 """Encoder context: the padded 30 s window, or the audio plus a margin (engines/windows.py)."""
-CPU_LAYOUTS = ("auto", "single", "adaptive")
-ENDPOINT_SILENCE_MS = (100, 5000)
-"""Bounds of a stream's endpoint silence, server setting and start message alike: under
-0.1 s every short breath ends an utterance; over 5 s a final waits longer than it is worth."""
+CPU_LAYOUTS = contract.CPU_LAYOUTS
+ENDPOINT_SILENCE_MS = contract.ENDPOINT_SILENCE_MS
+"""Bounds of a stream's endpoint silence, server setting and start message alike."""
+CHECKS: dict[str, contract.Field] = {
+    **contract.SERVER_FIELDS,
+    "ASR_ENGINE": dataclasses.replace(contract.ENGINE, enum=ENGINES),
+}
+"""Variable -> the contract field its value must satisfy (the engine list has `fake` too)."""
 
 
 class ConfigError(ValueError):
@@ -107,40 +115,16 @@ class ServerConfig:
     """Silence (ms) that ends a stream's utterance; a start message's `endpointing_ms` wins."""
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            var, value = f.metadata["env"], getattr(self, f.name)
+            check = CHECKS.get(var)
+            what = None if check is None or value is None else check.violation(value)
+            if what is not None:
+                raise ConfigError(f"{var} {what}, got {value!r}")
         _check_choice("ASR_DEVICE", self.device, DEVICES)
-        _check_choice("ASR_COMPUTE_TYPE", self.compute_type, COMPUTE_TYPES)
-        _check_choice("ASR_OUTPUT_SCRIPT", self.output_script, OUTPUT_SCRIPTS)
         _check_choice("ASR_LOG_FORMAT", self.log_format, LOG_FORMATS)
-        _check_choice("ASR_ENGINE", self.engine, ENGINES)
-        _check_choice("ASR_ENCODER_CONTEXT", self.encoder_context, ENCODER_CONTEXTS)
-        _check_choice("ASR_CPU_LAYOUT", self.cpu_layout, CPU_LAYOUTS)
-        _check_choice("ASR_STREAM_ENCODER_CONTEXT", self.stream_encoder_context, ENCODER_CONTEXTS)
         if not self.model:
             raise ConfigError("ASR_MODEL must not be empty")
-        for name in ("port", "max_queue", "max_concurrency", "batch_max_size", "cache_entries"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{env_name(name)} must be >= 0, got {getattr(self, name)}")
-        for name in (
-            "max_audio_seconds",
-            "max_body_mb",
-            "request_timeout_s",
-            "stream_max_seconds",
-            "stream_idle_timeout_s",
-            "stream_partial_interval_ms",
-            "stream_max_utterance_s",
-        ):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{env_name(name)} must be > 0, got {getattr(self, name)}")
-        if self.stream_max_utterance_s > 30:
-            raise ConfigError("ASR_STREAM_MAX_UTTERANCE_S must be <= 30 (Whisper's window)")
-        low, high = ENDPOINT_SILENCE_MS
-        if not low <= self.stream_endpoint_silence_ms <= high:
-            raise ConfigError(
-                f"ASR_STREAM_ENDPOINT_SILENCE_MS must be {low}-{high} (ms), "
-                f"got {self.stream_endpoint_silence_ms}"
-            )
-        if self.max_streams < 0:
-            raise ConfigError(f"ASR_MAX_STREAMS must be >= 0, got {self.max_streams}")
         if not 0 < self.port < 65536:
             raise ConfigError(f"ASR_PORT must be a TCP port (1-65535), got {self.port}")
 
@@ -154,14 +138,6 @@ class ServerConfig:
                 values[f.name] = _parse(f.metadata["env"], raw, _PARSERS[f.name])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
-
-
-def env_name(field_name: str) -> str:
-    """The environment variable behind a field."""
-    for f in dataclasses.fields(ServerConfig):
-        if f.name == field_name:
-            return str(f.metadata["env"])
-    raise KeyError(field_name)
 
 
 def env_names() -> frozenset[str]:

@@ -17,9 +17,8 @@ from collections.abc import Sequence
 import kopf
 
 from asrfleet_operator import __version__
-from asrfleet_operator.handlers import register
+from asrfleet_operator.controller import Context, register
 from asrfleet_operator.kube import KubeClient
-from asrfleet_operator.reconcile import Context
 from asrfleet_operator.settings import Settings, SettingsError, env_table
 
 

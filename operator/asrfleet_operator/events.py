@@ -2,7 +2,7 @@
 
 One POST per Event, sent in the background so a reconcile never waits for it (as kopf's
 `kopf.event` does, but without kopf's poster queue and API wrappers: cheaper per Event, and it
-works outside kopf's handler context, e.g. from the drift loop). A failed post is logged and
+works outside kopf's handler context, e.g. from the resync sweep). A failed post is logged and
 dropped: an Event is a notice, never state.
 """
 

@@ -184,6 +184,13 @@ class KubeClient:
         path = resource.path(namespace, name)
         return await self.request("PATCH", path, body, "application/merge-patch+json")
 
+    async def patch_status(
+        self, resource: Resource, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> Any:
+        """Merge `status` into the object's status subresource (fields not named are kept)."""
+        path = resource.path(namespace, name) + "/status"
+        return await self.request("PATCH", path, {"status": status}, "application/merge-patch+json")
+
     async def delete(self, resource: Resource, namespace: str, name: str) -> bool:
         """True if deleted now, False if it was already gone."""
         try:

@@ -14,11 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from asrfleet_operator.spec.contract import PULL_POLICIES
+
 # Kubernetes minor versions the rendered manifests are validated against (kubernetes-validate)
 # and the Helm chart's `kubeVersion` claims (">=1.29.0-0 <1.34.0-0").
 SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = ("1.29", "1.30", "1.31", "1.32", "1.33")
 
-PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 LOG_FORMATS = ("json", "text")
 
 
@@ -86,37 +87,52 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Settings from `ASRFLEET_*` variables; unset or empty variables keep the default."""
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            name = f.metadata["env"]
-            raw = env.get(name)
-            if raw is None or raw.strip() == "":
-                continue
-            try:
-                values[f.name] = _PARSERS.get(f.name, str)(raw.strip())
-            except ValueError as exc:
-                raise SettingsError(f"{name}={raw!r} is not valid: {exc}") from None
-        return cls(**values)
+        return cls(**values_from_env(cls, env, _PARSERS, SettingsError))
 
     @property
     def clusterwide(self) -> bool:
         return not self.namespaces
 
 
-def env_table() -> list[tuple[str, str, str]]:
-    """(variable, default, description) per setting, for `--help` and the docs."""
-    docs = _field_docs()
+def values_from_env(
+    cls: type[Any],
+    env: Mapping[str, str],
+    parsers: Mapping[str, Callable[[str], Any]],
+    error: type[ValueError],
+) -> dict[str, Any]:
+    """The fields of the settings dataclass `cls` whose variable (metadata["env"]) is set and
+    not empty, parsed by `parsers` (default str); a value that does not parse raises `error`
+    naming the variable."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        name = f.metadata["env"]
+        raw = env.get(name)
+        if raw is None or raw.strip() == "":
+            continue
+        try:
+            values[f.name] = parsers.get(f.name, str)(raw.strip())
+        except ValueError as exc:
+            raise error(f"{name}={raw!r} is not valid: {exc}") from None
+    return values
+
+
+def env_table(cls: type[Any] | None = None) -> list[tuple[str, str, str]]:
+    """(variable, default, description) per setting of `cls` (default: Settings), for `--help`
+    and the docs. `cls` is a dataclass whose fields name their variable in metadata["env"]."""
+    cls = Settings if cls is None else cls
+    docs = field_docs(cls)
     rows = []
-    for f in dataclasses.fields(Settings):
+    for f in dataclasses.fields(cls):
         default = f.default
         shown = ",".join(default) if isinstance(default, tuple) else str(default)
         rows.append((f.metadata["env"], shown, docs.get(f.name, "")))
     return rows
 
 
-def _field_docs() -> dict[str, str]:
-    # Field docstrings are not kept at run time; read them from this file's source.
-    tree = ast.parse(inspect.getsource(Settings))
+def field_docs(cls: type[Any]) -> dict[str, str]:
+    """The docstring under each field of the dataclass `cls`, on one line."""
+    # Field docstrings are not kept at run time; read them from the class's source.
+    tree = ast.parse(inspect.getsource(cls))
     body = tree.body[0].body  # type: ignore[attr-defined]
     docs: dict[str, str] = {}
     for node, nxt in itertools.pairwise(body):
@@ -127,7 +143,7 @@ def _field_docs() -> dict[str, str]:
             and isinstance(nxt.value, ast.Constant)
             and isinstance(nxt.value.value, str)
         ):
-            docs[node.target.id] = nxt.value.value
+            docs[node.target.id] = " ".join(nxt.value.value.split())
     return docs
 
 

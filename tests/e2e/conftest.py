@@ -82,6 +82,7 @@ def operator_installed() -> Iterator[None]:
             "image": dict(zip(("repository", "tag"), server.rsplit(":", 1), strict=True))
         },
         "operator": {"resyncSeconds": 10},
+        "console": {"enabled": True},  # tests/e2e/test_console.py
     }
     values_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"{RELEASE}-values.yaml"
     values_file.write_text(yaml.safe_dump(values))

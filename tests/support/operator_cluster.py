@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from asrfleet_operator.reconcile import Context
+from asrfleet_operator.controller import Context
 
 from support.kube_emulator import EmulatorHandle
 

@@ -1,5 +1,6 @@
 """The Makefile: `make help` lists every documented target in its group, one version tags both
-images, and `make images` without docker says so and fails instead of half-working."""
+images, `make images` builds with docker or podman (with the flags podman needs), and without
+either says so and fails instead of half-working."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-REQUIRED = ["venv", "test", "lint", "demo", "bench", "images", "helm-lint", "install", "e2e",
-            "docs", "reference", "sync-crds", "constraints", "clean", "help"]  # fmt: skip
+REQUIRED = ["venv", "test", "lint", "demo", "bench", "images", "image-test", "image-clean",
+            "helm-lint", "install", "e2e", "docs", "reference", "contract", "sync-crds",
+            "constraints", "clean", "help"]  # fmt: skip
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 
@@ -32,23 +34,40 @@ def test_help_lists_every_target_grouped() -> None:
     listed = set(re.findall(r"^  ([a-z0-9-]+)\s+\S", text, flags=re.MULTILINE))
     assert set(REQUIRED) <= listed, f"missing from make help: {set(REQUIRED) - listed}"
     groups = re.findall(r"^(\S.*)$", text, flags=re.MULTILINE)
-    assert {"Setup", "Quality", "Run", "Kubernetes", "Maintenance"} <= set(groups)
+    assert {"Setup", "Quality", "Run", "Kubernetes", "Images", "Maintenance"} <= set(groups)
+
+
+def builds(*args: str) -> list[str]:
+    result = make("-n", "images", *args)
+    assert result.returncode == 0, result.stderr
+    return [line for line in result.stdout.splitlines() if " build " in line]
 
 
 def test_both_images_are_tagged_from_one_version() -> None:
-    result = make("-n", "images", "VERSION=9.8.7")
-    builds = [line for line in result.stdout.splitlines() if line.startswith("docker build")]
-    assert len(builds) == 2
-    assert all(line.split(" -t ")[1].split()[0].endswith(":9.8.7") for line in builds)
-    assert any("-f operator/Dockerfile" in b for b in builds)
-    assert any("-f inference_image/Dockerfile" in b for b in builds)
+    lines = builds("IMAGE_ENGINE=docker", "VERSION=9.8.7")
+    assert len(lines) == 2 and all(line.startswith("docker build") for line in lines)
+    assert all(line.split(" -t ")[1].split()[0].endswith(":9.8.7") for line in lines)
+    assert any("-f operator/Dockerfile" in b for b in lines)
+    assert any("-f inference_image/Dockerfile" in b for b in lines)
+    assert not any("--ignorefile" in b for b in lines)  # BuildKit finds it by itself
 
 
-def test_images_without_docker_fails_with_a_clear_message() -> None:
-    # /usr/bin and /bin hold make, sh and sed but no docker on these machines.
-    path = "/usr/bin:/bin"
-    if shutil.which("docker", path=path):
-        pytest.skip("docker is installed in /usr/bin here")
-    result = make("images", path=path)
+def test_podman_gets_the_ignore_file_and_docker_format() -> None:
+    lines = builds("IMAGE_ENGINE=podman", "BASE_IMAGE=localhost/base:1")
+    assert len(lines) == 2 and all(line.startswith("podman build") for line in lines)
+    for line in lines:
+        dockerfile = line.split(" -f ")[1].split()[0]
+        assert f"--ignorefile {dockerfile}.dockerignore" in line
+        assert "--format docker" in line  # OCI would drop HEALTHCHECK
+        assert "--build-arg BASE_IMAGE=localhost/base:1" in line
+
+
+def test_images_without_docker_or_podman_fails_with_a_clear_message(tmp_path: Path) -> None:
+    # A PATH with make and what the Makefile's $(shell) needs, but no container engine.
+    for tool in ("make", "sed"):
+        found = shutil.which(tool)
+        assert found is not None
+        (tmp_path / tool).symlink_to(found)
+    result = make("images", path=str(tmp_path))
     assert result.returncode != 0
-    assert "docker is not installed" in result.stderr
+    assert "neither docker (with a running daemon) nor podman" in result.stderr

@@ -62,3 +62,37 @@ app.kubernetes.io/component: operator
 {{- define "asrfleet.inferenceImage" -}}
 {{- printf "%s:%s" .Values.inference.image.repository (default .Chart.AppVersion .Values.inference.image.tag) }}
 {{- end }}
+
+{{/* The console: object names, pod labels, and the namespaces it shows. */}}
+{{- define "asrfleet.consoleName" -}}
+{{- printf "%s-console" (include "asrfleet.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "asrfleet.consoleSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "asrfleet.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: console
+{{- end }}
+
+{{- define "asrfleet.consoleLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "asrfleet.consoleSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: asrfleet
+{{- end }}
+
+{{/* Comma-separated; empty means every namespace (then the RBAC is cluster-wide). */}}
+{{- define "asrfleet.consoleNamespaces" -}}
+{{- if .Values.console.namespaces }}
+{{- join "," .Values.console.namespaces }}
+{{- else if eq .Values.rbac.scope "namespaced" }}
+{{- include "asrfleet.watchNamespaces" . }}
+{{- else }}
+{{- join "," .Values.watch.namespaces }}
+{{- end }}
+{{- end }}
+
+{{- define "asrfleet.consoleSecretName" -}}
+{{- default (include "asrfleet.consoleName" .) .Values.console.token.existingSecret }}
+{{- end }}

@@ -164,8 +164,8 @@ def speech_spans(
     """Stretches of audio (start, end samples) of at most `limit`, pauses included, each from
     the start of a speech region to the end of a later one. Where the speech goes on past the
     limit, the stretch ends at the widest pause in its second half (a sentence's end rather
-    than a comma's, so no sentence is cut in two; 10 of 12 menu options survived a cut at the
-    last pause that fitted, bench/longform.py), else at its widest pause."""
+    than a comma's: a cut at the last pause that fitted split the phone menu of
+    bench/longform.py mid-sentence and lost its last option), else at its widest pause."""
     spans: list[tuple[int, int]] = []
     first = 0
     while first < len(speech):

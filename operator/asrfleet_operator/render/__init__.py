@@ -22,14 +22,6 @@ class ChildKind:
     api_version: str
     plural: str
 
-    @property
-    def group(self) -> str:
-        return self.api_version.rpartition("/")[0]
-
-    @property
-    def version(self) -> str:
-        return self.api_version.rpartition("/")[2]
-
 
 DEPLOYMENT = ChildKind("Deployment", "apps/v1", "deployments")
 SERVICE = ChildKind("Service", "v1", "services")

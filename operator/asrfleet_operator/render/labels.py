@@ -11,6 +11,8 @@ KIND = "SpeechRecognizer"
 PLURAL = "speechrecognizers"
 COMPONENT = "inference"
 MANAGER = "asrfleet-operator"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+"""The label whose value MANAGER marks every child (the operator's Deployment watch selects it)."""
 HTTP_PORT = 8080
 CONFIG_CHECKSUM_ANNOTATION = f"{GROUP}/config-checksum"
 
@@ -28,7 +30,7 @@ def labels(name: str) -> dict[str, str]:
     return {
         **selector_labels(name),
         "app.kubernetes.io/component": COMPONENT,
-        "app.kubernetes.io/managed-by": MANAGER,
+        MANAGED_BY: MANAGER,
         "app.kubernetes.io/part-of": "asrfleet",
     }
 

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import kopf
 import pytest
-from asrfleet_operator.handlers import register
+from asrfleet_operator.controller import Context, register
 from asrfleet_operator.kube import KubeClient
-from asrfleet_operator.reconcile import Context
 from asrfleet_operator.settings import Settings
 from support.kube_emulator import SERVICE_MONITOR_CRD, running_emulator
 from support.operator_cluster import CRD_PATH, RESYNC_SECONDS, Cluster

@@ -163,6 +163,21 @@ async def test_install_with_every_option(install: Install) -> None:
                    "kube_deployment_status_replicas"):  # fmt: skip
         assert metric in queries
 
+    console = installed.one("Deployment", "asrfleet-console", NAMESPACE)
+    assert console["spec"]["replicas"] == 2
+    console_env = container_env(console)
+    assert console_env["ASRFLEET_CONSOLE_READ_ONLY"] == "true"
+    assert console_env["ASRFLEET_CONSOLE_NAMESPACES"] == "speech,speech-staging"
+    assert console_env["ASRFLEET_CONSOLE_SCRAPE_TIMEOUT_SECONDS"] == "3"
+    assert (
+        console_env["ASRFLEET_CONSOLE_PROMETHEUS_URL"]
+        == "http://prometheus-operated.monitoring:9090"
+    )
+    assert installed.one("Service", "asrfleet-console", NAMESPACE)["spec"]["type"] == "NodePort"
+    for namespace in watched:  # the console's read-only Role in each namespace the operator has
+        rules = installed.one("Role", "asrfleet-console", namespace)["rules"]
+        assert not any("patch" in rule["verbs"] for rule in rules)
+
     adapter = installed.one("ConfigMap", "asrfleet-adapter-rules", NAMESPACE)
     rule = yaml.safe_load(adapter["data"]["rules.yaml"])["rules"][0]
     assert rule["name"]["as"] == "asr_inflight_requests"

@@ -1,6 +1,6 @@
 """`make demo` end to end (~20 s): emulator, operator, kubectl apply, the server run from the
-rendered Deployment, jfk.flac transcribed and streamed; and a failing step named with exit
-code 1."""
+rendered Deployment, jfk.flac transcribed and streamed, the console started against them; and a
+failing step named with exit code 1."""
 
 from __future__ import annotations
 
@@ -39,8 +39,12 @@ def test_demo_transcribes_jfk_and_exits_0(tmp_path: Path, jfk_clip: Clip) -> Non
     streamed = re.findall(r"stream: \[[ \d.]+-[ \d.]+\] (.+)", out)
     assert len(streamed) >= 2, "a final per utterance from the WebSocket step"
     assert word_error_rate(jfk_clip.transcript, " ".join(streamed)) <= 0.15
+    assert "annotate speechrecognizer english console.asrfleet.io/url=http://127.0.0.1:" in out
+    assert re.search(r"default/english: Pending \(WaitingForPods\), 0/2 ready, queue 0", out)
+    assert re.search(r"console: http://127\.0\.0\.1:\d+/\n    token:   \S{20,}", out)
+    assert "stopping console" in out
     assert "demo: done" in out
-    for log in ("emulator.log", "operator.log", "server.log"):
+    for log in ("emulator.log", "operator.log", "server.log", "console.log"):
         assert (tmp_path / "state" / log).exists()
 
 

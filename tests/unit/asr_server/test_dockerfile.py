@@ -87,9 +87,22 @@ def test_installs_the_models_extra_with_the_ci_pins(
     dockerfile: list[Instruction], repo_root: Path
 ) -> None:
     runs = " ".join(rest for kw, rest in dockerfile if kw == "RUN")
-    assert "-c requirements/constraints.txt './inference_image[models]'" in runs
+    # The dependencies get their own layer: the build lists them from pyproject.toml (run that
+    # command here), installs them with the CI pins, then the package without deps.
+    listing = next(part for part in runs.split("&&") if "tomllib" in part)
+    command, _, target = listing.partition(">")
+    argv = shlex.split(command)
+    assert argv[0] == "python3" and target.strip() == "/tmp/requirements.txt"
+    listed = subprocess.run(
+        [sys.executable, *argv[1:]], cwd=repo_root, capture_output=True, text=True, check=True
+    ).stdout.split()
     project = tomllib.loads((repo_root / "inference_image" / "pyproject.toml").read_text())
-    assert "models" in project["project"]["optional-dependencies"]
+    deps = (
+        project["project"]["dependencies"] + project["project"]["optional-dependencies"]["models"]
+    )
+    assert listed == [d.replace(" ", "") for d in deps] and listed
+    assert "-c requirements/constraints.txt -r /tmp/requirements.txt" in runs
+    assert "--no-deps ./inference_image" in runs and "pip check" in runs
     assert project["project"]["scripts"]["asr-server"] == "asr_server.__main__:main"
 
 

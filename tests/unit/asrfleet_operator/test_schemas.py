@@ -23,7 +23,7 @@ EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
 SPECS: dict[str, dict[str, Any]] = {
     "cpu": {"model": {"name": "whisper-tiny.en"}},
     "everything": {
-        "model": {"uri": "hf://Systran/faster-whisper-large-v3", "language": "zh"},
+        "model": {"uri": "https://models.example/faster-whisper-large-v3.tar.gz", "language": "zh"},
         "gpu": {"count": 1, "resourceName": "nvidia.com/mig-1g.10gb", "product": "A100"},
         "autoscaling": {
             "minReplicas": 1,

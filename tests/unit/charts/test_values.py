@@ -70,6 +70,11 @@ def test_schema_accepts_the_default_values() -> None:
         (["watch", "namespaces"], "default"),
         (["metrics", "serviceMonitor", "interval"], "often"),
         (["notAValue"], True),
+        (["console", "enabled"], "yes"),
+        (["console", "namespaces"], ["Not_A_Namespace"]),
+        (["console", "service", "type"], "Ingress"),
+        (["console", "scrapeSeconds"], 0),
+        (["console", "prometheusUrl"], "prometheus:9090"),
     ],
 )
 def test_schema_refuses_a_wrong_value(path: list[str], wrong: Any) -> None:

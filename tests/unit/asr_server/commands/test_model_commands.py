@@ -1,4 +1,5 @@
-"""`asr-server models` and `fetch-model` as a user runs them: output and exit codes."""
+"""`asr-server models` and `transcribe` as a user runs them: output and exit codes
+(`fetch-model`: test_fetch_model.py)."""
 
 from __future__ import annotations
 
@@ -29,37 +30,6 @@ def test_models_table(capsys: pytest.CaptureFixture[str]) -> None:
 def test_models_prepare_rejects_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "--prepare", "whisper-huge"]) == 2
     assert "not in the catalogue" in capsys.readouterr().err
-
-
-def test_fetch_model_copies_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    source = tmp_path / "src"
-    source.mkdir()
-    (source / "model.bin").write_bytes(b"m")
-    assert main(["fetch-model", source.as_uri(), str(tmp_path / "dest")]) == 0
-    assert (tmp_path / "dest" / "model.bin").read_bytes() == b"m"
-    assert "model ready at" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    ("uri", "code", "message"),
-    [
-        ("s3://bucket/key", 2, "not supported in this build"),
-        ("file:///nonexistent/model", 3, "does not exist"),
-    ],
-)
-def test_fetch_model_errors_are_one_line(
-    uri: str, code: int, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["fetch-model", uri, str(tmp_path / "dest")]) == code
-    err = capsys.readouterr().err
-    assert err.startswith("asr-server fetch-model: ") and message in err
-    assert err.count("\n") == 1
-
-
-def test_fetch_model_hash_mismatch_exits_4(tmp_path: Path) -> None:
-    archive = tmp_path / "model.bin"
-    archive.write_bytes(b"model")
-    assert main(["fetch-model", archive.as_uri(), str(tmp_path / "d"), "--sha256", "0" * 64]) == 4
 
 
 def test_transcribe_missing_file_exits_2_before_loading(

@@ -149,10 +149,14 @@ def test_termination_grace_covers_the_drain() -> None:
 
 
 def test_uri_model_is_fetched_by_an_init_container() -> None:
-    spec = {"model": {"uri": "s3://bucket/whisper-large"}}
+    spec = {"model": {"uri": "https://models.example/whisper-large"}}
     [init] = pod(spec)["initContainers"]
     assert init["command"] == ["asr-server"]
-    assert init["args"] == ["fetch-model", "s3://bucket/whisper-large", "/models/whisper-large"]
+    assert init["args"] == [
+        "fetch-model",
+        "https://models.example/whisper-large",
+        "/models/whisper-large",
+    ]
     assert init["image"] == container(spec)["image"]
     assert env(spec)["ASR_MODEL"] == "/models/whisper-large"
 

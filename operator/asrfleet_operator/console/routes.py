@@ -1,0 +1,174 @@
+"""The console's HTTP routes: thin handlers over cluster.py, fleet.py, actions.py, proxy.py."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from asrfleet_operator import __version__
+from asrfleet_operator.console import actions, proxy, views
+from asrfleet_operator.console.auth import clear_session, set_session
+from asrfleet_operator.console.cluster import DEPLOYMENTS, HPAS, pod_selector
+from asrfleet_operator.console.errors import BadRequest, Forbidden, Unauthorized, UpstreamTimeout
+from asrfleet_operator.console.fleet import base_url
+from asrfleet_operator.console.keys import CLUSTER, CREDENTIALS, FLEET, HTTP, SETTINGS
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+"""The built front end (`make console-ui`); git-ignored, packaged with the console."""
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/api/login", login)
+    app.router.add_post("/api/logout", logout)
+    app.router.add_get("/api/session", session)
+    app.router.add_get("/api/fleet", fleet)
+    app.router.add_get("/api/recognizers/{namespace}/{name}", recognizer)
+    app.router.add_post("/api/recognizers/{namespace}/{name}/scale", scale)
+    app.router.add_post("/api/recognizers/{namespace}/{name}/suspend", suspend)
+    app.router.add_post("/api/recognizers/{namespace}/{name}/transcribe", transcribe)
+    app.router.add_get("/api/recognizers/{namespace}/{name}/stream", stream)
+    if STATIC_DIR.is_dir():
+        app.router.add_static("/static/", STATIC_DIR, append_version=False)
+
+
+def _json(value: Any, status: int = 200) -> web.Response:
+    return web.json_response(
+        dataclasses.asdict(value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type)
+        else value,
+        status=status,
+    )
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    page = STATIC_DIR / "index.html"
+    if not page.is_file():
+        return web.Response(
+            status=503, text="the console's front end is not built: run `make console-ui`\n"
+        )
+    return web.FileResponse(page, headers={"Cache-Control": "no-cache"})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise BadRequest("the body must be a JSON object", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object", code="invalid_json")
+    return body
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await _json_body(request)
+    token = body.get("token")
+    credentials = request.app[CREDENTIALS]
+    if not isinstance(token, str) or not credentials.token_matches(token.strip()):
+        raise Unauthorized("that is not the console's token", code="bad_token")
+    response = web.json_response({"status": "ok"})
+    set_session(response, credentials, request.app[SETTINGS].secure_cookie)
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    response = web.json_response({"status": "ok"})
+    clear_session(response)
+    return response
+
+
+async def session(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    return web.json_response(
+        {
+            "version": __version__,
+            "read_only": settings.read_only,
+            "namespaces": list(settings.namespaces),
+            "csrf_token": request.app[CREDENTIALS].csrf,
+            "scrape_seconds": settings.scrape_seconds,
+        }
+    )
+
+
+async def fleet(request: web.Request) -> web.Response:
+    try:
+        snapshot = await request.app[FLEET].latest()
+    except TimeoutError:
+        raise UpstreamTimeout("the first listing of the fleet has not finished yet") from None
+    return _json(snapshot)
+
+
+async def recognizer(request: web.Request) -> web.Response:
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    cluster = request.app[CLUSTER]
+    found = await cluster.recognizer(namespace, name)
+    deployment = await cluster.get(DEPLOYMENTS, namespace, name)
+    hpa = await cluster.get(HPAS, namespace, name)
+    pods = views.pods_of(
+        await cluster.pods(namespace, pod_selector(deployment, name)),
+        pod_selector(deployment, name),
+    )
+    involved = {("SpeechRecognizer", name), ("Deployment", name), ("HorizontalPodAutoscaler", name)}
+    involved |= {("Pod", pod.name) for pod in pods}
+    history = request.app[FLEET].histories.get((namespace, name))
+    return _json(
+        {
+            "summary": dataclasses.asdict(views.summarize(found, hpa)),
+            "conditions": [dataclasses.asdict(c) for c in views.conditions(found)],
+            "events": [
+                dataclasses.asdict(e)
+                for e in views.events_about(await cluster.events(namespace), involved)
+            ],
+            "pods": [dataclasses.asdict(p) for p in pods],
+            "annotations": views.shown_annotations(found),
+            "spec_yaml": views.spec_yaml(found),
+            "history": [dataclasses.asdict(p) for p in history.points] if history else [],
+        }
+    )
+
+
+def _writable(request: web.Request) -> None:
+    if request.app[SETTINGS].read_only:
+        raise Forbidden("the console runs read-only: no scale or suspend", code="read_only")
+
+
+async def scale(request: web.Request) -> web.Response:
+    _writable(request)
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    cluster = request.app[CLUSTER]
+    patch = actions.scale_patch(
+        await cluster.recognizer(namespace, name), await _json_body(request)
+    )
+    return _json(views.summarize(await cluster.patch_recognizer(namespace, name, patch)))
+
+
+async def suspend(request: web.Request) -> web.Response:
+    _writable(request)
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    patch = actions.suspend_patch(await _json_body(request))
+    return _json(
+        views.summarize(await request.app[CLUSTER].patch_recognizer(namespace, name, patch))
+    )
+
+
+async def transcribe(request: web.Request) -> web.Response:
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    settings = request.app[SETTINGS]
+    chosen = proxy.options(request.query)
+    target = base_url(await request.app[CLUSTER].recognizer(namespace, name), settings)
+    audio = await proxy.read_audio(request, int(settings.max_upload_mb * 1_000_000))
+    return _json(await proxy.transcribe(request.app[HTTP], target, audio, chosen))
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    target = base_url(await request.app[CLUSTER].recognizer(namespace, name), request.app[SETTINGS])
+    return await proxy.relay_stream(request, request.app[HTTP], target)

@@ -1,0 +1,241 @@
+"""The SpeechRecognizer contract: every allowed value, bound, pattern and default that the CRD
+schema, the operator's spec parse and the inference server's settings must agree on.
+
+This module is the one source (docs/architecture.md, "The SpeechRecognizer contract"). `make
+contract` (scripts/gen_contract.py) writes each `Field`'s constraints into the CRD schema
+(crds/ and the chart's copy) and copies this module into the server package as
+`asr_server/contract.py`; a test fails when either is stale, and the contract test checks every
+field end to end (CRD admission, operator parse and render, server config, `fetch-model`).
+Plain data and the standard library only: two packages that ship in different images import it.
+
+To admit a value (a model, a URI scheme, a compute type), add it here and run `make contract`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class Field:
+    """The constraints of one spec field, in the CRD schema's OpenAPI terms."""
+
+    path: str
+    """Dotted path from the object's root, e.g. `spec.model.computeType`; `[]` marks the items
+    of a list (`spec.image.pullSecrets[]`)."""
+    enum: tuple[str, ...] = ()
+    minimum: int | float | None = None
+    exclusive_minimum: bool = False
+    maximum: int | float | None = None
+    pattern: str | None = None
+    max_length: int | None = None
+    default: Scalar | None = None
+    """What the API server fills in when the field is unset (and the operator's parse too)."""
+    env: str | None = None
+    """The inference server's variable this field is rendered as, value unchanged."""
+    description: str | None = None
+    """Set only where the CRD's description lists contract values, so it is written from them."""
+
+    @cached_property
+    def key(self) -> str:
+        """The field's name in its parent object."""
+        return self.path.rsplit(".", 1)[-1].removesuffix("[]")
+
+    @cached_property
+    def _regex(self) -> re.Pattern[str] | None:
+        return None if self.pattern is None else re.compile(self.pattern)
+
+    def bounds(self) -> str:
+        """The allowed range, as in `must be 100-5000`, `> 0`, `>= 0`, `> 0 and <= 30`."""
+        low, high = self.minimum, self.maximum
+        if low is not None and high is not None and not self.exclusive_minimum:
+            return f"{low}-{high}"
+        parts = []
+        if low is not None:
+            parts.append(f"{'>' if self.exclusive_minimum else '>='} {low}")
+        if high is not None:
+            parts.append(f"<= {high}")
+        return " and ".join(parts)
+
+    def violation(self, value: Scalar) -> str | None:
+        """What is wrong with a value of the right type (`must be ...`), or None if allowed."""
+        if self.enum and value not in self.enum:
+            return f"must be one of {', '.join(self.enum)}"
+        if isinstance(value, str):
+            if self.max_length is not None and len(value) > self.max_length:
+                return f"must be at most {self.max_length} characters"
+            if self._regex is not None and not self._regex.search(value):
+                return f"must match {self.pattern}"
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            low, high = self.minimum, self.maximum
+            too_low = low is not None and (value <= low if self.exclusive_minimum else value < low)
+            if too_low or (high is not None and value > high):
+                return f"must be {self.bounds()}"
+        return None
+
+
+# --- allowed values -------------------------------------------------------------------------
+
+MODELS = ("whisper-tiny.en", "whisper-base")
+"""The inference server's model catalogue (asr_server/models.py); other models come by uri."""
+ENGLISH_ONLY_MODELS = ("whisper-tiny.en",)
+ENGINES = ("faster-whisper",)
+COMPUTE_TYPES = ("auto", "int8", "int8_float16", "int8_float32", "float16", "float32")
+"""CTranslate2 compute types; auto is int8 on CPU and float16 on GPU."""
+GPU_ONLY_COMPUTE_TYPES = ("float16", "int8_float16")
+CPU_ONLY_COMPUTE_TYPES: tuple[str, ...] = ()
+OUTPUT_SCRIPTS = ("simplified", "traditional", "as-is")
+ENCODER_CONTEXTS = ("full", "trimmed")
+"""The padded 30 s window, or the audio plus a margin (much cheaper on CPU)."""
+CPU_LAYOUTS = ("auto", "single", "adaptive")
+MODEL_URI_FORMS = {
+    "file": "file://PATH",
+    "http": "http://URL",
+    "https": "https://URL",
+    "pvc": "pvc://CLAIM/PATH",
+    "hf": "hf://ORG/REPO[@REVISION][/SUBDIR]",
+    "s3": "s3://BUCKET/PREFIX",
+}
+"""URI scheme -> the form of a `spec.model.uri`: exactly the schemes `asr-server fetch-model`
+implements (a scheme the CRD admitted but fetch-model refused would fail every pod's init)."""
+URI_SCHEMES = tuple(MODEL_URI_FORMS)
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+ROLLOUT_STRATEGIES = ("RollingUpdate", "Recreate")
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
+STREAM_MAX_UTTERANCE_SECONDS = 30
+"""Whisper's window: a longer utterance could not be decoded in one piece."""
+ENDPOINT_SILENCE_MS = (100, 5000)
+"""Bounds of a stream's endpoint silence, server setting and start message alike: under 0.1 s
+every short breath ends an utterance; over 5 s a final waits longer than it is worth."""
+
+DNS1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+RESOURCE_NAME = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
+MAX_NAME_LENGTH = 52
+"""metadata.name (a DNS-1035 label) names every child; this leaves room for pod-name suffixes."""
+
+
+def _uri_forms() -> str:
+    forms = list(MODEL_URI_FORMS.values())
+    return ", ".join(forms[:-1]) + f" or {forms[-1]}" if len(forms) > 1 else forms[0]
+
+
+# --- the fields -----------------------------------------------------------------------------
+
+MODEL_NAME = Field("spec.model.name", enum=MODELS)
+MODEL_URI = Field(
+    "spec.model.uri",
+    pattern=f"^({'|'.join(URI_SCHEMES)})://.+",
+    max_length=2048,
+    description=f"Where to fetch a CTranslate2 Whisper model directory from: {_uri_forms()}.",
+)
+ENGINE = Field("spec.model.engine", enum=ENGINES, default="faster-whisper", env="ASR_ENGINE")
+COMPUTE_TYPE = Field(
+    "spec.model.computeType", enum=COMPUTE_TYPES, default="auto", env="ASR_COMPUTE_TYPE"
+)
+LANGUAGE = Field("spec.model.language", pattern=r"^[a-z]{2,3}$", env="ASR_LANGUAGE")
+OUTPUT_SCRIPT = Field(
+    "spec.model.outputScript", enum=OUTPUT_SCRIPTS, default="simplified", env="ASR_OUTPUT_SCRIPT"
+)
+
+REPLICAS = Field("spec.replicas", minimum=0, maximum=1000)
+MIN_REPLICAS = Field("spec.autoscaling.minReplicas", minimum=1, default=1)
+MAX_REPLICAS = Field("spec.autoscaling.maxReplicas", minimum=1, maximum=1000)
+TARGET_INFLIGHT_REQUESTS = Field("spec.autoscaling.targetInflightRequests", minimum=1)
+TARGET_CPU_UTILIZATION = Field(
+    "spec.autoscaling.targetCPUUtilizationPercentage", minimum=1, maximum=1000
+)
+ROLLOUT_STRATEGY = Field("spec.rollout.strategy", enum=ROLLOUT_STRATEGIES)
+SUSPEND = Field("spec.suspend", default=False)
+
+GPU_COUNT = Field("spec.gpu.count", minimum=0, maximum=16, default=0)
+GPU_RESOURCE_NAME = Field("spec.gpu.resourceName", pattern=RESOURCE_NAME, default="nvidia.com/gpu")
+GPU_PRODUCT = Field("spec.gpu.product", max_length=63)
+RUNTIME_CLASS_NAME = Field("spec.runtimeClassName", pattern=DNS1123_SUBDOMAIN)
+PRIORITY_CLASS_NAME = Field("spec.priorityClassName", pattern=DNS1123_SUBDOMAIN)
+PULL_POLICY = Field("spec.image.pullPolicy", enum=PULL_POLICIES)
+PULL_SECRET = Field("spec.image.pullSecrets[]", pattern=DNS1123_SUBDOMAIN)
+
+SERVICE_TYPE = Field("spec.service.type", enum=SERVICE_TYPES, default="ClusterIP")
+SERVICE_PORT = Field("spec.service.port", minimum=1, maximum=65535, default=80)
+SERVICE_MONITOR_ENABLED = Field("spec.monitoring.serviceMonitor.enabled", default=False)
+SERVICE_MONITOR_INTERVAL = Field(
+    "spec.monitoring.serviceMonitor.interval", pattern=r"^[0-9]+(ms|s|m|h)$", default="30s"
+)
+
+MAX_CONCURRENT_REQUESTS = Field(
+    "spec.server.maxConcurrentRequests", minimum=0, env="ASR_MAX_CONCURRENCY"
+)
+MAX_QUEUE = Field("spec.server.maxQueue", minimum=0, env="ASR_MAX_QUEUE")
+MAX_AUDIO_SECONDS = Field(
+    "spec.server.maxAudioSeconds", minimum=0, exclusive_minimum=True, env="ASR_MAX_AUDIO_SECONDS"
+)
+MAX_BODY_MEGABYTES = Field(
+    "spec.server.maxBodyMegabytes", minimum=0, exclusive_minimum=True, env="ASR_MAX_BODY_MB"
+)
+REQUEST_TIMEOUT_SECONDS = Field(
+    "spec.server.requestTimeoutSeconds",
+    minimum=0,
+    exclusive_minimum=True,
+    env="ASR_REQUEST_TIMEOUT_S",
+)
+MAX_BATCH_SIZE = Field("spec.server.batching.maxBatchSize", minimum=0, env="ASR_BATCH_MAX_SIZE")
+MAX_WAIT_MILLISECONDS = Field(
+    "spec.server.batching.maxWaitMilliseconds", minimum=0, env="ASR_BATCH_MAX_WAIT_MS"
+)
+ENCODER_CONTEXT = Field(
+    "spec.server.batching.encoderContext", enum=ENCODER_CONTEXTS, env="ASR_ENCODER_CONTEXT"
+)
+CPU_LAYOUT = Field("spec.server.cpuLayout", enum=CPU_LAYOUTS, env="ASR_CPU_LAYOUT")
+CACHE_ENTRIES = Field("spec.server.cacheEntries", minimum=0, env="ASR_CACHE_ENTRIES")
+API_KEY_SECRET_NAME = Field("spec.server.apiKeySecretRef.name", pattern=DNS1123_SUBDOMAIN)
+API_KEY_SECRET_KEY = Field("spec.server.apiKeySecretRef.key", pattern=SECRET_KEY)
+
+MAX_STREAMS = Field("spec.server.streaming.maxStreams", minimum=0, env="ASR_MAX_STREAMS")
+MAX_STREAM_SECONDS = Field(
+    "spec.server.streaming.maxStreamSeconds",
+    minimum=0,
+    exclusive_minimum=True,
+    env="ASR_STREAM_MAX_SECONDS",
+)
+IDLE_TIMEOUT_SECONDS = Field(
+    "spec.server.streaming.idleTimeoutSeconds",
+    minimum=0,
+    exclusive_minimum=True,
+    env="ASR_STREAM_IDLE_TIMEOUT_S",
+)
+PARTIAL_INTERVAL_MILLISECONDS = Field(
+    "spec.server.streaming.partialIntervalMilliseconds",
+    minimum=0,
+    exclusive_minimum=True,
+    env="ASR_STREAM_PARTIAL_INTERVAL_MS",
+)
+MAX_UTTERANCE_SECONDS = Field(
+    "spec.server.streaming.maxUtteranceSeconds",
+    minimum=0,
+    exclusive_minimum=True,
+    maximum=STREAM_MAX_UTTERANCE_SECONDS,
+    env="ASR_STREAM_MAX_UTTERANCE_S",
+)
+ENDPOINT_SILENCE_MILLISECONDS = Field(
+    "spec.server.streaming.endpointSilenceMilliseconds",
+    minimum=ENDPOINT_SILENCE_MS[0],
+    maximum=ENDPOINT_SILENCE_MS[1],
+    env="ASR_STREAM_ENDPOINT_SILENCE_MS",
+)
+STREAM_ENCODER_CONTEXT = Field(
+    "spec.server.streaming.encoderContext", enum=ENCODER_CONTEXTS, env="ASR_STREAM_ENCODER_CONTEXT"
+)
+
+FIELDS: tuple[Field, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Field))
+"""Every field above, in order: the CRD schema holds no enum, bound, pattern or default else."""
+SERVER_FIELDS: dict[str, Field] = {f.env: f for f in FIELDS if f.env}
+"""Server variable -> the field it comes from: the server checks its settings against these."""

@@ -1,0 +1,376 @@
+"""The smoke tests of `make image-test`: each image run with podman exactly as its Kubernetes
+manifest runs it (see podman_run.py), driven from this machine over real sockets.
+
+The chain is the one a cluster would run: the chart's operator Deployment runs the operator
+image against a Kubernetes API (kmock's emulator, as `make demo` uses); the Deployment that
+operator renders for examples/cpu-english.yaml runs the server image, which transcribes and
+streams jfk.flac and drains on SIGTERM; a Mandarin SpeechRecognizer's Deployment runs
+whisper-base from the image's bundled models.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import wave
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import opencc
+import yaml
+from demo import CHILD_KINDS, apply, start_emulator, stream, transcribe, wait_for_deployment
+from demo_support import (
+    Child,
+    Children,
+    StepFailed,
+    http_get,
+    kubectl_json,
+    parse_metrics,
+    wait_until,
+)
+from faster_whisper import decode_audio
+from podman_cli import Podman
+from podman_run import PodmanRun, podman_run
+from support.text import char_error_rate, word_error_rate
+
+# slirp4netns gives each container its own network namespace, as a pod has, without a
+# bridge shared with any other podman on the machine; 10.0.2.2 is the host's loopback there.
+POD_NETWORK = "slirp4netns"
+OPERATOR_NETWORK = "slirp4netns:allow_host_loopback=true"
+HOST_FROM_CONTAINER = "10.0.2.2"
+CONTAINER_KUBECONFIG = "/etc/asrfleet/kubeconfig"
+RELEASE, OPERATOR_NAMESPACE, OPERATOR_CONTAINER = "asrfleet", "asrfleet-system", "operator"
+SERVER_CONTAINER = "asr-server"
+READY_TIMEOUT_S = 300  # a model load on a loaded 2-core machine
+MAX_WER, MAX_STREAM_WER, MAX_CER = 0.15, 0.25, 0.2
+# The Mandarin fleet of examples/gpu-mandarin.yaml, on CPU (there is no GPU here).
+MANDARIN = {
+    "apiVersion": "asrfleet.io/v1alpha1",
+    "kind": "SpeechRecognizer",
+    "metadata": {"name": "mandarin", "namespace": "default"},
+    "spec": {"model": {"name": "whisper-base", "language": "zh", "outputScript": "simplified"}},
+}
+FINAL_LINE = re.compile(r"^\[[ \d.]+-[ \d.]+\]\s*")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A clip of ../shared/audio and its reference transcript."""
+
+    path: Path
+    transcript: str
+
+
+def reference(audio_dir: Path, name: str) -> Reference:
+    table = audio_dir / "transcripts.tsv"
+    if table.exists():
+        with table.open(encoding="utf-8") as fh:
+            for row in csv.DictReader(fh, delimiter="\t"):
+                if row["file"] == name and (audio_dir / name).exists():
+                    return Reference(audio_dir / name, row["transcript"])
+    raise StepFailed(f"{audio_dir / name} or its line in {table} is missing")
+
+
+@dataclass
+class Container:
+    """A container started in the foreground of a `podman run` child process (whose exit code
+    is the container's)."""
+
+    name: str
+    run: PodmanRun
+    child: Child
+    podman: Podman
+    host_ports: dict[int, int] = field(default_factory=dict)
+
+    def url(self, probe: str) -> str:
+        """http://127.0.0.1:<published port><path> of the named httpGet probe."""
+        found = self.run.probes.get(probe)
+        if found is None:
+            raise StepFailed(f"{self.name}: the pod spec has no httpGet {probe} probe")
+        return f"{self.base_url(found.port)}{found.path}"
+
+    def base_url(self, container_port: int) -> str:
+        return f"http://127.0.0.1:{self.host_ports[container_port]}"
+
+    def stop(self) -> int:
+        """SIGTERM, as the kubelet sends it; the exit code, within the grace period."""
+        self.podman.kill(self.name, "TERM")
+        try:
+            return self.child.process.wait(self.run.grace_seconds)
+        except subprocess.TimeoutExpired as exc:
+            raise StepFailed(f"{self.name} did not exit within its grace period") from exc
+
+
+@dataclass
+class Containers:
+    """Every container started, removed at the end whatever happened."""
+
+    podman: Podman
+    children: Children
+    logs: Path
+    started: list[str] = field(default_factory=list)
+
+    def start(self, run: PodmanRun, name: str, *extra: str) -> Container:
+        self.started.append(name)
+        self.podman.remove(name)  # a leftover of an interrupted run
+        argv = run.argv("--name", name, "--pull=never", *extra)
+        log = self.logs / f"{name}.log"
+        child = self.children.start(f"container {name}", argv, log, self.podman.env)
+        container = Container(name, run, child, self.podman)
+
+        def published() -> bool:
+            for port in run.ports.values():
+                host_port = self.podman.host_port(name, port)
+                if host_port is None:
+                    return False
+                container.host_ports[port] = host_port
+            return True
+
+        wait_until(f"{name} to start and publish its ports", published, 60, alive=child)
+        return container
+
+    def remove_all(self) -> None:
+        for name in reversed(self.started):
+            self.podman.remove(name)
+
+
+def check_confined(container: Container, writable: list[str]) -> None:
+    """Its user is the rendered non-root one, its root filesystem cannot be written, the
+    rendered volumes can."""
+    probe = (
+        "import os, sys, tempfile\n"
+        "print(os.getuid(), os.getgid())\n"
+        "try:\n    open('/image-test-probe', 'w')\nexcept OSError as exc:\n    print(exc.errno)\n"
+        "else:\n    print('writable')\n"
+        "for path in sys.argv[1:]:\n    tempfile.mkstemp(dir=path)\n"
+    )
+    done = container.podman.exec(container.name, "python3", "-c", probe, *writable)
+    if done.returncode != 0:
+        raise StepFailed(f"{container.name}: a rendered volume is not writable: {done.stderr}")
+    ids, root = done.stdout.split("\n")[:2]
+    user = container.run.options[container.run.options.index("--user") + 1]
+    if ids.replace(" ", ":") != user:
+        raise StepFailed(f"{container.name} runs as {ids}, the pod spec says {user}")
+    if root.strip() != "30":  # EROFS
+        raise StepFailed(f"{container.name}: writing / did not fail read-only ({root})")
+    print(f"    {container.name}: uid:gid {ids.replace(' ', ':')}, / read-only (EROFS),"
+          f" writable: {', '.join(writable) or 'nothing'}")  # fmt: skip
+
+
+def mount_paths(run: PodmanRun) -> list[str]:
+    return [
+        option.split("destination=")[1].split(",")[0]
+        for option in run.options
+        if option.startswith("type=tmpfs")
+    ]
+
+
+def wait_ready(container: Container) -> float:
+    started = time.monotonic()
+    url = container.url("readiness")
+    wait_until(f"{url} to answer 200", lambda: http_get(url)[0] == 200, READY_TIMEOUT_S,
+               alive=container.child)  # fmt: skip
+    seconds = time.monotonic() - started
+    print(f"    {url} answered 200 after {seconds:.1f} s")
+    return seconds
+
+
+@dataclass
+class Operator:
+    """The operator container and the API it reconciles."""
+
+    container: Container
+    kubeconfig: Path
+
+    def reconcile(self, manifest: Path) -> dict[str, Any]:
+        """kubectl apply a SpeechRecognizer; once the operator has reconciled it (its
+        Deployment exists and its status is reported), that Deployment's pod spec."""
+        recognizer = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+        name = recognizer["metadata"]["name"]
+        namespace = recognizer["metadata"].get("namespace", "default")
+        apply(self.kubeconfig, manifest)
+        child = self.container.child
+        deployment = wait_for_deployment(self.kubeconfig, name, namespace, child)
+        found: dict[str, Any] = {}
+
+        def reported() -> bool:
+            found["sr"] = kubectl_json(self.kubeconfig, "speechrecognizer", name, namespace)
+            return bool(found["sr"] and found["sr"].get("status", {}).get("phase"))
+
+        wait_until(f"the operator to report the status of {name}", reported, 60, alive=child)
+        made = [kind for kind in CHILD_KINDS
+                if kubectl_json(self.kubeconfig, kind, name, namespace) is not None]  # fmt: skip
+        print(f"    {namespace}/{name}: {', '.join(made)};"
+              f" status.phase={found['sr']['status']['phase']}")  # fmt: skip
+        return dict(deployment["spec"]["template"]["spec"])
+
+
+def start_operator(
+    containers: Containers, children: Children, chart: Path, images: Mapping[str, str],
+    state: Path,
+) -> Operator:  # fmt: skip
+    """The emulator, the chart installed into it, the operator container its Deployment
+    renders (plus the kubeconfig a service account would replace)."""
+    _, kubeconfig = start_emulator(children, state)
+    sets = [f"{key}={value}" for key, value in image_values(images).items()]
+    install = helm_install(chart, kubeconfig, sets)
+    if install.returncode != 0:
+        raise StepFailed(f"helm install failed: {install.stderr.strip()[-2000:]}")
+    deployment = kubectl_json(kubeconfig, "deployment", RELEASE, OPERATOR_NAMESPACE)
+    if deployment is None:
+        raise StepFailed(f"the chart created no Deployment {OPERATOR_NAMESPACE}/{RELEASE}")
+    run = podman_run(deployment["spec"]["template"]["spec"], OPERATOR_CONTAINER)
+    print(f"    helm install {RELEASE} {chart.relative_to(chart.parents[1])}: operator"
+          f" Deployment {OPERATOR_NAMESPACE}/{RELEASE} runs {run.image}")  # fmt: skip
+    inside = state / "kubeconfig.container"
+    config = yaml.safe_load(kubeconfig.read_text(encoding="utf-8"))
+    for cluster in config["clusters"]:
+        server = cluster["cluster"]["server"]
+        cluster["cluster"]["server"] = server.replace("127.0.0.1", HOST_FROM_CONTAINER)
+    inside.write_text(yaml.safe_dump(config), encoding="utf-8")
+    inside.chmod(0o644)  # read by the container's non-root user
+    credentials = ["--volume", f"{inside}:{CONTAINER_KUBECONFIG}:ro",
+                   "--env", f"KUBECONFIG={CONTAINER_KUBECONFIG}"]  # fmt: skip
+    container = containers.start(run, "asrfleet-image-test-operator", "--network",
+                                 OPERATOR_NETWORK, *credentials)  # fmt: skip
+    health = container.url("liveness")
+    wait_until(f"the operator's {health}", lambda: http_get(health)[0] == 200, 90,
+               alive=container.child)  # fmt: skip
+    print(f"    {health} answered 200")
+    check_confined(container, mount_paths(run))
+    return Operator(container, kubeconfig)
+
+
+def image_values(images: Mapping[str, str]) -> dict[str, str]:
+    """Chart values that make it run the images just built (their repository and tag)."""
+    values: dict[str, str] = {}
+    for prefix, key in (("image", "operator"), ("inference.image", "server")):
+        repository, _, tag = images[key].rpartition(":")
+        values[f"{prefix}.repository"], values[f"{prefix}.tag"] = repository, tag
+    return values
+
+
+def helm_install(
+    chart: Path, kubeconfig: Path, sets: list[str]
+) -> subprocess.CompletedProcess[str]:
+    """scripts/helm_chart.py install (Helm's own engine) with the release kept in memory
+    (the emulator cannot store Helm's release Secret)."""
+    script = chart.parents[1] / "scripts" / "helm_chart.py"
+    argv = [sys.executable, str(script), "install", RELEASE, str(chart), "-n",
+            OPERATOR_NAMESPACE, "--kubeconfig", str(kubeconfig)]  # fmt: skip
+    for item in sets:
+        argv += ["--set", item]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "HELM_DRIVER": "memory"})  # fmt: skip
+
+
+def in_background(work: Callable[[], str]) -> tuple[threading.Thread, dict[str, Any]]:
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            result["text"] = work()
+        except Exception as exc:  # reported by the caller
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def smoke_english(
+    containers: Containers, pod_spec: Mapping[str, Any], jfk: Reference, state: Path
+) -> float:
+    """The server as the rendered english pod: ready, transcribes, streams, drains."""
+    run = podman_run(pod_spec, SERVER_CONTAINER)
+    print(f"    {' '.join(run.argv('--name', 'asrfleet-image-test-english'))}")
+    server = containers.start(run, "asrfleet-image-test-english", "--network", POD_NETWORK)
+    ready_s = wait_ready(server)
+    check_confined(server, mount_paths(run))
+    base_url = server.base_url(run.ports["http"])
+    text = transcribe(base_url, jfk.path)
+    wer = word_error_rate(jfk.transcript, text)
+    print(f"    transcript: {text.strip()} (WER {wer:.2f})")
+    if wer > MAX_WER:
+        raise StepFailed(f"the transcript's WER {wer:.2f} is over {MAX_WER}")
+    finals = [FINAL_LINE.sub("", line) for line in stream(base_url, jfk.path)]
+    streamed_wer = word_error_rate(jfk.transcript, " ".join(finals))
+    print(f"    streamed over /v1/stream: {len(finals)} finals, WER {streamed_wer:.2f}")
+    if not finals or streamed_wer > MAX_STREAM_WER:
+        raise StepFailed(f"the stream's finals {finals} are off (WER over {MAX_STREAM_WER})")
+    drain(server, base_url, jfk, state)
+    return ready_s
+
+
+def padded(clip: Reference, state: Path, seconds: float = 0.5) -> Path:
+    """The clip as 16 kHz WAV after `seconds` of silence: new audio, so no cache answers it."""
+    pcm = decode_audio(str(clip.path), sampling_rate=16000)
+    samples = np.concatenate([np.zeros(int(seconds * 16000), dtype=np.float32), pcm])
+    out = state / f"padded-{clip.path.stem}.wav"
+    with wave.open(str(out), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return out
+
+
+def drain(server: Container, base_url: str, clip: Reference, state: Path) -> None:
+    """SIGTERM while a transcription is in flight: it completes, the server exits 0."""
+    audio = padded(clip, state)
+    thread, result = in_background(lambda: transcribe(base_url, audio))
+
+    def in_flight() -> bool:
+        status, body = http_get(f"{base_url}/metrics")
+        return status == 200 and parse_metrics(body).get("asr_inflight_requests", 0) >= 1
+
+    deadline = time.monotonic() + 30
+    while thread.is_alive() and not in_flight() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    busy = thread.is_alive()
+    code = server.stop()
+    thread.join(60)
+    if "error" in result or "text" not in result:
+        raise StepFailed(f"the request in flight at SIGTERM failed: {result.get('error')}")
+    if word_error_rate(clip.transcript, result["text"]) > MAX_WER:
+        raise StepFailed(f"the request in flight at SIGTERM came back wrong: {result['text']}")
+    if code != 0:
+        raise StepFailed(f"after SIGTERM the server exited {code}, not 0")
+    when = "with a transcription in flight" if busy else "(the request had finished already)"
+    print(f"    SIGTERM {when}: the request completed, the server exited 0")
+
+
+def smoke_mandarin(operator: Operator, containers: Containers, clip: Reference,
+                   state: Path) -> None:  # fmt: skip
+    """whisper-base from the image's bundled models: the Mandarin clip in simplified script."""
+    manifest = state / "mandarin.yaml"
+    manifest.write_text(yaml.safe_dump(MANDARIN), encoding="utf-8")
+    pod_spec = operator.reconcile(manifest)
+    run = podman_run(pod_spec, SERVER_CONTAINER)
+    server = containers.start(run, "asrfleet-image-test-mandarin", "--network", POD_NETWORK)
+    wait_ready(server)
+    text = transcribe(server.base_url(run.ports["http"]), clip.path).strip()
+    cer = char_error_rate(clip.transcript, text)
+    simplified = opencc.OpenCC("t2s").convert(text) == text
+    print(f"    transcript: {text} (CER {cer:.2f}, reference {clip.transcript};"
+          f" {'simplified' if simplified else 'NOT simplified'})")  # fmt: skip
+    if cer > MAX_CER or not simplified:
+        raise StepFailed(f"the Mandarin transcript is off (CER {cer:.2f}) or not simplified")
+    code = server.stop()
+    if code != 0:
+        raise StepFailed(f"after SIGTERM the Mandarin server exited {code}, not 0")
+
+
+def stop_operator(operator: Operator) -> None:
+    code = operator.container.stop()
+    if code != 0:
+        raise StepFailed(f"after SIGTERM the operator exited {code}, not 0")
+    print("    SIGTERM: the operator exited 0")

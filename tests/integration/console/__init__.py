@@ -1,0 +1,1 @@
+"""The management console: its API and pages against real processes and a real browser."""
