@@ -26,6 +26,9 @@ def load_torch(torch_model_dir: Path) -> LoadTorch:
     engines: dict[tuple[str, tuple[tuple[str, object], ...]], TorchWhisperEngine] = {}
 
     def load(model: str, **options: object) -> TorchWhisperEngine:
+        # One thread: these machines share their cores between sessions, where PyTorch's
+        # threads wait on each other at every small operation (docs/models.md).
+        options = {"cpu_threads": 1, **options}
         key = (model, tuple(sorted(options.items())))
         if key not in engines:
             engine = TorchWhisperEngine(

@@ -66,7 +66,8 @@ def test_a_pt_file_loads_with_the_bundled_tokenizer(
     """A user's own `.pt` (no tokenizer beside it) loads by path."""
     own = tmp_path / "my-whisper.pt"
     own.write_bytes(Path(torch_tiny.info.path).read_bytes())
-    engine = TorchWhisperEngine(TorchEngineOptions(model=str(own), model_dir=tmp_path / "cache"))
+    options = TorchEngineOptions(model=str(own), model_dir=tmp_path / "cache", cpu_threads=1)
+    engine = TorchWhisperEngine(options)
     engine.load()
     assert engine.info.path == str(own)
     expected = torch_tiny.transcribe(jfk_audio, TranscribeOptions()).text

@@ -40,7 +40,9 @@ def library(torch_model_dir: Path) -> Callable[[str], WhisperModel]:
     def load(name: str) -> WhisperModel:
         if name not in models:
             path = resolve_model(name, torch_model_dir)
-            models[name] = WhisperModel(str(path), device="cpu", compute_type="float32")
+            models[name] = WhisperModel(
+                str(path), device="cpu", compute_type="float32", cpu_threads=1
+            )
         return models[name]
 
     return load
