@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 import faster_whisper  # noqa: E402
 from asr_server.audio import decode_audio  # noqa: E402
 from asr_server.config import ServerConfig  # noqa: E402
-from asr_server.engines.base import SAMPLE_RATE, TranscribeOptions  # noqa: E402
-from asr_server.engines.whisper import WhisperEngine  # noqa: E402
+from asr_server.engines.whisper.engine import WhisperEngine  # noqa: E402
+from asr_server.types import SAMPLE_RATE, TranscribeOptions  # noqa: E402
 from support.encode import FLAC, MP3, OGG_OPUS, WAV_8K_STEREO, encode  # noqa: E402
 
 JFK = ROOT.parent / "shared" / "audio" / "jfk.flac"

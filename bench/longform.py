@@ -30,8 +30,8 @@ from pathlib import Path
 
 import requests
 from asr_server.audio import decode_audio
-from asr_server.engines.base import SAMPLE_RATE
-from asr_server.models import resolve_model
+from asr_server.engines.whisper.catalogue import resolve_model
+from asr_server.types import SAMPLE_RATE
 from faster_whisper import WhisperModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -38,8 +38,9 @@ from faster_whisper import BatchedInferencePipeline, WhisperModel, decode_audio
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from asr_server.engines.base import SAMPLE_RATE, TranscribeOptions
-from asr_server.engines.batched import BatchedWhisperDecoder
+from asr_server.engines.whisper.batched.decoder import BatchedWhisperDecoder
+from asr_server.engines.whisper.options import WhisperOptions
+from asr_server.types import SAMPLE_RATE, TranscribeOptions
 from bench_http import (
     HttpRun,
     Server,
@@ -174,7 +175,10 @@ def accuracy_section(model: WhisperModel, clips: list[tuple[str, np.ndarray, str
     decoder = BatchedWhisperDecoder(model, max_batch_size=4)
     results = {
         context: decoder.decode(
-            [(audio, TranscribeOptions(encoder_context=context)) for _, audio, _ in clips]
+            [
+                (audio, TranscribeOptions(engine=WhisperOptions(encoder_context=context)))
+                for _, audio, _ in clips
+            ]
         )
         for context in CONTEXTS
     }
@@ -201,38 +205,7 @@ def accuracy_section(model: WhisperModel, clips: list[tuple[str, np.ndarray, str
         )
 
 
-def packing_section(model: WhisperModel, pieces: list[tuple[np.ndarray, str]], rounds: int) -> None:
-    """Opt-in packing on distinct clips (identical clips look repetitive together and are
-    decoded apart): batch 4 unpacked (anchor) vs packed, interleaved."""
-    print("\n== 1b. opt-in window packing, jfk + espeak-ng sentences (distinct clips) ==")
-    items = [(audio, TranscribeOptions()) for audio, _ in pieces]
-    plain = BatchedWhisperDecoder(model, max_batch_size=4)
-    packed = BatchedWhisperDecoder(model, max_batch_size=4, pack=True)
-    spent = {"plain": 0.0, "packed": 0.0}
-    wers: dict[str, list[float]] = {"plain": [], "packed": []}
-    for _ in range(rounds):
-        for name, decoder in (("plain", plain), ("packed", packed)):
-            started = time.perf_counter()
-            results = decoder.decode(items)
-            spent[name] += time.perf_counter() - started
-            wers[name] += [
-                word_error_rate(text, getattr(r, "text", ""))
-                for (_, text), r in zip(pieces, results, strict=True)
-            ]
-    done = rounds * len(items)
-    mean_seconds = sum(audio.shape[0] for audio, _ in pieces) / len(pieces) / SAMPLE_RATE
-    anchor = rate("batched decoder, batch 4", done, spent["plain"], None, mean_seconds)
-    rate("packed, 2 clips per window, batch 4", done, spent["packed"], anchor, mean_seconds)
-    mean = {k: sum(v) / max(len(v), 1) for k, v in wers.items()}
-    print(
-        f"  WER mean plain {mean['plain']:.3f} packed {mean['packed']:.3f}; "
-        f"{packed.packed_pairs} pairs packed, {packed.pack_fallbacks} decoded apart"
-    )
-
-
-def long_audio(
-    jfk: np.ndarray, minutes: float, workdir: Path
-) -> tuple[np.ndarray, str, list[tuple[np.ndarray, str]]]:
+def long_audio(jfk: np.ndarray, minutes: float, workdir: Path) -> tuple[np.ndarray, str]:
     """`minutes` of speech: jfk and espeak-ng sentences, 1 s pauses, repeated."""
     pause = np.zeros(SAMPLE_RATE, dtype=np.float32)
     pieces: list[tuple[np.ndarray, str]] = [(jfk, JFK_TEXT)]
@@ -246,7 +219,7 @@ def long_audio(
             audio += [clip, pause]
             texts.append(text)
             seconds += clip.shape[0] / SAMPLE_RATE + 1
-    return np.concatenate(audio), " ".join(texts), pieces
+    return np.concatenate(audio), " ".join(texts)
 
 
 def espeak(sentence: str, voice: str, wav: Path) -> np.ndarray:
@@ -437,7 +410,7 @@ def main() -> int:
     jfk = decode_audio(str(jfk_path))
     workdir = REPO / "bench" / "results"
     workdir.mkdir(parents=True, exist_ok=True)
-    audio, text, pieces = long_audio(jfk, args.long_minutes, workdir)
+    audio, text = long_audio(jfk, args.long_minutes, workdir)
     long_wav = workdir / "long_speech.wav"
     long_wav.write_bytes(wav_bytes(audio))
     with ExitStack() as stack:
@@ -463,7 +436,6 @@ def main() -> int:
         if not args.skip_in_process:
             figures = in_process(model, jfk, args.rounds, args.threads)
             accuracy_section(model, english_clips(jfk, workdir))
-            packing_section(model, pieces, max(2, args.rounds // 2))
         long_section(model, audio, text, args, long_wav, ours)
         del model
         best_http = {} if args.skip_http else http_section(args, jfk_path, ours, peer)

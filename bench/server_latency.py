@@ -30,8 +30,8 @@ from pathlib import Path
 
 from asr_server.audio import decode_audio
 from asr_server.config import ServerConfig
-from asr_server.engines import create_engine
-from asr_server.engines.base import TranscribeOptions
+from asr_server.engines.registry import create_engine
+from asr_server.types import TranscribeOptions
 
 REPO = Path(__file__).resolve().parent.parent
 JFK = REPO.parent / "shared" / "audio" / "jfk.flac"
@@ -69,8 +69,8 @@ def wait_ready(url: str, timeout_s: float = 120) -> float:
             with urllib.request.urlopen(f"{url}/readyz", timeout=1) as response:
                 if response.status == 200:
                     return time.perf_counter() - started
-        except (urllib.error.URLError, ConnectionError):
-            pass
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass  # not listening yet, or too busy to answer within the second
         time.sleep(0.02)
     raise TimeoutError("server never became ready")
 

@@ -33,19 +33,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from asr_server.config import ServerConfig  # noqa: E402
-from asr_server.engines import create_engine  # noqa: E402
-from asr_server.engines.base import (  # noqa: E402
-    SAMPLE_RATE,
-    ASREngine,
-    Audio,
-    EngineError,
-    TranscribeOptions,
-    Transcription,
-)
+from asr_server.engines.base import EngineError  # noqa: E402
+from asr_server.engines.whisper.engine import WhisperEngine  # noqa: E402
+from asr_server.engines.whisper.options import WhisperOptions  # noqa: E402
 from asr_server.streaming.hub import StreamLimits  # noqa: E402
 from asr_server.streaming.protocol import Final, ServerMessage, StartMessage  # noqa: E402
 from asr_server.streaming.session import StreamSession  # noqa: E402
 from asr_server.streaming.vad import WINDOW_SAMPLES, EndpointSettings, SileroStream  # noqa: E402
+from asr_server.types import SAMPLE_RATE, Audio, TranscribeOptions, Transcription  # noqa: E402
 from faster_whisper import decode_audio  # noqa: E402
 from support.speech_clips import PHRASES, Speech  # noqa: E402
 from support.text import char_error_rate, word_error_rate  # noqa: E402
@@ -126,13 +121,13 @@ def pauses_ms(audio: Audio) -> list[int]:
     return runs
 
 
-def load_engine(model: str, model_dir: Path) -> ASREngine:
-    engine = create_engine(ServerConfig.from_env({}, model=model, model_dir=model_dir))
+def load_engine(model: str, model_dir: Path) -> WhisperEngine:
+    engine = WhisperEngine(ServerConfig.from_env({}, model=model, model_dir=model_dir))
     engine.load()
     return engine
 
 
-async def stream(engine: ASREngine, clip: Clip, silence_ms: int) -> Run:
+async def stream(engine: WhisperEngine, clip: Clip, silence_ms: int) -> Run:
     config = ServerConfig.from_env({"ASR_STREAM_ENDPOINT_SILENCE_MS": str(silence_ms)})
     finals: list[str] = []
     decodes = 0
@@ -152,7 +147,7 @@ async def stream(engine: ASREngine, clip: Clip, silence_ms: int) -> Run:
             finals.append(message.text)
 
     start = StartMessage(language=clip.language, interim_results=False)
-    settings = StreamLimits.from_config(config).session
+    settings = StreamLimits.from_config(config, engine.stream_quality()).session
     session = StreamSession(start, settings, decode, emit)
     session.start()
     started = time.monotonic()
@@ -170,7 +165,9 @@ def error_rate(clip: Clip, text: str) -> float:
     return word_error_rate(clip.speech.reference, text)
 
 
-async def measure(clips: list[Clip], engines: dict[str, ASREngine], silences: list[int]) -> None:
+async def measure(
+    clips: list[Clip], engines: dict[str, WhisperEngine], silences: list[int]
+) -> None:
     runs = {
         (clip.speech.name, ms): await stream(engines[clip.model], clip, ms)
         for ms in silences
@@ -234,7 +231,8 @@ def main() -> None:
         engines["base"] = load_engine("whisper-base", args.model_dir)
     anchor = clips[0].speech.audio[int(5.2 * SAMPLE_RATE) : int(7.9 * SAMPLE_RATE)]
     started = time.monotonic()
-    engines["tiny"].transcribe_batch([(anchor, TranscribeOptions(encoder_context="trimmed"))])
+    trimmed = TranscribeOptions(engine=WhisperOptions(encoder_context="trimmed"))
+    engines["tiny"].transcribe_batch([(anchor, trimmed)])
     print(f"anchor: one trimmed decode of 2.7 s of jfk took {time.monotonic() - started:.2f} s")
     asyncio.run(measure(clips, engines, silences))
 

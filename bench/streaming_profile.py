@@ -36,10 +36,11 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from asr_server.config import ServerConfig  # noqa: E402
-from asr_server.engines.base import SAMPLE_RATE, Audio, TranscribeOptions  # noqa: E402
+from asr_server.engines.whisper.options import whisper_options  # noqa: E402
 from asr_server.streaming import session as session_module  # noqa: E402
 from asr_server.streaming.client import stream_frames  # noqa: E402
 from asr_server.streaming.decoding import FINAL, FIRST_PARTIAL  # noqa: E402
+from asr_server.types import SAMPLE_RATE, Audio, TranscribeOptions  # noqa: E402
 from streaming import Speech, add_audio_argument, frames_of, p95, speeches_for  # noqa: E402
 from support.stream_server import ServerThread, make_engine  # noqa: E402
 
@@ -97,7 +98,7 @@ def install(server: ServerThread) -> None:
             call = Call(
                 started,
                 time.monotonic(),
-                [o.fallback for _, o in items],
+                [whisper_options(o).fallback for _, o in items],
                 sum(len(a) for a, _ in items) / SAMPLE_RATE,
                 (batched or engine._batched).context_retries - retries,
                 [
@@ -115,7 +116,8 @@ def install(server: ServerThread) -> None:
 
     async def traced(audio: Audio, options: TranscribeOptions, kind: str, since: float) -> Any:
         submitted = time.monotonic()
-        TRACE.kinds[kind if options.encoder_context != "full" else f"{kind} (full context)"] += 1
+        full = whisper_options(options).encoder_context == "full"
+        TRACE.kinds[f"{kind} (full context)" if full else kind] += 1
         TRACE.keep.append(audio)
         try:
             return await decode(audio, options, kind, since)

@@ -17,8 +17,8 @@ import av
 import av.error
 import numpy as np
 
-from asr_server.engines.base import SAMPLE_RATE, Audio
 from asr_server.errors import BadAudio
+from asr_server.types import SAMPLE_RATE, Audio
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Cross-request batch collection and the device-dependent defaults for it.
+"""Cross-request batch collection and the admission/batching settings for it.
 
 `PendingQueue` holds admitted requests in order. A decode worker takes the first request,
 then every queued request with the same decoding settings (`batch_settings`: every
@@ -17,9 +17,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from asr_server.config import ServerConfig
-from asr_server.engines.base import Audio, TranscribeOptions, Transcription
-from asr_server.engines.batch_defaults import default_batch_size
-from asr_server.engines.cpu_limit import container_cpu_limit
+from asr_server.engines.base import ASREngine, BatchSizing, Progress
+from asr_server.engines.hardware import container_cpu_limit
+from asr_server.types import Audio, TranscribeOptions, Transcription
 
 GPU_CONCURRENCY = 2
 BACKGROUND_MAX_BATCH = 1
@@ -49,19 +49,25 @@ class BatchSettings:
     cpu_limit: float
 
 
-def resolve_settings(config: ServerConfig, device: str) -> BatchSettings:
-    """Fill the zeros in config from the device: on CPU one decode worker per 4 CPUs of the
-    container's limit (each batch already uses every core through CTranslate2's threads) and
-    the engine's own batch size (`engines.batch_defaults`: 4 on 2 CPUs, where batches of ~4
-    gave the best throughput); on GPU 2 workers and batches of 16."""
+def resolve_settings(config: ServerConfig, engine: ASREngine) -> BatchSettings:
+    """Fill the zeros in config for the loaded engine: on CPU one decode worker per 4 CPUs of
+    the container's limit (each batch already uses every core through the engine's threads),
+    on GPU 2 workers; the batch size is the engine's (BatchSizing: Whisper's is 4 on 2 CPUs,
+    where batches of ~4 gave the best throughput, and 16 on a GPU), else ASR_BATCH_MAX_SIZE
+    or one request at a time."""
     cpus = container_cpu_limit()
+    device = engine.info.device
     on_gpu = device.startswith("cuda")
     concurrency = config.max_concurrency or (
         GPU_CONCURRENCY if on_gpu else max(1, math.floor(cpus / 4))
     )
+    if isinstance(engine, BatchSizing):
+        max_batch_size = engine.max_batch_size()
+    else:
+        max_batch_size = config.batch_max_size or 1
     return BatchSettings(
         concurrency=concurrency,
-        max_batch_size=config.batch_max_size or default_batch_size(device, cpus),
+        max_batch_size=max_batch_size,
         max_wait_s=config.batch_max_wait_ms / 1000.0,
         device=device,
         cpu_limit=cpus,
@@ -81,6 +87,8 @@ class PendingRequest:
     since: float | None = None
     """When the work became due (monotonic clock), if before it was enqueued: for a stream's
     decode, the moment the audio it needs had arrived."""
+    progress: Progress | None = None
+    """Told how far the decode has got, when the engine can say (engines/base.ReportsProgress)."""
     settings: TranscribeOptions = field(init=False)
     """batch_settings(options), derived once: compared with every batch taken while it waits."""
 

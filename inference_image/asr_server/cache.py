@@ -10,8 +10,8 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import astuple
 
-from asr_server.engines.base import Audio, TranscribeOptions, Transcription
 from asr_server.metrics import Metrics
+from asr_server.types import Audio, TranscribeOptions, Transcription
 
 
 def cache_key(audio: Audio, options: TranscribeOptions) -> str:

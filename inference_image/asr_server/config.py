@@ -22,7 +22,8 @@ LOG_FORMATS = ("json", "text")
 ENGINES = (*contract.ENGINES, "fake")
 """The contract's engines, and `fake` for tests without a model (no SpeechRecognizer names it)."""
 ENCODER_CONTEXTS = contract.ENCODER_CONTEXTS
-"""Encoder context: the padded 30 s window, or the audio plus a margin (engines/windows.py)."""
+"""Encoder context: the padded 30 s window, or the audio plus a margin
+(engines/whisper/batched/windows.py)."""
 CPU_LAYOUTS = contract.CPU_LAYOUTS
 ENDPOINT_SILENCE_MS = contract.ENDPOINT_SILENCE_MS
 """Bounds of a stream's endpoint silence, server setting and start message alike."""

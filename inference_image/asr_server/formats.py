@@ -1,13 +1,14 @@
 """Response bodies rendered from a Transcription: plain text, SRT, WebVTT, OpenAI json and
-verbose_json, and the `/v1/recognize` JSON (DESIGN.md)."""
+verbose_json, and the `/v1/recognize` JSON (docs/server-api.md; docs/architecture.md,
+"An HTTP request")."""
 
 from __future__ import annotations
 
 import zlib
 from typing import Any
 
-from asr_server.engines.base import Segment, Transcription, Word
 from asr_server.languages import language_name
+from asr_server.types import Segment, Transcription, Word
 
 
 def timestamp(seconds: float, decimal_marker: str = ".") -> str:

@@ -1,17 +1,18 @@
 """Admission control and batched decoding: the one way work reaches the engine.
 
-Public API (HTTP routes and the WebSocket stream use only this)::
+Public API (the data plane, `dataplane.py`, is its one caller: every transport goes through it)::
 
     transcription = await scheduler.submit(audio, options)
 
-`audio` is 16 kHz mono float32 (see `asr_server.audio`), `options` a `TranscribeOptions`.
+`audio` is 16 kHz mono float32 (`asr_server.types`), `options` a `TranscribeOptions`.
 `submit` raises, all `asr_server.errors`:
 
 - `NotReady`: the model is not loaded yet (or the scheduler is stopped);
 - `Draining`: the server is shutting down and takes no new work;
 - `QueueFull`: every worker is busy and `max_queue` requests already wait; `.retry_after`
   (seconds) is estimated from recent decode times;
-- `RequestTimeout`: no result within `request_timeout_s` (waiting plus decoding). A decode
+- `RequestTimeout`: no result within `request_timeout_s` (waiting plus decoding; None: no
+  limit, the CLI's offline work). A decode
   already running in its thread finishes and its result is discarded, so the worker is free
   again afterwards;
 - `BadRequest` (code `engine_error`): the engine rejected this item (other items of the same
@@ -27,6 +28,7 @@ to `max_batch_size`, waiting at most `max_wait_s`; see `batching.py`) and decode
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -34,10 +36,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asr_server import errors
 from asr_server.batching import BatchSettings, PendingQueue, PendingRequest
-from asr_server.engines.base import ASREngine, Audio, EngineError, TranscribeOptions, Transcription
+from asr_server.engines.base import ASREngine, EngineError, Progress, ReportsProgress
 from asr_server.metrics import Metrics
+from asr_server.types import Audio, TranscribeOptions, Transcription
 
 log = logging.getLogger("asr_server.scheduler")
+
+BatchResult = list[Transcription | EngineError]
+"""What one engine call returns: a result or the item's own error, slot for slot."""
 
 _EWMA_WEIGHT = 0.3
 """Weight of the newest batch in the decode-time estimate behind Retry-After."""
@@ -49,7 +55,7 @@ class Scheduler:
         engine: ASREngine,
         *,
         max_queue: int,
-        request_timeout_s: float,
+        request_timeout_s: float | None,
         metrics: Metrics,
     ) -> None:
         self.engine = engine
@@ -165,23 +171,27 @@ class Scheduler:
         finishing: bool = False,
         background: bool = False,
         since: float | None = None,
+        progress: Progress | None = None,
     ) -> Transcription:
         """`finishing`: the last work of something admitted before the drain (an open stream's
         final result), still accepted while draining. `background`: best-effort work (a
         stream's partial result) that waits behind every other queued request. `since`: when
         the work became due (time.monotonic(); default now): queued work is served oldest
-        first (batching.PendingQueue)."""
+        first (batching.PendingQueue). `progress`: told how far the decode has got, from the
+        decode thread, when the engine can say."""
         self.check_admission(finishing=finishing)
         assert self._queue is not None  # check_admission: started
         future = asyncio.get_running_loop().create_future()
-        item = PendingRequest(audio, options, future, background=background, since=since)
+        item = PendingRequest(
+            audio, options, future, background=background, since=since, progress=progress
+        )
         self._queue.put(item)
         self.metrics.queue_depth.set(len(self._queue))
         try:
             return await asyncio.wait_for(asyncio.shield(item.future), self.request_timeout_s)
         except TimeoutError:
             raise errors.RequestTimeout(
-                f"no result within {self.request_timeout_s:g} s (request_timeout_s)"
+                f"no result within {self.request_timeout_s or 0:g} s (request_timeout_s)"
             ) from None
         finally:
             # Gave up (timeout, client gone): leave the queue, or let the running decode
@@ -208,11 +218,7 @@ class Scheduler:
             self.metrics.batch_size.observe(len(batch))
             self._decoding += len(batch)
             try:
-                results = await loop.run_in_executor(
-                    self._executor,
-                    self.engine.transcribe_batch,
-                    [(item.audio, item.options) for item in batch],
-                )
+                results = await loop.run_in_executor(self._executor, self._decode_call(batch))
             except asyncio.CancelledError:
                 for item in batch:
                     _fail(item, errors.Draining("the server stopped before this decode finished"))
@@ -233,9 +239,18 @@ class Scheduler:
                 continue
             for item, result in zip(batch, results, strict=True):
                 if isinstance(result, EngineError):
-                    _fail(item, errors.BadRequest(str(result), code="engine_error"))
+                    _fail(item, errors.engine_error(result))
                 elif not item.future.done():
                     item.future.set_result(result)
+
+    def _decode_call(self, batch: list[PendingRequest]) -> functools.partial[BatchResult]:
+        """The engine call for `batch`: with the items' progress callbacks when any asked for
+        one and the engine can report progress."""
+        items = [(item.audio, item.options) for item in batch]
+        progress = [item.progress for item in batch]
+        if any(progress) and isinstance(self.engine, ReportsProgress):
+            return functools.partial(self.engine.transcribe_batch_with_progress, items, progress)
+        return functools.partial(self.engine.transcribe_batch, items)
 
 
 def _fail(item: PendingRequest, exc: BaseException) -> None:

@@ -12,15 +12,8 @@ import threading
 from collections.abc import Sequence
 
 import numpy as np
-from asr_server.engines.base import (
-    SAMPLE_RATE,
-    Audio,
-    EngineError,
-    EngineInfo,
-    Segment,
-    TranscribeOptions,
-    Transcription,
-)
+from asr_server.engines.base import EngineError, EngineInfo, transcribe_one
+from asr_server.types import SAMPLE_RATE, Audio, Segment, TranscribeOptions, Transcription
 
 POISON = 0.123
 """Audio whose first sample is this value makes the engine reject that item."""
@@ -62,10 +55,7 @@ class GatedEngine:
         self._ready = True
 
     def transcribe(self, audio: Audio, options: TranscribeOptions) -> Transcription:
-        result = self.transcribe_batch([(audio, options)])[0]
-        if isinstance(result, EngineError):
-            raise result
-        return result
+        return transcribe_one(self, audio, options)
 
     def transcribe_batch(
         self, items: Sequence[tuple[Audio, TranscribeOptions]]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from asr_server.audio import decode_audio
-from asr_server.engines.base import SAMPLE_RATE
+from asr_server.types import SAMPLE_RATE
 
 from support.text import aligned_hits, spoken_words
 

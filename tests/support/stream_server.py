@@ -14,11 +14,11 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from aiohttp import web
-from asr_server.app import STATE, create_app
+from asr_server.app import create_app
 from asr_server.config import ServerConfig
-from asr_server.engines import create_engine
 from asr_server.engines.base import ASREngine
-from asr_server.routes import stream as stream_route
+from asr_server.engines.registry import create_engine
+from asr_server.keys import STATE, STREAMS
 from asr_server.streaming.hub import StreamHub
 
 T = TypeVar("T")
@@ -68,7 +68,7 @@ class ServerThread:
     @property
     def hub(self) -> StreamHub:
         assert self.app is not None
-        return self.app[stream_route.STREAMS]
+        return self.app[STREAMS]
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 300) -> T:
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)

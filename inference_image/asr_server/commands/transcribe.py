@@ -1,5 +1,6 @@
-"""`asr-server transcribe FILE...`: offline transcription with the same engine and formats
-as the server. Settings default to the ASR_* environment; flags win.
+"""`asr-server transcribe FILE...`: offline transcription through the same data plane, engine
+and formats as the server (decode, cache, scheduler, engine; no length or time limit). Settings
+default to the ASR_* environment; flags win.
 
 Exit codes: 0 every file transcribed, 1 the model could not be loaded, 2 a missing or
 undecodable file (the others are still transcribed) or an invalid setting.
@@ -8,21 +9,25 @@ undecodable file (the others are still transcribed) or an invalid setting.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from asr_server import formats
-from asr_server.audio import decode_audio
 from asr_server.config import ConfigError, ServerConfig
-from asr_server.engines import create_engine
-from asr_server.engines.base import SAMPLE_RATE, ASREngine, EngineError, TranscribeOptions
-from asr_server.errors import BadAudio
-from asr_server.models import ModelError
+from asr_server.dataplane import OFFLINE, DataPlane
+from asr_server.engines.base import ModelError, Progress
+from asr_server.engines.registry import create_engine
+from asr_server.engines.whisper.options import WhisperOptions
+from asr_server.errors import ASRError
+from asr_server.metrics import Metrics
+from asr_server.types import SAMPLE_RATE, Audio, TranscribeOptions, Transcription
 
 PROGRESS_AFTER_S = 30.0
 """Files longer than this get a progress bar on stderr."""
@@ -51,7 +56,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--compute-type", help="auto | int8 | float16 ... (ASR_COMPUTE_TYPE)")
     parser.add_argument("--output-script", help="simplified | traditional | as-is")
     parser.add_argument("--model-dir", type=Path, help="model cache dir (ASR_MODEL_DIR)")
-    parser.add_argument("--beam-size", type=int, default=1)
+    parser.add_argument(
+        "--beam-size", type=int, default=1, help="beam width (the faster-whisper engine's)"
+    )
     parser.add_argument("--word-timestamps", action="store_true")
     parser.add_argument("--vad-filter", action="store_true", help="skip non-speech (Silero)")
     parser.add_argument("--prompt", help="initial prompt: context or vocabulary")
@@ -77,41 +84,55 @@ def run(args: argparse.Namespace) -> int:
     missing = [f for f in args.files if not f.is_file()]
     if missing:  # before spending seconds on the model
         return _fail(f"{missing[0]}: no such file", 2)
+    if args.beam_size < 1:
+        return _fail(f"--beam-size must be >= 1, got {args.beam_size}", 2)
+    # A beam size is the Whisper engine's own option until it becomes a generic setting.
+    beam = WhisperOptions(beam_size=args.beam_size) if args.beam_size != 1 else None
     options = TranscribeOptions(
         language=config.language,
         task=args.task,
         prompt=args.prompt,
         hotwords=args.hotwords,
-        beam_size=args.beam_size,
         word_timestamps=args.word_timestamps,
         vad_filter=args.vad_filter,
+        engine=beam,
     )
-    engine = create_engine(config)
+    return asyncio.run(_transcribe_files(config, options, args))
+
+
+async def _transcribe_files(
+    config: ServerConfig, options: TranscribeOptions, args: argparse.Namespace
+) -> int:
+    dataplane = DataPlane(config, create_engine(config), Metrics.create(), OFFLINE)
     try:
-        engine.load()
+        await dataplane.start()
     except ModelError as exc:
         return _fail(f"cannot load model {config.model!r}: {exc}", 1)
     status = 0
-    for path in args.files:
-        try:
-            audio = decode_audio(path.read_bytes())
-            result = _transcribe(engine, audio, options, path, show=not args.no_progress)
-        except (BadAudio, EngineError, OSError) as exc:
-            _fail(f"{path}: {getattr(exc, 'message', None) or exc}", 2)
-            status = 2
-            continue
-        _print(path, result, args, several=len(args.files) > 1)
+    try:
+        for path in args.files:
+            try:
+                audio = await dataplane.decode(path.read_bytes())
+                with _progress_bar(audio, path, show=not args.no_progress) as progress:
+                    result = await dataplane.transcribe(audio, options, progress=progress)
+            except (ASRError, OSError) as exc:
+                _fail(f"{path}: {getattr(exc, 'message', None) or exc}", 2)
+                status = 2
+                continue
+            _print(path, result, args, several=len(args.files) > 1)
+    finally:
+        await dataplane.stop()
     return status
 
 
-def _transcribe(
-    engine: ASREngine, audio: Any, options: TranscribeOptions, path: Path, show: bool
-) -> Any:
+@contextlib.contextmanager
+def _progress_bar(audio: Audio, path: Path, show: bool) -> Iterator[Progress | None]:
+    """A tqdm bar on stderr for a long file, advanced as the engine reports (engines that do
+    not report progress fill it when the result is there)."""
     seconds = len(audio) / SAMPLE_RATE
-    from asr_server.engines.whisper import WhisperEngine
-
-    if not (show and seconds > PROGRESS_AFTER_S and isinstance(engine, WhisperEngine)):
-        return engine.transcribe(audio, options)
+    if not (show and seconds > PROGRESS_AFTER_S):
+        yield None
+        return
     from tqdm import tqdm
 
     with tqdm(total=round(seconds, 1), unit="s", desc=path.name, file=sys.stderr) as bar:
@@ -119,12 +140,11 @@ def _transcribe(
         def advance(done: float, total: float) -> None:
             bar.update(round(done, 1) - bar.n)
 
-        result = engine.transcribe(audio, options, progress=advance)
+        yield advance
         bar.update(bar.total - bar.n)  # the last segment ends before trailing silence
-        return result
 
 
-def _print(path: Path, result: Any, args: argparse.Namespace, several: bool) -> None:
+def _print(path: Path, result: Transcription, args: argparse.Namespace, several: bool) -> None:
     body = RENDERERS[args.format](result)
     if isinstance(body, dict):
         if several:

@@ -1,95 +1,20 @@
-"""The engine interface every speech-recognition backend implements, and its result types.
+"""The engine boundary: the `ASREngine` protocol every speech-recognition backend implements,
+and the optional capabilities an engine may add.
 
-Audio crosses this boundary as 16 kHz mono float32 numpy arrays (see `asr_server.audio`);
-everything above it (routes, scheduler, streaming) is engine-agnostic.
+Audio crosses this boundary as 16 kHz mono float32 numpy arrays (`asr_server.types`);
+everything above it (the data plane, the scheduler, the streaming layer, the routes) is
+engine-agnostic and asks an engine for a capability with `isinstance(engine, Capability)`.
+An engine without a capability gets the server's generic behaviour (see each one). How to
+add an engine: docs/architecture.md, "Adding an engine".
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
-
-SAMPLE_RATE = 16_000
-"""Sample rate of every array handed to an engine."""
-
-Audio = npt.NDArray[np.float32]
-"""Mono float32 samples in [-1, 1] at SAMPLE_RATE."""
-
-
-@dataclass(frozen=True)
-class TranscribeOptions:
-    """Per-request decoding options. Frozen and hashable: part of the result-cache key and the
-    key that decides which requests may share a batch."""
-
-    language: str | None = None
-    """ISO 639-1 code (`en`, `zh`); None detects the language."""
-    task: str = "transcribe"
-    """`transcribe` or `translate` (to English)."""
-    prompt: str | None = None
-    """Initial prompt: previous text or custom vocabulary that steers the decoder."""
-    hotwords: str | None = None
-    """Words or phrases to favour (the seed's custom vocabulary)."""
-    temperature: float = 0.0
-    """Sampling temperature; 0 is greedy (deterministic)."""
-    beam_size: int = 1
-    """1 is greedy decoding."""
-    word_timestamps: bool = False
-    """Also return per-word timings."""
-    vad_filter: bool = False
-    """Drop non-speech with Silero VAD before decoding."""
-    fallback: bool = True
-    """With temperature 0: retry a window that looks failed at higher temperatures (up to 6
-    decodes). False is one greedy pass, for best-effort work such as a stream's partials
-    (mid-word audio often "fails" the checks, and each retry costs a whole decode)."""
-    encoder_context: str | None = None
-    """`full` (Whisper's padded 30 s window), `trimmed` (the audio plus a margin of silence:
-    several times cheaper on CPU, text not guaranteed identical; engines/windows.py) or None
-    for the server's setting (ASR_ENCODER_CONTEXT)."""
-
-
-@dataclass(frozen=True)
-class Word:
-    start: float
-    end: float
-    text: str
-    probability: float
-
-
-@dataclass(frozen=True)
-class Segment:
-    id: int
-    start: float
-    """Seconds from the start of the audio."""
-    end: float
-    text: str
-    avg_logprob: float
-    """Mean token log-probability from the decoder."""
-    no_speech_prob: float
-    confidence: float
-    """exp(avg_logprob) clamped to [0, 1]: the geometric-mean token probability."""
-    words: tuple[Word, ...] = ()
-    # Decoder details OpenAI's verbose_json reports; engines fill what they know.
-    seek: int = 0
-    """Offset of the decoded window in mel frames (100 per second)."""
-    tokens: tuple[int, ...] = ()
-    temperature: float = 0.0
-    compression_ratio: float = 0.0
-
-
-@dataclass(frozen=True)
-class Transcription:
-    text: str
-    language: str
-    language_probability: float
-    duration: float
-    """Seconds of audio decoded."""
-    segments: tuple[Segment, ...] = ()
-    confidence: float = 0.0
-    """Duration-weighted mean of the segments' confidence (0 when there are no segments)."""
+from asr_server.types import Audio, TranscribeOptions, Transcription
 
 
 @dataclass(frozen=True)
@@ -103,14 +28,17 @@ class EngineInfo:
     path: str = ""
     languages: tuple[str, ...] = field(default_factory=tuple)
     load_seconds: float = 0.0
-    cpu_threads: int = 0
-    """CTranslate2 threads on CPU (0 on a GPU)."""
-    cpu_layout: str = ""
-    """`single` or `adaptive` (engines/batch_defaults.cpu_layout); empty when not loaded."""
+    details: Mapping[str, str | int | float] = field(default_factory=dict)
+    """What only this engine has to say (Whisper: `cpu_threads`, `cpu_layout`); `/v1/models`
+    reports these next to the fields above."""
 
 
 class EngineError(Exception):
     """A request the engine cannot decode (bad input, not a server fault)."""
+
+
+class ModelError(Exception):
+    """A model that cannot be found or prepared; the message says what is missing."""
 
 
 @runtime_checkable
@@ -125,7 +53,7 @@ class ASREngine(Protocol):
     def ready(self) -> bool: ...
 
     def load(self) -> None:
-        """Load the model (blocking, once)."""
+        """Load the model (blocking, once); raise ModelError for a model that is not there."""
 
     def transcribe(self, audio: Audio, options: TranscribeOptions) -> Transcription: ...
 
@@ -135,3 +63,84 @@ class ASREngine(Protocol):
         """Decode several requests in one call; one bad item yields its EngineError in its
         slot and never fails the others."""
         ...
+
+
+def transcribe_one(engine: ASREngine, audio: Audio, options: TranscribeOptions) -> Transcription:
+    """`transcribe` for an engine whose one decoding path is `transcribe_batch`: the item
+    alone, its EngineError raised."""
+    result = engine.transcribe_batch([(audio, options)])[0]
+    if isinstance(result, EngineError):
+        raise result
+    return result
+
+
+# --- optional capabilities ---------------------------------------------------------------
+
+
+@runtime_checkable
+class BatchSizing(Protocol):
+    """An engine that decodes several items per call faster than one at a time."""
+
+    def max_batch_size(self) -> int:
+        """Items per `transcribe_batch` call on the loaded device (ASR_BATCH_MAX_SIZE when
+        set); called once the engine is loaded. Without this capability the scheduler gives
+        an engine ASR_BATCH_MAX_SIZE items, or one at a time."""
+        ...
+
+
+Progress = Callable[[float, float], None]
+"""Called with (seconds of the item decoded so far, its total seconds), from the decode
+thread."""
+
+
+@runtime_checkable
+class ReportsProgress(Protocol):
+    """An engine that says how far each item of a batch has got (the CLI's progress bar).
+    Without it, an item's progress is only its result."""
+
+    def transcribe_batch_with_progress(
+        self,
+        items: Sequence[tuple[Audio, TranscribeOptions]],
+        progress: Sequence[Progress | None],
+    ) -> list[Transcription | EngineError]:
+        """`transcribe_batch`, calling `progress[i]` (when given) as item i advances."""
+        ...
+
+
+@dataclass(frozen=True)
+class StreamPasses:
+    """The options of each kind of decode a live stream makes (streaming/decoding.py)."""
+
+    final: TranscribeOptions
+    """An utterance's final result: its first (and usually only) decode."""
+    partial: TranscribeOptions
+    """A partial result: best effort, a single pass."""
+    retry: TranscribeOptions | None = None
+    """A final whose result `StreamQuality.needs_retry` (or that overran its audio) is
+    decoded again with these; None: never decoded twice."""
+
+
+@runtime_checkable
+class StreamQuality(Protocol):
+    """How an engine wants live streams decoded and judged: its stream-quality policy."""
+
+    def stream_passes(self, options: TranscribeOptions) -> StreamPasses:
+        """The options of a stream's decodes, from what its start message asked."""
+        ...
+
+    def needs_retry(self, result: Transcription) -> bool:
+        """True when a final decoded with `StreamPasses.final` looks failed by the engine's
+        own checks and should be decoded again with `StreamPasses.retry`."""
+        ...
+
+    def keeps_as_context(self, result: Transcription) -> bool:
+        """False when a final's text is too doubtful to prompt the stream's next decodes."""
+        ...
+
+
+@runtime_checkable
+class HasStreamQuality(Protocol):
+    """An engine with its own stream-quality policy. Without it every stream decode is one
+    decode with the stream's options, nothing is retried and every final is context."""
+
+    def stream_quality(self) -> StreamQuality: ...

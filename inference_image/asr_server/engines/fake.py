@@ -1,24 +1,41 @@
 """A model-free engine for tests of everything above the engine boundary (HTTP, scheduler,
-streaming). Its text is derived from the audio, so different inputs give different results."""
+streaming). Its text is derived from the audio, so different inputs give different results.
+
+It registers exactly as the Whisper engine does (engines/registry.py: a name and the module
+whose `create` builds it; docs/architecture.md, "Adding an engine"), and has none of the
+optional capabilities, so the server's generic behaviour is what tests of it see.
+"""
 
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Sequence
+from typing import Protocol
 
-from asr_server.engines.base import (
-    SAMPLE_RATE,
-    Audio,
-    EngineError,
-    EngineInfo,
-    Segment,
-    TranscribeOptions,
-    Transcription,
-)
+from asr_server.engines.base import EngineError, EngineInfo
+from asr_server.types import SAMPLE_RATE, Audio, Segment, TranscribeOptions, Transcription
 
 FAKE_CONFIDENCE = 0.9
+
+
+class FakeSettings(Protocol):
+    """The server settings the fake engine reads (ServerConfig fields of the same names)."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def language(self) -> str | None: ...
+
+
+def create(settings: FakeSettings) -> FakeEngine:
+    """The fake engine for ASR_ENGINE=fake, named after the configured model. ASR_FAKE_DELAY_S
+    (seconds, default 0) holds every decode that long, for drain tests of the real process."""
+    delay = float(os.environ.get("ASR_FAKE_DELAY_S") or 0)
+    return FakeEngine(name=settings.model, delay_s=delay, language=settings.language or "en")
 
 
 class FakeEngine:

@@ -20,8 +20,6 @@ from typing import Any
 from aiohttp import web
 
 from asr_server import errors
-from asr_server.app import error_body
-from asr_server.engines.base import TranscribeOptions
 from asr_server.routes.common import (
     b64decode,
     decode_pcm16,
@@ -32,6 +30,7 @@ from asr_server.routes.common import (
     text_field,
 )
 from asr_server.text import to_pinyin
+from asr_server.types import TranscribeOptions
 
 OK = 200000
 CLIENT_ERROR = 400000
@@ -69,18 +68,8 @@ def _response(status_code: int, message: str, result: Any, http_status: int = 20
 
 
 def _error_response(exc: errors.ASRError) -> web.Response:
-    response = web.json_response(
-        {
-            "status_code": asrt_status(exc),
-            "status_message": exc.message,
-            "result": "",
-            **error_body(exc.code, exc.message, exc.type),
-        },
-        status=errors.http_status(exc),
-    )
-    if isinstance(exc, errors.QueueFull):
-        response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    return response
+    asrt = {"status_code": asrt_status(exc), "status_message": exc.message, "result": ""}
+    return errors.error_response(exc, extra=asrt)
 
 
 async def _recognize_text(request: web.Request) -> str:

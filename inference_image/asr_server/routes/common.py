@@ -1,4 +1,5 @@
-"""What every recognition route shares: decode off the loop, cache, schedule, account."""
+"""What every recognition route shares: the request's fields parsed and validated, and the
+data plane (decode, cache, schedule, account) reached through the app."""
 
 from __future__ import annotations
 
@@ -12,10 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from asr_server import errors
-from asr_server.app import AUDIO_SECONDS, CACHE, CONFIG, SCHEDULER
-from asr_server.audio import decode_audio, pcm16_to_audio
-from asr_server.cache import cache_key
-from asr_server.engines.base import Audio, TranscribeOptions, Transcription
+from asr_server.keys import CONFIG, DATAPLANE, USAGE
+from asr_server.types import Audio, TranscribeOptions, Transcription
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -45,45 +44,20 @@ async def b64decode(text: str, field: str, *, urlsafe: bool = False) -> bytes:
         raise errors.BadRequest(f"{field} is not valid {kind}", code="invalid_field") from None
 
 
-def refuse_early(request: web.Request) -> None:
-    """Fail fast, before spending CPU on decoding audio the scheduler would refuse anyway.
-
-    Draining is not checked here: the middleware refuses requests that arrive after SIGTERM,
-    and one that arrived before it is in flight and must finish (DESIGN.md)."""
-    request.app[SCHEDULER].check_admission(finishing=True)
-
-
 async def decode_container(request: web.Request, data: bytes) -> Audio:
-    """Any container PyAV reads -> 16 kHz mono float32, in a thread (raises BadAudio)."""
-    refuse_early(request)
-    limit = request.app[CONFIG].max_audio_seconds
-    return await asyncio.to_thread(decode_audio, data, max_seconds=limit)
+    """Any container PyAV reads -> 16 kHz mono float32 (DataPlane.decode; raises BadAudio)."""
+    return await request.app[DATAPLANE].decode(data)
 
 
 async def decode_pcm16(request: web.Request, data: bytes, sample_rate: int, channels: int) -> Audio:
-    refuse_early(request)
-    limit = request.app[CONFIG].max_audio_seconds
-    return await asyncio.to_thread(
-        pcm16_to_audio, data, sample_rate, channels=channels, max_seconds=limit
-    )
+    return await request.app[DATAPLANE].decode_pcm16(data, sample_rate, channels)
 
 
 async def recognize(
     request: web.Request, audio: Audio, options: TranscribeOptions
 ) -> Transcription:
-    """Cached result or a scheduled decode; adds the audio to the request's accounting."""
-    app = request.app
-    cache = app[CACHE]
-    # hashing 10 minutes of samples takes tens of ms: not on the event loop
-    key = await asyncio.to_thread(cache_key, audio, options) if cache.enabled else ""
-    result = cache.get(key) if cache.enabled else None
-    if result is None:
-        # finishing: the middleware admitted this request before any drain began, so a SIGTERM
-        # that arrives while its audio was still decoding must not turn it into a 503
-        result = await app[SCHEDULER].submit(audio, options, finishing=True)
-        cache.put(key, result)
-    request[AUDIO_SECONDS] = request.get(AUDIO_SECONDS, 0.0) + result.duration
-    return result
+    """The data plane's result (cached or scheduled), added to the request's usage."""
+    return await request.app[DATAPLANE].transcribe(audio, options, usage=request[USAGE])
 
 
 def language_field(request: web.Request, value: str | None, field: str = "language") -> str | None:

@@ -1,6 +1,7 @@
 """OpenAI-compatible `POST /v1/audio/transcriptions` (multipart/form-data).
 
-Fields: file (required), model (any; `whisper-1` means the loaded model), language, prompt,
+Fields: file (required), model (any: `whisper-1`, OpenAI's name for its speech model, or any
+other name means the loaded model), language, prompt,
 response_format (json|text|srt|vtt|verbose_json), temperature (0..1),
 timestamp_granularities[] (segment|word); extras hotwords, vad_filter.
 """
@@ -11,7 +12,6 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from asr_server import errors, formats
-from asr_server.engines.base import TranscribeOptions
 from asr_server.routes.common import (
     bool_field,
     decode_container,
@@ -20,7 +20,10 @@ from asr_server.routes.common import (
     recognize,
     text_field,
 )
+from asr_server.types import TranscribeOptions
 
+MODEL_ALIAS = "whisper-1"
+"""What OpenAI's clients send as `model`; `/v1/models` lists the loaded model under it too."""
 RESPONSE_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
 GRANULARITIES = ("segment", "word")
 

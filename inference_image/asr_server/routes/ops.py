@@ -7,9 +7,9 @@ from dataclasses import asdict
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from asr_server.app import CONFIG, ENGINE, METRICS, SCHEDULER, STATE, error_body
-
-OPENAI_ALIAS = "whisper-1"
+from asr_server import errors
+from asr_server.keys import CONFIG, ENGINE, METRICS, SCHEDULER, STATE
+from asr_server.routes.openai import MODEL_ALIAS
 
 
 def setup(app: web.Application) -> None:
@@ -43,7 +43,7 @@ async def readyz(request: web.Request) -> web.Response:
     if reason is None:
         return web.json_response({"status": "ready"})
     code, message = reason
-    body = {"status": code, **error_body(code, message, "server_error")}
+    body = {"status": code, **errors.error_body(errors.ASRError(message, code=code))}
     return web.json_response(body, status=503)
 
 
@@ -55,19 +55,21 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def models(request: web.Request) -> web.Response:
-    """OpenAI list shape; the loaded model appears under its own name and as `whisper-1`."""
+    """OpenAI list shape; the loaded model appears under its own name and as OpenAI's
+    `whisper-1` (routes/openai.MODEL_ALIAS)."""
     app = request.app
     info, config, scheduler = app[ENGINE].info, app[CONFIG], app[SCHEDULER]
     entries = [
         {"id": name, "object": "model", "created": 0, "owned_by": "asrfleet"}
-        for name in dict.fromkeys((info.name, OPENAI_ALIAS))
+        for name in dict.fromkeys((info.name, MODEL_ALIAS))
     ]
     settings = scheduler.settings
+    loaded = {k: v for k, v in asdict(info).items() if k != "details"}
     return web.json_response(
         {
             "object": "list",
             "data": entries,
-            "loaded": {**asdict(info), "ready": app[ENGINE].ready},
+            "loaded": {**loaded, **info.details, "ready": app[ENGINE].ready},
             "batching": {
                 "max_batch_size": settings.max_batch_size if settings else config.batch_max_size,
                 "max_wait_ms": config.batch_max_wait_ms,

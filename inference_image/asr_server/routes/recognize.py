@@ -13,8 +13,6 @@ from typing import Any
 from aiohttp import web
 
 from asr_server import errors, formats
-from asr_server.app import error_body
-from asr_server.engines.base import Audio, TranscribeOptions
 from asr_server.routes.common import (
     b64decode,
     bool_field,
@@ -26,6 +24,7 @@ from asr_server.routes.common import (
     recognize,
     text_field,
 )
+from asr_server.types import Audio, TranscribeOptions
 
 PCM_FORMATS = frozenset({"pcm16", "s16le"})
 _RAW_TYPES = frozenset(
@@ -111,7 +110,7 @@ async def recognize_batch(request: web.Request) -> web.Response:
             audio = await decode_container(request, upload.file.read())
             result = await recognize(request, audio, options)
         except errors.ASRError as exc:
-            return {"file": upload.filename, **error_body(exc.code, exc.message, exc.type)}
+            return {"file": upload.filename, **errors.error_body(exc)}
         return {"file": upload.filename, **formats.to_recognize_json(result)}
 
     results = await asyncio.gather(*(one(upload) for upload in uploads))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from asr_server.engines.base import Audio
+from asr_server.types import Audio
 
 
 class AudioBuffer:

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from asr_server.engines.base import SAMPLE_RATE
+from asr_server.types import SAMPLE_RATE
 
 
 class StreamRefused(Exception):

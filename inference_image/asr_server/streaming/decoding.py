@@ -1,5 +1,6 @@
-"""What a stream asks of the shared decoder: the options and context of each kind of decode,
-a failed final's retry, and how failures are handled (a partial is skipped, a final reported)."""
+"""What a stream asks of the shared decoder: the options and context of each kind of decode
+(as the engine's stream-quality policy says), a failed final's retry, and how failures are
+handled (a partial is skipped, a final reported)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,15 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 
-from asr_server.engines.base import Audio, TranscribeOptions, Transcription
-from asr_server.engines.fallback import PROMPT_RESET_TEMPERATURE
+from asr_server.engines.base import StreamQuality
 from asr_server.streaming.protocol import Error, ServerMessage, StartMessage
-from asr_server.streaming.quality import acceptable, failed_checks
+from asr_server.streaming.quality import acceptable
+from asr_server.types import Audio, TranscribeOptions, Transcription
 
 log = logging.getLogger(__name__)
 
 FINAL, FIRST_PARTIAL, PARTIAL = "final", "first_partial", "partial"
-"""Kinds of decode, in the priority the scheduler gives them (routes/stream.py): a final and
+"""Kinds of decode, in the priority the scheduler gives them (StreamHub.decode): a final and
 the stream's first partial are foreground work, later partials background work."""
 Decode = Callable[[Audio, TranscribeOptions, str, float], Awaitable[Transcription]]
 """(audio, options, kind, since) -> result; the shared scheduler in production. `since`: when
@@ -44,33 +45,23 @@ class StreamDecoder:
     def __init__(
         self,
         start: StartMessage,
-        encoder_context: str | None,
+        quality: StreamQuality,
         decode: Decode,
         emit: Emit,
         language: str | None = None,
     ) -> None:
-        # Finals get Whisper's full treatment: with the full context, one decode with the
-        # temperature fallback. With the trimmed context, first one greedy pass (the options
-        # of partials too); only a result that fails Whisper's checks or overruns its audio
-        # (quality.py) is decoded again, with the full context and the fallback, as a new
-        # request: the engine would do the same retry inside the batch, where every other
-        # stream's final in that batch would wait for it. Every decode but that retry is
-        # given the stream's previous final as context (`in_context`).
-        self.full_options = TranscribeOptions(
-            language=start.language or language,
-            hotwords=start.hotwords,
-            prompt=start.prompt,
-            encoder_context="full",
+        # The engine's policy (e.g. engines/whisper/quality.py) gives the options of a final's
+        # first decode, of partials, and of the retry of a final that fails its checks or
+        # overruns its audio (quality.acceptable), made as a new request. Every decode but
+        # that retry is given the stream's previous final as context (`in_context`).
+        self.quality = quality
+        passes = quality.stream_passes(
+            TranscribeOptions(
+                language=start.language or language, hotwords=start.hotwords, prompt=start.prompt
+            )
         )
-        self.options = dataclasses.replace(
-            self.full_options,
-            encoder_context=encoder_context,
-            fallback=encoder_context == "full",
-        )
-        # A partial is best-effort: one greedy pass. Whisper's temperature fallback would
-        # retry mid-word audio (which often "fails" its checks) up to 5 more times, and a
-        # final arriving meanwhile waits for all of them.
-        self.partial_options = dataclasses.replace(self.options, fallback=False)
+        self.options, self.partial_options = passes.final, passes.partial
+        self.retry_options = passes.retry
         self._decode, self._emit = decode, emit
         self.previous_text = ""
         """The last final's text: the context of the stream's next decodes."""
@@ -118,27 +109,24 @@ class StreamDecoder:
         return result
 
     def _remember(self, result: Transcription) -> None:
-        """Keep `result` as the context of the next decodes, unless it failed Whisper's checks
-        or was sampled (likely wrong: as a prompt it would carry the error, or a hallucination
-        loop, into the next utterances; faster-whisper's prompt_reset_on_temperature)."""
-        if failed_checks(result) or any(
-            s.temperature > PROMPT_RESET_TEMPERATURE for s in result.segments
-        ):
+        """Keep `result` as the context of the next decodes, unless the engine's policy says
+        its text is too doubtful to carry on (StreamQuality.keeps_as_context)."""
+        if not self.quality.keeps_as_context(result):
             self.previous_text = ""
         elif result.text.strip():
             self.previous_text = result.text.strip()
 
     async def _final_decode(self, audio: Audio, since: float) -> Transcription:
         result = await self._decode(audio, self.in_context(self.options), FINAL, since)
-        if self.options != self.full_options and not acceptable(result):
+        if self.retry_options is not None and not acceptable(result, self.quality):
             # The retry keeps the utterance's `since`, so it queues ahead of the finals that
             # became due later; it goes without the context, in case that led it astray.
-            log.info("stream final failed the checks; decoding it with the full context")
-            result = await self._decode(audio, self.full_options, FINAL, since)
+            log.info("stream final failed the checks; decoding it again with the retry options")
+            result = await self._decode(audio, self.retry_options, FINAL, since)
         return result
 
     async def partial(self, audio: Audio, first: bool, since: float) -> Transcription | None:
-        """A partial decode (one greedy pass); None when refused or failed (skipped)."""
+        """A partial decode (best effort); None when refused or failed (skipped)."""
         try:
             return await self._decode(
                 audio,

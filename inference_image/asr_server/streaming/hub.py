@@ -1,4 +1,5 @@
-"""Every open stream of one server: the concurrency limit, metrics and SIGTERM drain."""
+"""Every open stream of one server: the concurrency limit, the decodes it asks of the data
+plane, metrics and SIGTERM drain."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from asr_server.config import ServerConfig
+from asr_server.dataplane import DataPlane
+from asr_server.engines.base import StreamQuality
 from asr_server.metrics import Metrics
 from asr_server.streaming.crowd import FirstPartials
-from asr_server.streaming.decoding import Decode
+from asr_server.streaming.decoding import FINAL, PARTIAL
 from asr_server.streaming.protocol import StartMessage
+from asr_server.streaming.quality import PLAIN
 from asr_server.streaming.utterance import StreamSettings
 from asr_server.streaming.vad import EndpointSettings
+from asr_server.types import Audio, TranscribeOptions, Transcription
 
 MAX_FRAME_BYTES = 64 * 1024
 """Largest binary frame accepted (2 s of 16 kHz PCM16); clients send 20-200 ms frames."""
@@ -29,7 +34,8 @@ class StreamLimits:
     session: StreamSettings = field(default_factory=StreamSettings)
 
     @classmethod
-    def from_config(cls, config: ServerConfig) -> StreamLimits:
+    def from_config(cls, config: ServerConfig, quality: StreamQuality = PLAIN) -> StreamLimits:
+        """The server's stream settings, decoding by the engine's policy `quality`."""
         return cls(
             max_streams=config.max_streams,
             max_stream_seconds=config.stream_max_seconds,
@@ -37,7 +43,7 @@ class StreamLimits:
             session=StreamSettings(
                 partial_interval_s=config.stream_partial_interval_ms / 1000,
                 max_utterance_s=config.stream_max_utterance_s,
-                encoder_context=config.stream_encoder_context,
+                quality=quality,
                 endpoint=EndpointSettings(min_silence_s=config.stream_endpoint_silence_ms / 1000),
             ),
         )
@@ -70,13 +76,13 @@ class StreamHub:
     def __init__(
         self,
         limits: StreamLimits,
-        decode: Decode,
+        dataplane: DataPlane,
         metrics: Metrics,
         *,
         language: str | None = None,
     ) -> None:
         self.limits = limits
-        self.decode = decode
+        self.dataplane = dataplane
         self.metrics = metrics
         self.language = language
         self.observer = _MetricsObserver(metrics)
@@ -87,6 +93,18 @@ class StreamHub:
     @property
     def active(self) -> int:
         return len(self._open)
+
+    async def decode(
+        self, audio: Audio, options: TranscribeOptions, kind: str, since: float
+    ) -> Transcription:
+        """A session's decode (decoding.Decode), through the data plane. While draining, an
+        open stream's finals still decode (streams finish). Partials are best-effort: they
+        queue behind finals and HTTP requests, except a stream's first one, which queues like
+        a request (it tells the speaker they are heard). `since` (the audio's arrival) puts a
+        final that already waited ahead of newer work."""
+        return await self.dataplane.stream_decode(
+            audio, options, finishing=kind == FINAL, background=kind == PARTIAL, since=since
+        )
 
     def try_admit(self, key: object, on_drain: DrainCallback) -> bool:
         """Register a stream; False when the server already has `max_streams`."""
@@ -99,7 +117,7 @@ class StreamHub:
     def release(self, key: object, audio_seconds: float) -> None:
         if self._open.pop(key, None) is not None:
             self.metrics.active_streams.set(len(self._open))
-            self.metrics.audio_seconds_total.inc(audio_seconds)
+            self.dataplane.account(audio_seconds)
 
     async def drain(self) -> None:
         """No new streams; finalise every open one and close it with 1001 (going away)."""
@@ -107,3 +125,7 @@ class StreamHub:
         callbacks = list(self._open.values())
         if callbacks:
             await asyncio.gather(*(cb() for cb in callbacks), return_exceptions=True)
+
+    def close(self) -> None:
+        """The server is stopping: no new streams (the open ones end with their connections)."""
+        self.draining = True

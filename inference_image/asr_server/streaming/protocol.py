@@ -1,5 +1,6 @@
 """The `GET /v1/stream` WebSocket protocol: client messages parsed and validated into
-dataclasses, server messages as dataclasses that serialise to the JSON in DESIGN.md.
+dataclasses, server messages as dataclasses that serialise to the JSON of docs/streaming.md
+(docs/architecture.md, "A stream").
 
 Client: `{"type":"start","sample_rate":16000,"language"?,"hotwords"?,"prompt"?,
 "interim_results"?,"endpointing_ms"?}`, then binary PCM16 little-endian mono frames, then

@@ -22,7 +22,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from asr_server.engines.base import SAMPLE_RATE, Transcription
 from asr_server.streaming.audio_buffer import AudioBuffer
 from asr_server.streaming.crowd import FirstPartials, rest_after_partial
 from asr_server.streaming.decoding import Decode, Emit, StreamDecoder, settle
@@ -30,6 +29,7 @@ from asr_server.streaming.protocol import Partial, StartMessage
 from asr_server.streaming.quality import overran
 from asr_server.streaming.utterance import Early, StreamSettings, Utterance
 from asr_server.streaming.vad import Endpointer, SileroStream
+from asr_server.types import SAMPLE_RATE, Transcription
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ HELD_POLL_S = 0.05
 
 
 class StreamObserver(Protocol):
-    """Where a session reports what metrics need (see routes/stream.py)."""
+    """Where a session reports what metrics need (the hub's, streaming/hub.py)."""
 
     def first_partial(self, seconds: float) -> None: ...
     def final_latency(self, seconds: float) -> None: ...
@@ -60,7 +60,7 @@ class StreamSession:
     ) -> None:
         self.settings = settings
         self.interim = start.interim_results
-        self.decoder = StreamDecoder(start, settings.encoder_context, decode, emit, language)
+        self.decoder = StreamDecoder(start, settings.quality, decode, emit, language)
         self.options = self.decoder.options
         self.partial_options = self.decoder.partial_options
         self._emit, self._observer, self._clock = emit, observer, clock

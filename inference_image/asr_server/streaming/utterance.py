@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from asr_server.engines.base import SAMPLE_RATE, Audio, Transcription
+from asr_server.engines.base import StreamQuality
 from asr_server.streaming.protocol import Final
+from asr_server.streaming.quality import PLAIN
 from asr_server.streaming.vad import EndpointSettings
+from asr_server.types import SAMPLE_RATE, Audio, Transcription
 
 
 @dataclass(frozen=True)
@@ -16,10 +18,9 @@ class StreamSettings:
     """New audio in the open utterance between two partial decodes."""
     max_utterance_s: float = 20.0
     """An utterance this long is cut and finalised even without a pause (Whisper sees 30 s)."""
-    encoder_context: str | None = "trimmed"
-    """Encoder context of every decode of the stream (TranscribeOptions.encoder_context): an
-    utterance is at most 30 s and usually a few seconds, so the full 30 s window would be
-    mostly padding; a trimmed decode failing Whisper's checks is retried with the full one."""
+    quality: StreamQuality = PLAIN
+    """The engine's stream-quality policy: the options of each kind of decode, and which
+    finals are decoded twice (the engine's own, engines/base.HasStreamQuality, else PLAIN)."""
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
 
 

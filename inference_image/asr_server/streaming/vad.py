@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from faster_whisper.vad import get_vad_model
 
 WINDOW_SAMPLES = 512
 """Samples scored per VAD decision (32 ms at 16 kHz)."""
@@ -32,6 +31,10 @@ class SileroStream:
     """Speech probability per 32 ms window of one stream, fed incrementally."""
 
     def __init__(self) -> None:
+        # Imported here: faster-whisper (and CTranslate2 with it) is not needed by the
+        # commands that only read these settings, and costs them a tenth of a second to start.
+        from faster_whisper.vad import get_vad_model
+
         self._session: Any = get_vad_model().session
         self._h = np.zeros((1, 1, 128), dtype=np.float32)
         self._c = np.zeros((1, 1, 128), dtype=np.float32)

@@ -81,7 +81,8 @@ class Field:
 # --- allowed values -------------------------------------------------------------------------
 
 MODELS = ("whisper-tiny.en", "whisper-base")
-"""The inference server's model catalogue (asr_server/models.py); other models come by uri."""
+"""The inference server's model catalogue (asr_server/engines/whisper/catalogue.py); other
+models come by uri."""
 ENGLISH_ONLY_MODELS = ("whisper-tiny.en",)
 ENGINES = ("faster-whisper",)
 COMPUTE_TYPES = ("auto", "int8", "int8_float16", "int8_float32", "float16", "float32")

@@ -1,5 +1,6 @@
-"""Every error status of DESIGN.md through a real socket, each followed by a good request:
-the server keeps serving. The engine is a `GatedEngine` held by the test where timing matters."""
+"""Every error status of `errors.HTTP_STATUS` (docs/architecture.md) through a real socket,
+each followed by a good request: the server keeps serving. The engine is a `GatedEngine` held
+by the test where timing matters."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from asr_server.app import SCHEDULER, drain
+from asr_server.keys import SCHEDULER
+from asr_server.lifecycle import drain
 from support.asr_engines import GatedEngine
 from support.asr_http import Server, StartServer, wait_ready, wav_bytes
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-from asr_server.app import METRICS, SCHEDULER
+from asr_server.keys import METRICS, SCHEDULER
 from support.asr_engines import GatedEngine
 from support.asr_http import StartServer, wav_bytes
 

@@ -18,10 +18,10 @@ import openai
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from asr_server.app import ENGINE, METRICS
 from asr_server.config import ServerConfig
-from asr_server.engines.base import SAMPLE_RATE, TranscribeOptions, Transcription
+from asr_server.keys import ENGINE, METRICS
 from asr_server.text import convert_script
+from asr_server.types import SAMPLE_RATE, TranscribeOptions, Transcription
 from conftest import Clip
 from support.asr_http import Server, start_server_on_socket, wait_ready
 from support.encode import FLAC, encode

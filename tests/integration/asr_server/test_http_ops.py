@@ -9,8 +9,9 @@ import logging
 
 import aiohttp
 import pytest
-from asr_server.app import STATE, drain
 from asr_server.engines.fake import FakeEngine
+from asr_server.keys import STATE
+from asr_server.lifecycle import drain
 from support.asr_http import StartServer, wav_bytes
 
 

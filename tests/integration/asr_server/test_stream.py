@@ -14,8 +14,8 @@ import aiohttp
 import numpy as np
 import pytest
 from asr_server.config import ServerConfig
-from asr_server.engines.base import SAMPLE_RATE
 from asr_server.streaming.client import StreamOutcome, StreamRefused, stream_frames
+from asr_server.types import SAMPLE_RATE
 from faster_whisper.vad import get_speech_timestamps
 from support.pcm import frames, load_16k, to_pcm16
 from support.stream_server import ServerThread, make_engine

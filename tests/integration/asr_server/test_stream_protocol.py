@@ -11,10 +11,11 @@ from typing import Any
 import aiohttp
 import numpy as np
 import pytest
-from asr_server.app import METRICS, drain
 from asr_server.config import ServerConfig
-from asr_server.engines.base import SAMPLE_RATE
+from asr_server.keys import METRICS
+from asr_server.lifecycle import drain
 from asr_server.streaming.client import stream_frames
+from asr_server.types import SAMPLE_RATE
 from support.pcm import frames, load_16k, to_pcm16
 from support.stream_server import ServerThread, make_engine
 

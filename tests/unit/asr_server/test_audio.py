@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from asr_server.audio import decode_audio, pcm16_to_audio
-from asr_server.engines.base import SAMPLE_RATE
 from asr_server.errors import BadAudio
+from asr_server.types import SAMPLE_RATE
 from support.encode import (
     FLAC,
     M4A,

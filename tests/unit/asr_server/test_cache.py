@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 from asr_server.cache import ResultCache, cache_key
-from asr_server.engines.base import TranscribeOptions, Transcription
+from asr_server.engines.whisper.options import WhisperOptions
 from asr_server.metrics import Metrics
+from asr_server.types import TranscribeOptions, Transcription
 from support.asr_engines import tone
 
 
@@ -19,6 +20,10 @@ def test_key_depends_on_audio_and_result_changing_options() -> None:
     assert cache_key(audio, TranscribeOptions(language="en")) != base
     assert cache_key(audio, TranscribeOptions(hotwords="Kubernetes")) != base
     assert cache_key(audio, TranscribeOptions(word_timestamps=True)) != base
+    # an engine's own options are part of the key too
+    beam = TranscribeOptions(engine=WhisperOptions(beam_size=2))
+    assert cache_key(audio, beam) != base
+    assert cache_key(audio, beam) == cache_key(audio, TranscribeOptions(engine=WhisperOptions(2)))
     # float64 input with the same values hashes like its float32 form
     assert cache_key(audio.astype(np.float64).astype(np.float32), TranscribeOptions()) == base
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 from asr_server import formats
-from asr_server.engines.base import Segment, Transcription, Word
+from asr_server.types import Segment, Transcription, Word
 
 
 def _segment(id: int, start: float, end: float, text: str, words: tuple[Word, ...] = ()) -> Segment:

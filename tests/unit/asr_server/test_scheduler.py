@@ -12,9 +12,9 @@ from dataclasses import replace
 import pytest
 from asr_server import errors
 from asr_server.batching import BatchSettings
-from asr_server.engines.base import TranscribeOptions, Transcription
 from asr_server.metrics import Metrics
 from asr_server.scheduler import Scheduler
+from asr_server.types import TranscribeOptions, Transcription
 from support.asr_engines import POISON, GatedEngine, label, tone
 
 EN = TranscribeOptions(language="en")

@@ -37,7 +37,7 @@ from support.s3_server import SETUP_KEY, moto_s3
 
 config = pytest.importorskip("asr_server.config", reason="the inference server package is absent")
 model_sources = pytest.importorskip("asr_server.model_sources")
-models = pytest.importorskip("asr_server.models")
+models = pytest.importorskip("asr_server.engines.whisper.catalogue")
 
 REPO = Path(__file__).resolve().parents[4]
 CRD = yaml.safe_load((REPO / "crds" / "asrfleet.io_speechrecognizers.yaml").read_text())

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from asr_server.config import ServerConfig
-from asr_server.engines import create_engine
-from asr_server.engines.base import SAMPLE_RATE, ASREngine, EngineError, TranscribeOptions
+from asr_server.engines.base import ASREngine, EngineError
 from asr_server.engines.fake import FakeEngine
+from asr_server.engines.registry import create_engine
+from asr_server.types import SAMPLE_RATE, TranscribeOptions
 
 
 def _seconds(n: float) -> np.ndarray:

@@ -7,11 +7,11 @@ import asyncio
 import numpy as np
 import numpy.typing as npt
 from asr_server.batching import BACKGROUND_MAX_BATCH, PendingQueue, PendingRequest
-from asr_server.engines.base import SAMPLE_RATE, TranscribeOptions
 from asr_server.streaming.decoding import FINAL
 from asr_server.streaming.protocol import Final, StartMessage
 from asr_server.streaming.session import StreamSession
 from asr_server.streaming.utterance import StreamSettings
+from asr_server.types import SAMPLE_RATE, TranscribeOptions
 from support.pcm import frames, to_pcm16
 from support.stream_session import Collector, RecordingDecoder, feed_all, make_session
 
@@ -100,11 +100,11 @@ async def test_no_partial_is_started_during_a_pause(jfk_samples: npt.NDArray[np.
 
 
 async def test_the_route_queues_finals_and_first_partials_ahead_of_partials() -> None:
-    from asr_server.app import SCHEDULER, create_app
+    from asr_server.app import create_app
     from asr_server.config import ServerConfig
-    from asr_server.engines.base import Transcription
-    from asr_server.routes.stream import STREAMS
+    from asr_server.keys import SCHEDULER, STREAMS
     from asr_server.streaming.decoding import FINAL, FIRST_PARTIAL, PARTIAL
+    from asr_server.types import Transcription
 
     app = create_app(ServerConfig(engine="fake"))
     calls: list[tuple[bool, bool, float | None]] = []

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from asr_server.engines.base import SAMPLE_RATE
 from asr_server.streaming.crowd import FirstPartials, rest_after_partial
 from asr_server.streaming.decoding import FINAL, FIRST_PARTIAL, PARTIAL
 from asr_server.streaming.protocol import StartMessage
 from asr_server.streaming.session import StreamSession
 from asr_server.streaming.utterance import StreamSettings
+from asr_server.types import SAMPLE_RATE
 from support.pcm import to_pcm16
 from support.stream_session import Collector, RecordingDecoder, feed_all
 

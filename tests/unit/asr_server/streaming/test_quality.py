@@ -1,9 +1,10 @@
-"""The overrun check on trimmed-context stream decodes (streaming/quality.py)."""
+"""The overrun check on stream decodes and the policy for engines without their own
+(streaming/quality.py)."""
 
 from __future__ import annotations
 
-from asr_server.engines.base import Segment, Transcription
-from asr_server.streaming.quality import acceptable, failed_checks, overran
+from asr_server.streaming.quality import PLAIN, acceptable, overran
+from asr_server.types import Segment, TranscribeOptions, Transcription
 
 
 def result(duration: float, *segments: tuple[float, float, str]) -> Transcription:
@@ -28,14 +29,10 @@ def test_more_text_than_the_audio_could_hold_overran() -> None:
     assert overran(result(2.9, (0.0, 3.0, repeated)))
 
 
-def scored(avg_logprob: float, no_speech: float = 0.1, ratio: float = 1.0) -> Transcription:
-    segment = Segment(0, 0.0, 1.4, " S NOT!", avg_logprob, no_speech, 0.3, compression_ratio=ratio)
-    return Transcription(segment.text, "en", 1.0, 1.4, (segment,))
-
-
-def test_whisper_checks_on_a_one_pass_decode() -> None:
-    assert acceptable(scored(-0.87))
-    assert failed_checks(scored(-1.05))  # tiny.en's trimmed "S NOT!" for "Ask not!"
-    assert failed_checks(scored(-0.5, ratio=3.0))  # too repetitive
-    assert not failed_checks(scored(-1.5, no_speech=0.9))  # silence: nothing to retry
-    assert not acceptable(scored(-1.05))
+def test_without_an_engine_policy_nothing_is_retried_and_every_final_is_context() -> None:
+    options = TranscribeOptions(language="en", prompt="hello")
+    passes = PLAIN.stream_passes(options)
+    assert (passes.final, passes.partial, passes.retry) == (options, options, None)
+    doubtful = result(2.9, (0.0, 3.0, " ask"))
+    assert acceptable(doubtful, PLAIN) and PLAIN.keeps_as_context(doubtful)
+    assert not acceptable(result(2.8, (0.0, 7.0, " ask"), (7.0, 10.0, " uh...")), PLAIN)

@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import numpy.typing as npt
 import pytest
-from asr_server.engines.base import SAMPLE_RATE, Audio, TranscribeOptions, Transcription
+from asr_server.engines.whisper.options import whisper_options
 from asr_server.streaming.decoding import FINAL, FIRST_PARTIAL, PARTIAL
 from asr_server.streaming.protocol import (
     Error,
@@ -17,6 +17,7 @@ from asr_server.streaming.protocol import (
 )
 from asr_server.streaming.session import StreamSession
 from asr_server.streaming.utterance import StreamSettings
+from asr_server.types import SAMPLE_RATE, Audio, TranscribeOptions, Transcription
 from support.pcm import FRAME_SAMPLES, frames, to_pcm16
 from support.stream_session import Collector, RecordingDecoder, feed_all, make_session
 
@@ -236,7 +237,9 @@ async def test_a_final_second_chance_starts_in_the_pause(
         await asyncio.sleep(0)
     assert not out.of(Final)
     contexts = [
-        o.encoder_context for o, k in zip(decoder.options, decoder.kinds, strict=True) if k == FINAL
+        whisper_options(o).encoder_context
+        for o, k in zip(decoder.options, decoder.kinds, strict=True)
+        if k == FINAL
     ]
     assert contexts == ["trimmed", "full"]  # both decoded before the utterance closed
     assert decoder.since[-1] == decoder.since[-2]  # the retry keeps the utterance's place
@@ -274,8 +277,8 @@ async def test_a_trimmed_final_that_overran_its_audio_is_decoded_with_the_full_c
     assert len(finals) == 1 and "uh" not in finals[0].text
     kinds = zip(decoder.options, decoder.kinds, strict=True)
     last_two = [options for options, kind in kinds if kind == FINAL][-2:]
-    assert [o.encoder_context for o in last_two] == ["trimmed", "full"]
-    assert [o.fallback for o in last_two] == [False, True]  # one pass, then Whisper's way
+    assert [whisper_options(o).encoder_context for o in last_two] == ["trimmed", "full"]
+    assert [whisper_options(o).fallback for o in last_two] == [False, True]  # then Whisper's way
 
 
 async def test_decodes_carry_the_previous_final_as_context(
@@ -289,7 +292,7 @@ async def test_decodes_carry_the_previous_final_as_context(
     finals = [m for m in out.of(Final) if isinstance(m, Final)]
     assert len(finals) == 2 and not any("uh" in f.text for f in finals)
     tried = [
-        (kind, o.encoder_context, o.prompt)
+        (kind, whisper_options(o).encoder_context, o.prompt)
         for o, kind in zip(decoder.options, decoder.kinds, strict=True)
     ]
     second = tried[tried.index((FINAL, "full", None)) + 1 :]
@@ -315,7 +318,7 @@ async def test_a_final_sampled_at_a_high_temperature_is_not_used_as_context(
     await feed_all(session, two_utterances[0])
     await session.finish()
     finals = [
-        (o.encoder_context, o.prompt)
+        (whisper_options(o).encoder_context, o.prompt)
         for o, k in zip(decoder.options, decoder.kinds, strict=True)
         if k == FINAL
     ]

@@ -1,5 +1,5 @@
 """Stream settings from the server config and the start message: the encoder context of
-stream decodes and the endpoint silence."""
+stream decodes (the Whisper engine's stream-quality policy) and the endpoint silence."""
 
 from __future__ import annotations
 
@@ -7,40 +7,49 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from asr_server.config import ConfigError, ServerConfig
-from asr_server.engines.base import SAMPLE_RATE
+from asr_server.engines.registry import create_engine
+from asr_server.engines.whisper.options import whisper_options
 from asr_server.streaming.hub import StreamLimits
 from asr_server.streaming.protocol import Final, StartMessage
 from asr_server.streaming.session import StreamSession
+from asr_server.types import SAMPLE_RATE
 from support.pcm import to_pcm16
 from support.stream_session import Collector, RecordingDecoder, feed_all
 
 
+def limits_for(config: ServerConfig) -> StreamLimits:
+    """The server's stream limits with the configured Whisper engine's policy (the engine is
+    not loaded: its policy needs no model)."""
+    engine = create_engine(config)
+    return StreamLimits.from_config(config, engine.stream_quality())  # type: ignore[attr-defined]
+
+
 def test_stream_decodes_use_the_trimmed_context_by_default() -> None:
-    limits = StreamLimits.from_config(ServerConfig())
-    assert limits.session.encoder_context == "trimmed"
+    limits = limits_for(ServerConfig())
+    assert limits.session.quality.encoder_context == "trimmed"  # type: ignore[attr-defined]
     session = StreamSession(StartMessage(), limits.session, RecordingDecoder(), Collector())
-    assert session.options.encoder_context == "trimmed"
-    assert session.partial_options.encoder_context == "trimmed"
+    assert whisper_options(session.options).encoder_context == "trimmed"
+    assert whisper_options(session.partial_options).encoder_context == "trimmed"
 
 
 def test_stream_encoder_context_from_env() -> None:
     config = ServerConfig.from_env({"ASR_STREAM_ENCODER_CONTEXT": "full"})
-    assert StreamLimits.from_config(config).session.encoder_context == "full"
+    assert limits_for(config).session.quality.encoder_context == "full"  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="ASR_STREAM_ENCODER_CONTEXT"):
         ServerConfig.from_env({"ASR_STREAM_ENCODER_CONTEXT": "half"})
 
 
 def test_endpoint_silence_from_env_and_start_message() -> None:
-    assert StreamLimits.from_config(ServerConfig()).session.endpoint.min_silence_s == 0.5
+    assert limits_for(ServerConfig()).session.endpoint.min_silence_s == 0.5
     config = ServerConfig.from_env({"ASR_STREAM_ENDPOINT_SILENCE_MS": "300"})
-    limits = StreamLimits.from_config(config)
+    limits = limits_for(config)
     assert limits.session.endpoint.min_silence_s == 0.3
     assert limits.settings_for(StartMessage()) == limits.session
     own = limits.settings_for(StartMessage(endpointing_ms=1200))
     assert own.endpoint.min_silence_s == 1.2
     # Only the silence is the stream's own; the rest stays the server's.
     assert own.endpoint.pad_s == limits.session.endpoint.pad_s
-    assert own.encoder_context == limits.session.encoder_context
+    assert own.quality == limits.session.quality
     assert limits.session.endpoint.min_silence_s == 0.3  # the server's settings are untouched
 
 
@@ -57,7 +66,7 @@ async def test_a_shorter_endpoint_silence_ends_an_utterance_at_a_short_pause(
     jfk_samples: npt.NDArray[np.float32], server_ms: str | None, stream_ms: int | None, finals: int
 ) -> None:
     env = {"ASR_STREAM_ENDPOINT_SILENCE_MS": server_ms} if server_ms else {}
-    limits = StreamLimits.from_config(ServerConfig.from_env(env))
+    limits = limits_for(ServerConfig.from_env(env))
     start = StartMessage(endpointing_ms=stream_ms)
     decoder, out = RecordingDecoder(), Collector()
     session = StreamSession(start, limits.settings_for(start), decoder, out)

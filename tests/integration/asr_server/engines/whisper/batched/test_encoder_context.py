@@ -5,16 +5,20 @@ the per-request choice overriding the decoder's default."""
 from __future__ import annotations
 
 import pytest
-from asr_server.engines import windows
-from asr_server.engines.base import EngineError, TranscribeOptions, Transcription
-from asr_server.engines.batched import BatchedWhisperDecoder
+from asr_server.engines.base import EngineError
+from asr_server.engines.whisper.batched import windows
+from asr_server.engines.whisper.batched.decoder import BatchedWhisperDecoder
+from asr_server.engines.whisper.options import WhisperOptions
+from asr_server.types import TranscribeOptions, Transcription
 from faster_whisper import WhisperModel
 from support.speech_clips import Speech
 from support.text import edit_distance, normalize_words
 
 pytestmark = pytest.mark.model
 
-TRIMMED = TranscribeOptions(encoder_context="trimmed")
+TRIMMED = TranscribeOptions(engine=WhisperOptions(encoder_context="trimmed"))
+FULL = TranscribeOptions(engine=WhisperOptions(encoder_context="full"))
+HALF = TranscribeOptions(engine=WhisperOptions(encoder_context="half"))
 
 
 def words(result: Transcription | EngineError) -> list[str]:
@@ -53,11 +57,14 @@ def test_the_decoder_default_applies_unless_the_request_chooses(
     decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=4, encoder_context="trimmed")
     jfk = clips[0]
     default, full = decoder.decode(
-        [(jfk.audio, TranscribeOptions()), (jfk.audio, TranscribeOptions(encoder_context="full"))]
+        [
+            (jfk.audio, TranscribeOptions()),
+            (jfk.audio, FULL),
+        ]
     )
     assert isinstance(full, Transcription) and full.text == sequential["jfk"]
     assert words(default) == normalize_words(sequential["jfk"])
-    bad = decoder.decode([(jfk.audio, TranscribeOptions(encoder_context="half"))])[0]
+    bad = decoder.decode([(jfk.audio, HALF)])[0]
     assert isinstance(bad, EngineError) and "encoder context" in str(bad)
     with pytest.raises(ValueError, match="encoder_context"):
         BatchedWhisperDecoder(tiny_model, encoder_context="half")
@@ -90,7 +97,7 @@ def test_one_pass_decodes_are_not_retried_with_the_full_window(
     monkeypatch.setattr(windows, "TRIM_MARGIN_FRAMES", 0)
     monkeypatch.setattr(windows, "TRIM_MIN_FRAMES", 0)
     decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=4)
-    one_pass = TranscribeOptions(encoder_context="trimmed", fallback=False)
+    one_pass = TranscribeOptions(engine=WhisperOptions(encoder_context="trimmed", fallback=False))
     results = decoder.decode([(c.audio, one_pass) for c in clips])
     assert all(isinstance(r, Transcription) for r in results)
     assert decoder.context_retries == 0

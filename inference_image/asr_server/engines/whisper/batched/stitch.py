@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from asr_server.engines.base import Segment, Transcription, Word
-from asr_server.engines.windows import ItemPlan
-
-
-def confidence(avg_logprob: float) -> float:
-    """exp(avg_logprob) clamped to [0, 1]: the geometric-mean token probability."""
-    return min(1.0, max(0.0, math.exp(avg_logprob)))
+from asr_server.engines.whisper.batched.windows import ItemPlan
+from asr_server.types import Segment, Transcription, Word, confidence, overall_confidence
 
 
 def to_transcription(plan: ItemPlan) -> Transcription:
     raw = [segment for order in sorted(plan.segments) for segment in plan.segments[order]]
     segments = tuple(_to_segment(number, segment) for number, segment in enumerate(raw, start=1))
-    weights = [max(s.end - s.start, 0.0) for s in segments]
-    total = sum(weights)
-    mean_confidence = (
-        sum(w * s.confidence for w, s in zip(weights, segments, strict=True)) / total
-        if total > 0
-        else (sum(s.confidence for s in segments) / len(segments) if segments else 0.0)
-    )
     return Transcription(
         text="".join(s.text for s in segments).strip(),
         language=plan.language or plan.options.language or "",
         language_probability=plan.language_probability if plan.language else 0.0,
         duration=plan.duration,
         segments=segments,
-        confidence=mean_confidence,
+        confidence=overall_confidence(segments),
     )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from asr_server import models
-from asr_server.models import ModelError, resolve_model
+from asr_server.engines.base import ModelError
+from asr_server.engines.whisper import catalogue as models
+from asr_server.engines.whisper.catalogue import resolve_model
 
 
 @pytest.fixture(scope="module")

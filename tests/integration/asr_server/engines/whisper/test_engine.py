@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 from asr_server.audio import decode_audio
 from asr_server.config import ServerConfig
-from asr_server.engines import create_engine
-from asr_server.engines.base import SAMPLE_RATE, EngineError, TranscribeOptions
-from asr_server.engines.whisper import WhisperEngine
+from asr_server.engines.base import EngineError
+from asr_server.engines.registry import create_engine
+from asr_server.engines.whisper.engine import WhisperEngine
+from asr_server.types import SAMPLE_RATE, TranscribeOptions
 from support.encode import MP3, OGG_OPUS, WAV_8K_STEREO, Target, encode
 from support.longform import ivr_menu, lost_groups
 from support.text import char_error_rate, normalize_words, word_error_rate

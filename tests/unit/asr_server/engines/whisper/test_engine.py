@@ -1,18 +1,15 @@
-"""The model-free parts of the Whisper engine: device choice, confidence, script conversion."""
+"""The model-free parts of the Whisper engine: device choice, script conversion, what it
+registers and which optional capabilities it has."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 from asr_server.config import ServerConfig
-from asr_server.engines.base import Segment, Transcription, Word
-from asr_server.engines.whisper import (
-    WhisperEngine,
-    choose_device,
-    confidence,
-    overall_confidence,
-)
+from asr_server.engines.base import ASREngine, BatchSizing, HasStreamQuality, ReportsProgress
+from asr_server.engines.registry import create_engine
+from asr_server.engines.whisper.engine import WhisperEngine, choose_device
+from asr_server.engines.whisper.quality import WhisperStreamQuality
+from asr_server.types import Segment, Transcription, Word
 
 
 @pytest.mark.parametrize(
@@ -28,22 +25,6 @@ from asr_server.engines.whisper import (
 )
 def test_choose_device(device: str, compute: str, gpus: int, expected: tuple[str, str]) -> None:
     assert choose_device(device, compute, gpus) == expected
-
-
-def _seg(start: float, end: float, conf: float, text: str = "x") -> Segment:
-    return Segment(0, start, end, text, math.log(conf), 0.0, conf)
-
-
-def test_confidence_is_clamped_geometric_mean_probability() -> None:
-    assert confidence(math.log(0.8)) == pytest.approx(0.8)
-    assert confidence(0.3) == 1.0
-    assert confidence(-math.inf) == 0.0
-
-
-def test_overall_confidence_is_duration_weighted() -> None:
-    assert overall_confidence([_seg(0, 3, 0.9), _seg(3, 4, 0.5)]) == pytest.approx(0.8)
-    assert overall_confidence([_seg(1, 1, 0.9), _seg(1, 1, 0.5)]) == pytest.approx(0.7)
-    assert overall_confidence([]) == 0.0
 
 
 @pytest.mark.parametrize(
@@ -65,3 +46,12 @@ def test_postprocess_converts_chinese_script(script: str, language: str, expecte
     assert converted.text == expected
     assert converted.segments[0].text == expected
     assert "".join(w.text for w in converted.segments[0].words) == expected
+
+
+def test_registered_as_faster_whisper_with_every_capability_and_not_loaded() -> None:
+    engine = create_engine(ServerConfig(engine="faster-whisper", stream_encoder_context="full"))
+    assert isinstance(engine, WhisperEngine) and isinstance(engine, ASREngine)
+    assert not engine.ready
+    for capability in (BatchSizing, ReportsProgress, HasStreamQuality):
+        assert isinstance(engine, capability)
+    assert engine.stream_quality() == WhisperStreamQuality(encoder_context="full")

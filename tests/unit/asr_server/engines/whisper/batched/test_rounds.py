@@ -6,22 +6,28 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from asr_server.engines.base import TranscribeOptions
-from asr_server.engines.fallback import DecodePass
-from asr_server.engines.rounds import GroupKey, RoundRunner, call_size, split_into_calls
-from asr_server.engines.windows import ItemPlan, Window
+from asr_server.engines.whisper.batched.rounds import (
+    GroupKey,
+    RoundRunner,
+    call_size,
+    split_into_calls,
+)
+from asr_server.engines.whisper.batched.windows import ItemPlan, Window
+from asr_server.engines.whisper.fallback import DecodePass
+from asr_server.engines.whisper.options import WhisperOptions
+from asr_server.types import TranscribeOptions
 
 MAIN, REPLICAS = object(), object()
 
 
 def window(index: int, beam_size: int = 1, frames: int = 3000) -> Window:
-    item = ItemPlan(index, TranscribeOptions(beam_size=beam_size), 1.0, "seek")
+    item = ItemPlan(index, TranscribeOptions(), 1.0, "seek", WhisperOptions(beam_size=beam_size))
     features = np.zeros((80, 3000), dtype=np.float32)
     return Window(item, (0, 0), features, 0.0, frames, frames / 100, 0, features)
 
 
 def key(w: Window) -> GroupKey:
-    beam = w.item.options.beam_size
+    beam = w.item.whisper.beam_size
     return (DecodePass(beam, beam, 0.0), 1)
 
 

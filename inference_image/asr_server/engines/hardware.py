@@ -1,4 +1,5 @@
-"""How many CPUs this container may use, from its cgroup, not `os.cpu_count()`.
+"""The hardware an engine sizes itself by: how many CPUs this container may use, from its
+cgroup, not `os.cpu_count()`, and the threads that makes.
 
 A pod limited to 2 CPUs on a 64-core node sees 64 in `os.cpu_count()`; sizing CTranslate2's
 thread pool from that oversubscribes the quota and the kernel throttles the process.

@@ -28,7 +28,9 @@ from faster_whisper.audio import pad_or_trim
 from faster_whisper.feature_extractor import FeatureExtractor
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-from asr_server.engines.base import SAMPLE_RATE, Audio, EngineError, TranscribeOptions
+from asr_server.engines.base import EngineError, Progress
+from asr_server.engines.whisper.options import DEFAULT_OPTIONS, WhisperOptions
+from asr_server.types import SAMPLE_RATE, Audio, TranscribeOptions
 
 Features = npt.NDArray[np.float32]
 Order = tuple[int, int]
@@ -63,13 +65,12 @@ class ItemPlan:
     options: TranscribeOptions
     duration: float
     mode: Literal["seek", "chunks"]
+    whisper: WhisperOptions = DEFAULT_OPTIONS
+    """The request's Whisper options, its encoder context resolved (the decoder's default)."""
     features: Features | None = None
     """Seek mode: log-mel of the whole clip (frames beyond the content excluded)."""
     language: str | None = None
     language_probability: float = 1.0
-    packed: bool = False
-    """Two clips in one window (packing.py): no temperature fallback, a failed window is
-    decoded apart instead (the repetition check cannot tell the two clips apart)."""
     first_order: Order = (0, 0)
     """Order of the first window: its encoding decides the item's language when not given."""
     previous_tokens: list[int] = field(default_factory=list)
@@ -77,6 +78,12 @@ class ItemPlan:
     segments: dict[Order, list[dict[str, Any]]] = field(default_factory=dict)
     """Decoded segments per window order, stitched in order at the end."""
     error: EngineError | None = None
+    progress: Progress | None = None
+    """Told how far the item has got (the request asked for it)."""
+    windows_planned: int = 0
+    """Chunks mode: the item's chunks."""
+    windows_done: int = 0
+    """Chunks mode: chunks decoded to their end."""
 
 
 @dataclass
@@ -99,7 +106,7 @@ class Window:
     source_seek: int = 0
     """Frame index of the source's start in the item's audio."""
     pass_index: int = 0
-    """Position in the window's decode passes (engines/fallback.passes)."""
+    """Position in the window's decode passes (engines/whisper/fallback.passes)."""
     attempts: list[Any] = field(default_factory=list)
     """Failed candidates of the earlier passes, for the choice when all fail."""
     full_context: bool = False
@@ -135,16 +142,13 @@ def plan_item(
     audio: Audio,
     options: TranscribeOptions,
     extractor: FeatureExtractor,
-    features: Features | None = None,
 ) -> tuple[ItemPlan, list[Window]]:
-    """Plan an item's first windows: one window in seek mode, every chunk in chunks mode.
-    `features` (seek mode only) replaces the log-mel of `audio` (packed clips, packing.py)."""
+    """Plan an item's first windows: one window in seek mode, every chunk in chunks mode."""
     validate_audio(audio)
     audio = audio.astype(np.float32, copy=False)
     duration = audio.shape[0] / SAMPLE_RATE
     if duration <= WINDOW_SECONDS and not options.vad_filter:
-        if features is None:
-            features = extractor(audio)[..., :-1]
+        features = extractor(audio)[..., :-1]
         plan = ItemPlan(index, options, duration, "seek", features=features)
         return plan, [window_at(plan, features, 0, (0, 0))]
     plan = ItemPlan(index, options, duration, "chunks")
@@ -155,6 +159,7 @@ def plan_item(
         )
         for chunk, (start, end) in enumerate(spans)
     ]
+    plan.windows_planned = len(windows)
     return plan, windows
 
 

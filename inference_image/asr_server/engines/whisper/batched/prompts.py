@@ -15,8 +15,9 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
-from asr_server.engines.base import EngineError, TranscribeOptions
-from asr_server.engines.windows import Window
+from asr_server.engines.base import EngineError
+from asr_server.engines.whisper.batched.windows import Window
+from asr_server.types import TranscribeOptions
 
 
 class WhisperPrompts:
@@ -44,7 +45,7 @@ class WhisperPrompts:
         """The language an item decodes with (None: detected on its first window). EngineError
         for a language this model does not support, or an unknown task or language code."""
         if options.language and options.language not in self.languages:
-            # As the unbatched engine: an English-only model refuses other languages.
+            # faster-whisper would silently decode English with an English-only model.
             known = sorted(self.languages)
             supported = ", ".join(known) if len(known) <= 5 else f"{len(known)} codes"
             raise EngineError(

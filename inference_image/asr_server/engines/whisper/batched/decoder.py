@@ -10,7 +10,8 @@ Windows whose decoder stopped mid-clip continue in a next round, exactly as fast
 sequential loop does, so greedy text equals `WhisperModel.transcribe(beam_size=1,
 temperature=0)`. One failing item yields its EngineError and never fails the others.
 The prompts and tokenizers are `prompts.py`'s; how a round is cut into calls, and whether they
-run on the model or its CPU replicas, is `rounds.py`'s.
+run on the model or its CPU replicas, is `rounds.py`'s; the fallback after a failed decode is
+`engines/whisper/fallback.py`'s.
 """
 
 from __future__ import annotations
@@ -24,26 +25,23 @@ import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
 
-from asr_server.config import ENCODER_CONTEXTS
-from asr_server.engines import fallback, packing, rounds
-from asr_server.engines.base import (
-    Audio,
-    EngineError,
-    TranscribeOptions,
-    Transcription,
-)
-from asr_server.engines.prompts import WhisperPrompts
-from asr_server.engines.segments import keep_segments
-from asr_server.engines.stitch import to_transcription
-from asr_server.engines.windows import (
+from asr_server.engines.base import EngineError, Progress
+from asr_server.engines.whisper import fallback
+from asr_server.engines.whisper.batched import rounds
+from asr_server.engines.whisper.batched.prompts import WhisperPrompts
+from asr_server.engines.whisper.batched.segments import keep_segments
+from asr_server.engines.whisper.batched.stitch import to_transcription
+from asr_server.engines.whisper.batched.windows import (
+    TIME_PER_FRAME,
     WINDOW_FRAMES,
-    Features,
     ItemPlan,
     Window,
     encoder_frames,
     follow_up,
     plan_item,
 )
+from asr_server.engines.whisper.options import ENCODER_CONTEXTS, whisper_options
+from asr_server.types import Audio, TranscribeOptions, Transcription
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +58,6 @@ class BatchedWhisperDecoder:
         max_batch_size: int = 4,
         workers: int = 1,
         name: str = "this model",
-        pack: bool = False,
         encoder_context: str = "full",
         replicas: Any = None,
     ) -> None:
@@ -68,19 +65,15 @@ class BatchedWhisperDecoder:
         the WhisperModel as many `num_workers`: CTranslate2 runs one call per worker, or pass
         `replicas`, a `ctranslate2.models.Whisper` of the same model with `workers`
         single-thread replicas, `inter_threads=workers, intra_threads=1`: rounds.py says which
-        rounds use them); `pack` puts two short clips in one window (`packing.py`: faster, text
-        not guaranteed identical to the unbatched path); `encoder_context` is the default for
-        items that do not choose (`full`, or `trimmed`: windows.encoder_frames, text not
-        guaranteed identical to the unbatched path)."""
+        rounds use them); `encoder_context` is the default for items that do not choose
+        (`full`, or `trimmed`: windows.encoder_frames, text not guaranteed identical to the
+        unbatched path)."""
         if encoder_context not in ENCODER_CONTEXTS:
             raise ValueError(f"encoder_context must be one of {ENCODER_CONTEXTS}")
         self.name = name
         self.encoder_context = encoder_context
         self.context_retries = 0
         """Trimmed windows decoded again with the full context after failing the checks."""
-        self.pack = pack
-        self.packed_pairs = 0
-        self.pack_fallbacks = 0
         if max_batch_size < 1 or workers < 1:
             raise ValueError("max_batch_size and workers must be >= 1")
         self.model = model
@@ -104,53 +97,17 @@ class BatchedWhisperDecoder:
         return self.rounds.replica_rounds
 
     def decode(
-        self, items: Sequence[tuple[Audio, TranscribeOptions]]
-    ) -> list[Transcription | EngineError]:
-        """Decode every item; the result list matches `items` slot for slot."""
-        if not self.pack:
-            return [self._result(plan) for plan in self._decode_plans(items)]
-        pairs, packed, features = packing.pair_up(
-            list(items), self.prompts.multilingual, self.model.feature_extractor
-        )
-        paired = {i for pair in pairs for i in (pair.first, pair.second)}
-        alone = [i for i in range(len(items)) if i not in paired]
-        plans = self._decode_plans(packed + [items[i] for i in alone], features)
-        results: dict[int, Transcription | EngineError] = {
-            index: self._result(plan)
-            for index, plan in zip(alone, plans[len(packed) :], strict=True)
-        }
-        for pair, plan in zip(pairs, plans[: len(packed)], strict=True):
-            parts = None if isinstance(plan, EngineError) else packing.unpack(pair, plan, items)
-            if parts is None:
-                self.pack_fallbacks += 1
-                continue
-            self.packed_pairs += 1
-            results[pair.first], results[pair.second] = parts
-        missing = [i for i in range(len(items)) if i not in results]
-        for index, plan in zip(
-            missing, self._decode_plans([items[i] for i in missing]), strict=True
-        ):
-            results[index] = self._result(plan)
-        return [results[i] for i in range(len(items))]
-
-    @staticmethod
-    def _result(plan: ItemPlan | EngineError) -> Transcription | EngineError:
-        return plan if isinstance(plan, EngineError) else plan.error or to_transcription(plan)
-
-    def _decode_plans(
         self,
         items: Sequence[tuple[Audio, TranscribeOptions]],
-        features: Sequence[Features] = (),
-    ) -> list[ItemPlan | EngineError]:
-        """Decode; `features[i]`, when given, is item i's precomputed log-mel (packed pairs)."""
+        progress: Sequence[Progress | None] = (),
+    ) -> list[Transcription | EngineError]:
+        """Decode every item; the result list matches `items` slot for slot. `progress[i]`,
+        when given, is called as item i's windows are decoded."""
         plans: list[ItemPlan | EngineError] = []
         pending: list[Window] = []
         for index, (audio, options) in enumerate(items):
-            given = features[index] if index < len(features) else None
             try:
-                plan, windows = plan_item(
-                    index, audio, options, self.model.feature_extractor, given
-                )
+                plan, windows = plan_item(index, audio, options, self.model.feature_extractor)
             except EngineError as exc:
                 plans.append(exc)
                 continue
@@ -158,21 +115,29 @@ class BatchedWhisperDecoder:
                 log.warning("item %d could not be prepared: %s", index, exc)
                 plans.append(EngineError(f"audio could not be processed: {exc}"))
                 continue
-            if options.encoder_context not in (None, *ENCODER_CONTEXTS):
-                plans.append(EngineError(f"unknown encoder context {options.encoder_context!r}"))
-                continue
             try:
+                own = whisper_options(options)
+                plan.whisper = dataclasses.replace(
+                    own, encoder_context=own.encoder_context or self.encoder_context
+                )
                 plan.language = self.prompts.item_language(options)
             except EngineError as exc:
                 plans.append(exc)
                 continue
             plan.previous_tokens = self.prompts.initial(options)
-            plan.packed = given is not None
+            plan.progress = progress[index] if index < len(progress) else None
             plans.append(plan)
             pending.extend(windows)
         while pending:  # rounds: seek-mode follow-up windows are decoded in the next round
             pending = self.rounds.run(pending)
-        return plans
+        results: list[Transcription | EngineError] = []
+        for planned in plans:
+            if isinstance(planned, EngineError):
+                results.append(planned)
+                continue
+            results.append(planned.error or to_transcription(planned))
+            self._report(planned, planned.duration)
+        return results
 
     def _decode_windows(self, windows: list[Window], whisper: Any) -> list[Window]:
         """One encode + one generate on `whisper` for `windows` (all with one group key)."""
@@ -251,18 +216,15 @@ class BatchedWhisperDecoder:
             encoding,
         )
         chosen = fallback.passing(candidates)
-        if chosen is None and item.packed:
-            item.error = EngineError("packed window failed the quality checks")
-            return None
         # fallback=False asks for one pass (a stream's partial): no retry of any kind.
         trimmed = self._encoder_frames(window) < WINDOW_FRAMES
-        if chosen is None and item.options.fallback and trimmed:
+        if chosen is None and item.whisper.fallback and trimmed:
             self.context_retries += 1  # first try what Whisper was trained on, then the fallback
             return dataclasses.replace(window, full_context=True)
         if chosen is None:
             window.attempts.extend(candidates)
             schedule = fallback.passes(
-                item.options.temperature, item.options.beam_size, item.options.fallback
+                item.options.temperature, item.whisper.beam_size, item.whisper.fallback
             )
             if window.pass_index + 1 < len(schedule):
                 return dataclasses.replace(window, pass_index=window.pass_index + 1)
@@ -272,11 +234,23 @@ class BatchedWhisperDecoder:
             next_seek = keep_segments(self.model, window, chosen, tokenizer)
         if chosen.resets_prompt:
             item.previous_tokens.clear()
-        return follow_up(window, next_seek)
+        following = follow_up(window, next_seek)
+        if following is None:
+            item.windows_done += 1
+        if item.mode == "seek":
+            self._report(item, next_seek * TIME_PER_FRAME)
+        elif following is None and item.windows_planned:
+            self._report(item, item.duration * item.windows_done / item.windows_planned)
+        return following
+
+    @staticmethod
+    def _report(item: ItemPlan, seconds: float) -> None:
+        """How far `item` has got (its last report, the whole duration, comes with the result)."""
+        if item.progress is not None and item.error is None:
+            item.progress(min(seconds, item.duration), item.duration)
 
     def _encoder_frames(self, window: Window) -> int:
-        context = window.item.options.encoder_context or self.encoder_context
-        trimmed = context == "trimmed" and not window.full_context
+        trimmed = window.item.whisper.encoder_context == "trimmed" and not window.full_context
         return encoder_frames(window.segment_size, trimmed)
 
     def _group_key(self, window: Window) -> rounds.GroupKey:

@@ -1,15 +1,12 @@
-"""Window planning and stitching for the batched decoder: pure numpy, no Whisper model."""
+"""Window planning for the batched decoder: pure numpy, no Whisper model."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
-from asr_server.engines.base import SAMPLE_RATE, EngineError, TranscribeOptions
-from asr_server.engines.batch_defaults import batch_defaults, cpu_layout, default_batch_size
-from asr_server.engines.stitch import confidence, to_transcription
-from asr_server.engines.windows import (
+from asr_server.engines.base import EngineError
+from asr_server.engines.whisper.batched.stitch import to_transcription
+from asr_server.engines.whisper.batched.windows import (
     WINDOW_FRAMES,
     encoder_frames,
     follow_up,
@@ -17,6 +14,7 @@ from asr_server.engines.windows import (
     speech_spans,
     validate_audio,
 )
+from asr_server.types import SAMPLE_RATE, TranscribeOptions
 from faster_whisper.feature_extractor import FeatureExtractor
 
 
@@ -126,78 +124,6 @@ def test_vad_filter_on_silence_plans_no_windows(extractor: FeatureExtractor) -> 
     assert result.text == ""
     assert result.segments == ()
     assert result.duration == 5.0
-
-
-def test_stitching_orders_windows_and_weights_confidence(extractor: FeatureExtractor) -> None:
-    plan, _ = plan_item(0, tone_bursts(11.0), TranscribeOptions(), extractor)
-    plan.language = "en"
-    plan.segments[(1, 0)] = [_raw(" world", 5.0, 11.0, -0.1)]
-    plan.segments[(0, 0)] = [_raw(" hello", 0.0, 5.0, -0.5)]
-    result = to_transcription(plan)
-    assert result.text == "hello world"
-    assert [s.id for s in result.segments] == [1, 2]
-    expected = (5 * math.exp(-0.5) + 6 * math.exp(-0.1)) / 11
-    assert result.confidence == pytest.approx(expected)
-
-
-def _raw(text: str, start: float, end: float, avg_logprob: float) -> dict[str, object]:
-    return {
-        "text": text,
-        "start": start,
-        "end": end,
-        "avg_logprob": avg_logprob,
-        "no_speech_prob": 0.01,
-        "tokens": [],
-    }
-
-
-def test_confidence_is_clamped_geometric_mean_probability() -> None:
-    assert confidence(0.0) == 1.0
-    assert confidence(0.5) == 1.0
-    assert confidence(-1.0) == pytest.approx(math.exp(-1.0))
-    assert 0.0 <= confidence(-1e6) < 1e-300 or confidence(-1e6) == 0.0
-
-
-@pytest.mark.parametrize(
-    ("device", "cpus", "expected"),
-    [
-        ("cpu", 0.5, 2),
-        ("cpu", 1, 2),
-        ("cpu", 2, 4),
-        ("cpu", 3.7, 6),
-        ("cpu", 64, 8),
-        ("cuda", 2, 16),
-    ],
-)
-def test_default_batch_size_follows_the_cpu_limit_and_device(
-    device: str, cpus: float, expected: int
-) -> None:
-    assert default_batch_size(device, cpus) == expected
-
-
-def test_batch_defaults_report_threads_from_whole_cpus() -> None:
-    defaults = batch_defaults("cpu", 2.5)
-    assert (defaults.max_batch_size, defaults.cpu_threads) == (4, 2)
-
-
-@pytest.mark.parametrize(
-    ("setting", "device", "threads", "expected"),
-    [
-        ("auto", "cpu", 2, "adaptive"),
-        ("auto", "cpu", 1, "single"),  # one thread: nothing to split
-        ("auto", "cuda", 0, "single"),
-        ("adaptive", "cuda", 0, "single"),  # replicas are a CPU layout
-        ("adaptive", "cpu", 4, "adaptive"),
-        ("single", "cpu", 8, "single"),
-    ],
-)
-def test_cpu_layout(setting: str, device: str, threads: int, expected: str) -> None:
-    assert cpu_layout(setting, device, threads) == expected
-
-
-def test_cpu_layout_refuses_unknown_settings() -> None:
-    with pytest.raises(ValueError, match="cpu layout"):
-        cpu_layout("threads", "cpu", 2)
 
 
 @pytest.mark.parametrize(

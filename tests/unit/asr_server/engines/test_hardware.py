@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from asr_server.engines.cpu_limit import container_cpu_limit, cpu_threads, parse_cgroup_cpu_limit
+from asr_server.engines.hardware import container_cpu_limit, cpu_threads, parse_cgroup_cpu_limit
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ candidate is kept."""
 from __future__ import annotations
 
 import pytest
-from asr_server.engines.fallback import BEST_OF, Attempt, DecodePass, best, passes, passing
+from asr_server.engines.whisper.fallback import BEST_OF, Attempt, DecodePass, best, passes, passing
 
 
 def make(

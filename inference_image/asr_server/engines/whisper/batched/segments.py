@@ -8,8 +8,8 @@ import numpy as np
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 
-from asr_server.engines import fallback
-from asr_server.engines.windows import FRAMES_PER_SECOND, Window
+from asr_server.engines.whisper import fallback
+from asr_server.engines.whisper.batched.windows import FRAMES_PER_SECOND, Window
 
 # faster-whisper's sequential defaults for attaching punctuation to words.
 _PREPEND_PUNCTUATIONS = "\"'“¿([{-"

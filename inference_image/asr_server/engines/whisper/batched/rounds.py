@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
 from typing import Any
 
-from asr_server.engines import fallback
 from asr_server.engines.base import EngineError
-from asr_server.engines.prompts import WhisperPrompts
-from asr_server.engines.windows import Window
+from asr_server.engines.whisper import fallback
+from asr_server.engines.whisper.batched.prompts import WhisperPrompts
+from asr_server.engines.whisper.batched.windows import Window
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,11 @@ def group_key(window: Window, prompts: WhisperPrompts) -> GroupKey:
 
 
 def window_pass(window: Window) -> fallback.DecodePass:
-    """The decode pass `window` is due for (engines/fallback.py)."""
-    options = window.item.options
-    schedule = fallback.passes(options.temperature, options.beam_size, options.fallback)
+    """The decode pass `window` is due for (engines/whisper/fallback.py)."""
+    item = window.item
+    schedule = fallback.passes(
+        item.options.temperature, item.whisper.beam_size, item.whisper.fallback
+    )
     return schedule[window.pass_index]
 
 
