@@ -73,8 +73,9 @@ class Job:
 def make_transcriber(job: Job, hotword_mode: str = "decoder") -> Any:
     """A function (audio, language, beam, hotwords) -> text for the job's engine."""
     from asr_server.config import ServerConfig
-    from asr_server.engines.base import TranscribeOptions
-    from asr_server.models import resolve_model
+    from asr_server.engines.whisper.catalogue import resolve_model
+    from asr_server.engines.whisper.options import WhisperOptions
+    from asr_server.types import TranscribeOptions
 
     model_dir = Path(job.model_dir)
     if job.engine == "library":
@@ -94,10 +95,9 @@ def make_transcriber(job: Job, hotword_mode: str = "decoder") -> Any:
             return "".join(s.text for s in segments).strip()
 
         return library
-    options = TranscribeOptions
     engine: Any
     if job.engine == "faster-whisper":
-        from asr_server.engines.whisper import WhisperEngine
+        from asr_server.engines.whisper.engine import WhisperEngine
 
         engine = WhisperEngine(
             ServerConfig(model=job.model, model_dir=model_dir, compute_type=job.compute_type)
@@ -117,7 +117,10 @@ def make_transcriber(job: Job, hotword_mode: str = "decoder") -> Any:
     engine.load()
 
     def ours(audio: Any, language: str | None, beam: int, hotwords: str | None) -> str:
-        item = (audio, options(language=language, beam_size=beam, hotwords=hotwords))
+        options = TranscribeOptions(
+            language=language, hotwords=hotwords, engine=WhisperOptions(beam_size=beam)
+        )
+        item = (audio, options)
         result = engine.transcribe_batch([item])[0]
         if isinstance(result, Exception):
             raise result
@@ -310,7 +313,7 @@ def main() -> int:
                      "hotword_modes": tuple(job["hotword_modes"])})  # fmt: skip
         print(json.dumps(run_job(job)))
         return 0
-    from asr_server.engines.cpu_limit import container_cpu_limit, cpu_threads
+    from asr_server.engines.hardware import container_cpu_limit, cpu_threads
 
     threads = args.threads or cpu_threads(container_cpu_limit())
     compute_types = ["float32"] if args.quick else ["int8", "float32"]

@@ -19,8 +19,10 @@ DEVICES = ("auto", "cpu", "cuda")
 COMPUTE_TYPES = contract.COMPUTE_TYPES
 OUTPUT_SCRIPTS = contract.OUTPUT_SCRIPTS
 LOG_FORMATS = ("json", "text")
-ENGINES = (*contract.ENGINES, "fake")
-"""The contract's engines, and `fake` for tests without a model (no SpeechRecognizer names it)."""
+ENGINES = (*contract.ENGINES, "torch", "fake")
+"""The contract's engines, `torch` (Whisper on PyTorch, engines/torch/: the server runs it; the
+SpeechRecognizer contract admits it with the operator's part of issue 15) and `fake` for tests
+without a model (no SpeechRecognizer names it)."""
 ENCODER_CONTEXTS = contract.ENCODER_CONTEXTS
 """Encoder context: the padded 30 s window, or the audio plus a margin
 (engines/whisper/batched/windows.py)."""
@@ -45,7 +47,8 @@ class ServerConfig:
     model_dir: Path = field(default=Path("/tmp/asr-models"), metadata={"env": "ASR_MODEL_DIR"})
     """Cache directory for prepared models (e.g. the joined whisper-base model.bin)."""
     engine: str = field(default="faster-whisper", metadata={"env": "ASR_ENGINE"})
-    """Engine implementation: `faster-whisper`, or `fake` for tests without a model."""
+    """Engine implementation: `faster-whisper`, `torch` (Whisper on PyTorch), or `fake` for tests
+    without a model."""
     device: str = field(default="auto", metadata={"env": "ASR_DEVICE"})
     """auto | cpu | cuda; auto picks CUDA when a GPU is visible."""
     compute_type: str = field(default="auto", metadata={"env": "ASR_COMPUTE_TYPE"})

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from asr_server.models import ModelError
+from asr_server.engines.base import ModelError
 
 CHECKPOINT_FILE = "model.pt"
 TOKENIZER_FILE = "tokenizer.json"

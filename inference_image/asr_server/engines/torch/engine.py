@@ -27,16 +27,9 @@ from typing import Any
 
 import torch
 
-from asr_server.config import ENCODER_CONTEXTS, OUTPUT_SCRIPTS, ConfigError
-from asr_server.engines.base import (
-    Audio,
-    EngineError,
-    EngineInfo,
-    TranscribeOptions,
-    Transcription,
-)
-from asr_server.engines.batch_defaults import default_batch_size
-from asr_server.engines.cpu_limit import container_cpu_limit, cpu_threads
+from asr_server.contract import OUTPUT_SCRIPTS
+from asr_server.engines.base import EngineError, EngineInfo, ModelError, transcribe_one
+from asr_server.engines.hardware import container_cpu_limit, cpu_threads
 from asr_server.engines.torch.checkpoint import load_checkpoint
 from asr_server.engines.torch.context_graph import MAX_SCORE
 from asr_server.engines.torch.model import Whisper
@@ -44,9 +37,11 @@ from asr_server.engines.torch.pipeline import HOTWORD_MODES, Biasing, Pipeline
 from asr_server.engines.torch.quantize import quantize
 from asr_server.engines.torch.resolve import resolve_checkpoint, tokenizer_for
 from asr_server.engines.torch.vocabulary import Vocabulary
-from asr_server.engines.windows import WINDOW_FRAMES
-from asr_server.models import ModelError
+from asr_server.engines.whisper.batched.windows import WINDOW_FRAMES
+from asr_server.engines.whisper.options import ENCODER_CONTEXTS
+from asr_server.engines.whisper.sizing import batch_size
 from asr_server.text import convert_script, is_chinese
+from asr_server.types import Audio, TranscribeOptions, Transcription
 
 log = logging.getLogger(__name__)
 
@@ -95,20 +90,21 @@ class TorchEngineOptions:
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ConfigError(
+                raise ValueError(
                     f"torch engine: {name} must be one of {', '.join(allowed)}; "
                     f"got {getattr(self, name)!r}"
                 )
         if self.batch_max_size < 0 or self.cpu_threads < 0:
-            raise ConfigError("torch engine: batch_max_size and cpu_threads must be >= 0")
+            raise ValueError("torch engine: batch_max_size and cpu_threads must be >= 0")
         if not 0 < self.hotword_score <= MAX_SCORE:
-            raise ConfigError(f"torch engine: hotword_score must be in (0, {MAX_SCORE:g}]")
+            raise ValueError(f"torch engine: hotword_score must be in (0, {MAX_SCORE:g}]")
 
     @classmethod
-    def from_server_config(cls, config: Any, **overrides: Any) -> TorchEngineOptions:
-        """The options a `ServerConfig` implies (the fields both have), then `overrides`."""
+    def from_server_config(cls, settings: Any, **overrides: Any) -> TorchEngineOptions:
+        """The options the server's settings imply (the `ServerConfig` fields named as these
+        are), then `overrides`. The engine never imports the server's configuration."""
         names = {f.name for f in dataclasses.fields(cls)}
-        values = {n: getattr(config, n) for n in names if hasattr(config, n)}
+        values = {n: getattr(settings, n) for n in names if hasattr(settings, n)}
         return cls(**{**values, **overrides})
 
 
@@ -172,7 +168,7 @@ class TorchWhisperEngine:
         model = build_model(checkpoint.dims, checkpoint.state_dict, device, compute_type)
         del checkpoint
         dtype = torch.float16 if compute_type == "float16" else torch.float32
-        batch = options.batch_max_size or default_batch_size(device, container_cpu_limit())
+        batch = batch_size(options.batch_max_size, device, container_cpu_limit())
         pipeline = Pipeline(
             model,
             vocabulary,
@@ -196,7 +192,7 @@ class TorchWhisperEngine:
             path=str(source.checkpoint),
             languages=vocabulary.languages,
             load_seconds=seconds,
-            cpu_threads=threads,
+            details={"cpu_threads": threads},
         )
         self.model, self.vocabulary, self.pipeline = model, vocabulary, pipeline
         log.info(
@@ -204,11 +200,15 @@ class TorchWhisperEngine:
             options.model, source.checkpoint, device, compute_type, threads, seconds,
         )  # fmt: skip
 
+    def max_batch_size(self) -> int:
+        """Windows (and requests) per call (the BatchSizing capability): ASR_BATCH_MAX_SIZE,
+        else the Whisper engine's per-device choice (engines/whisper/sizing.py)."""
+        if self.pipeline is None:
+            raise RuntimeError("TorchWhisperEngine.max_batch_size() before load()")
+        return self.pipeline.max_batch_size
+
     def transcribe(self, audio: Audio, options: TranscribeOptions) -> Transcription:
-        result = self.transcribe_batch([(audio, options)])[0]
-        if isinstance(result, EngineError):
-            raise result
-        return result
+        return transcribe_one(self, audio, options)
 
     def transcribe_batch(
         self, items: Sequence[tuple[Audio, TranscribeOptions]]

@@ -30,10 +30,7 @@ from faster_whisper.feature_extractor import FeatureExtractor
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio
 
-from asr_server.config import ENCODER_CONTEXTS
-from asr_server.engines import fallback, rounds
-from asr_server.engines.base import Audio, EngineError, TranscribeOptions, Transcription
-from asr_server.engines.stitch import to_transcription
+from asr_server.engines.base import EngineError
 from asr_server.engines.torch.context_graph import (
     ContextGraph,
     hotword_graph,
@@ -43,7 +40,10 @@ from asr_server.engines.torch.decoding import Decoded, RowPrompt, Search, decode
 from asr_server.engines.torch.model import Whisper
 from asr_server.engines.torch.segments import split_by_timestamps
 from asr_server.engines.torch.vocabulary import Vocabulary
-from asr_server.engines.windows import (
+from asr_server.engines.whisper import fallback
+from asr_server.engines.whisper.batched import rounds
+from asr_server.engines.whisper.batched.stitch import to_transcription
+from asr_server.engines.whisper.batched.windows import (
     WINDOW_FRAMES,
     ItemPlan,
     Window,
@@ -51,6 +51,8 @@ from asr_server.engines.windows import (
     follow_up,
     plan_item,
 )
+from asr_server.engines.whisper.options import ENCODER_CONTEXTS, whisper_options
+from asr_server.types import Audio, TranscribeOptions, Transcription
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +147,7 @@ class Pipeline:
     ) -> tuple[ItemPlan, list[Window], _Request]:
         if options.word_timestamps:
             raise EngineError("word timestamps are not available with the torch engine")
-        if options.encoder_context not in (None, *ENCODER_CONTEXTS):
-            raise EngineError(f"unknown encoder context {options.encoder_context!r}")
+        own = whisper_options(options)  # this engine takes the Whisper engine's options
         language = self.vocabulary.item_language(options)
         hotwords = parse_hotwords(options.hotwords)
         graph = None
@@ -160,6 +161,9 @@ class Pipeline:
         except Exception as exc:  # a feature/VAD failure is this item's problem only
             log.warning("item %d could not be prepared: %s", index, exc)
             raise EngineError(f"audio could not be processed: {exc}") from None
+        plan.whisper = dataclasses.replace(
+            own, encoder_context=own.encoder_context or self.encoder_context
+        )
         plan.language = language
         plan.previous_tokens = self.vocabulary.initial_prompt(options)
         prompt_hotwords = None
@@ -261,11 +265,13 @@ class Pipeline:
         chosen = fallback.passing(candidates)
         # fallback=False asks for one pass (a stream's partial): no retry of any kind.
         trimmed = self._encoder_frames(window) < WINDOW_FRAMES
-        if chosen is None and options.fallback and trimmed:
+        if chosen is None and item.whisper.fallback and trimmed:
             return dataclasses.replace(window, full_context=True)
         if chosen is None:
             window.attempts.extend(candidates)
-            schedule = fallback.passes(options.temperature, options.beam_size, options.fallback)
+            schedule = fallback.passes(
+                options.temperature, item.whisper.beam_size, item.whisper.fallback
+            )
             if window.pass_index + 1 < len(schedule):
                 return dataclasses.replace(window, pass_index=window.pass_index + 1)
             chosen = fallback.best(window.attempts)
@@ -310,12 +316,10 @@ class Pipeline:
         return next_seek
 
     def _encoder_frames(self, window: Window) -> int:
-        context = window.item.options.encoder_context or self.encoder_context
-        return encoder_frames(window.segment_size, context == "trimmed" and not window.full_context)
+        trimmed = window.item.whisper.encoder_context == "trimmed" and not window.full_context
+        return encoder_frames(window.segment_size, trimmed)
 
     def _group_key(self, window: Window, requests: dict[int, _Request]) -> GroupKey:
-        options = window.item.options
-        schedule = fallback.passes(options.temperature, options.beam_size, options.fallback)
         request = requests[window.item.index]
         prompt_length = len(self._row_prompt(window, request, language="en").tokens)
-        return (schedule[window.pass_index], prompt_length)
+        return (rounds.window_pass(window), prompt_length)

@@ -1,7 +1,7 @@
 """Which PyTorch Whisper checkpoint and tokenizer a model name means for the torch engine.
 
 - A catalogue name (`whisper-tiny.en`, `whisper-base`): its bundled CTranslate2 package (as
-  `asr_server.models` resolves it), converted once into `<model cache>/torch/<name>/`.
+  `engines/whisper/catalogue.py` resolves it), converted once into `<model cache>/torch/<name>/`.
 - A CTranslate2 Whisper directory (has `model.bin`): converted likewise, into
   `<model cache>/torch/<dir name>-<hash of its path>/`.
 - A `.pt` file, or a directory holding `model.pt`: used as it is.
@@ -18,9 +18,10 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from asr_server.engines.base import ModelError
 from asr_server.engines.torch.checkpoint import CHECKPOINT_FILE, TOKENIZER_FILE, ModelDimensions
 from asr_server.engines.torch.convert import ConversionError, ensure_converted
-from asr_server.models import CATALOGUE, ModelError, resolve_model
+from asr_server.engines.whisper.catalogue import CATALOGUE, resolve_model
 
 CACHE_SUBDIR = "torch"
 """Converted checkpoints live in `<model cache>/torch/`, apart from the CTranslate2 copies."""

@@ -16,10 +16,11 @@ import tokenizers
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
-from asr_server.engines.base import EngineError, TranscribeOptions
+from asr_server.engines.base import EngineError
 from asr_server.engines.torch.checkpoint import ModelDimensions
 from asr_server.engines.torch.rules import SpecialTokens, TokenRules
 from asr_server.languages import LANGUAGE_NAMES
+from asr_server.types import TranscribeOptions
 
 MAX_INITIAL_TIMESTAMP_INDEX = 50
 """faster-whisper's default: the first timestamp is at most 1 s into the window."""

@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from asr_server.engines.base import TranscribeOptions
+from asr_server.engines.base import ModelError
 from asr_server.engines.torch.convert import STAMP_FILE, ensure_converted, is_converted
 from asr_server.engines.torch.engine import TorchEngineOptions, TorchWhisperEngine
 from asr_server.engines.torch.resolve import resolve_checkpoint
-from asr_server.models import ModelError, resolve_model
+from asr_server.engines.whisper.catalogue import resolve_model
+from asr_server.types import TranscribeOptions
 
 pytestmark = pytest.mark.model
 

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from asr_server.engines.base import SAMPLE_RATE, EngineError, TranscribeOptions
+from asr_server.engines.base import EngineError
 from asr_server.engines.torch.engine import TorchWhisperEngine
 from asr_server.engines.torch.quantize import float_linear_layers, quantized_linear_layers
-from asr_server.models import resolve_model
+from asr_server.engines.whisper.catalogue import resolve_model
+from asr_server.engines.whisper.options import WhisperOptions
 from asr_server.text import convert_script
+from asr_server.types import SAMPLE_RATE, TranscribeOptions
 from conftest import Clip
 from faster_whisper import WhisperModel
 from support.rare_words import RARE_SENTENCES, UNRELATED_HOTWORDS, hotword_hits, speak
@@ -23,6 +25,7 @@ pytestmark = pytest.mark.model
 
 LoadTorch = Callable[..., TorchWhisperEngine]
 
+BEAM_5 = WhisperOptions(beam_size=5)
 PARAFORMER = RARE_SENTENCES[6]
 """tiny.en writes "Perreformer" for it unless told."""
 
@@ -87,7 +90,7 @@ def test_same_text_as_faster_whisper_float32(
     segments, _ = library(model).transcribe(audio, beam_size=beam_size)
     expected = "".join(s.text for s in segments).strip()
     ours = load_torch(model, output_script="as-is").transcribe(
-        audio, TranscribeOptions(beam_size=beam_size)
+        audio, TranscribeOptions(engine=WhisperOptions(beam_size=beam_size))
     )
     assert ours.text == expected
 
@@ -96,10 +99,10 @@ def test_a_rare_word_needs_decoder_hotwords(
     torch_tiny: TorchWhisperEngine, espeak_dir: Path
 ) -> None:
     audio = speak(PARAFORMER.text, espeak_dir, "paraformer")
-    plain = torch_tiny.transcribe(audio, TranscribeOptions(beam_size=5, language="en"))
+    plain = torch_tiny.transcribe(audio, TranscribeOptions(engine=BEAM_5, language="en"))
     assert hotword_hits(("Paraformer",), plain.text) == 0, plain.text
     biased = torch_tiny.transcribe(
-        audio, TranscribeOptions(beam_size=5, language="en", hotwords="Paraformer")
+        audio, TranscribeOptions(engine=BEAM_5, language="en", hotwords="Paraformer")
     )
     assert hotword_hits(("Paraformer",), biased.text) == 1, biased.text
     assert word_error_rate(PARAFORMER.text, biased.text) < word_error_rate(
@@ -110,9 +113,9 @@ def test_a_rare_word_needs_decoder_hotwords(
 def test_unrelated_hotwords_leave_jfk_alone(
     torch_tiny: TorchWhisperEngine, jfk_audio: np.ndarray
 ) -> None:
-    plain = torch_tiny.transcribe(jfk_audio, TranscribeOptions(beam_size=5))
+    plain = torch_tiny.transcribe(jfk_audio, TranscribeOptions(engine=BEAM_5))
     biased = torch_tiny.transcribe(
-        jfk_audio, TranscribeOptions(beam_size=5, hotwords=", ".join(UNRELATED_HOTWORDS))
+        jfk_audio, TranscribeOptions(engine=BEAM_5, hotwords=", ".join(UNRELATED_HOTWORDS))
     )
     assert biased.text == plain.text
 
@@ -135,7 +138,7 @@ def test_a_batch_decodes_as_each_request_alone(
     audios = [jfk_audio, *(speak(p, espeak_dir, f"phrase{i}") for i, p in enumerate(PHRASES[:3]))]
     options = [
         TranscribeOptions(),
-        TranscribeOptions(beam_size=5),
+        TranscribeOptions(engine=BEAM_5),
         TranscribeOptions(prompt="Stella"),
         TranscribeOptions(hotwords="Stella"),
     ]
@@ -150,7 +153,7 @@ def test_bad_items_fail_alone(torch_tiny: TorchWhisperEngine, jfk_audio: np.ndar
         (jfk_audio, TranscribeOptions(language="zh")),  # tiny.en is English-only
         (jfk_audio, TranscribeOptions(word_timestamps=True)),
         (jfk_audio, TranscribeOptions(hotwords="Kubernetes:0")),
-        (jfk_audio, TranscribeOptions(encoder_context="half")),
+        (jfk_audio, TranscribeOptions(engine=WhisperOptions(encoder_context="half"))),
         (jfk_audio, TranscribeOptions()),
     ]
     results = torch_tiny.transcribe_batch(items)

@@ -1,5 +1,5 @@
-"""The torch engine behind the real HTTP server on a real socket: transcription, hotwords
-through the API's `hotwords` field, and its refusals as 4xx JSON errors."""
+"""The torch engine behind the real HTTP server on a real socket: ASR_ENGINE=torch through the
+registry, hotwords through the API's `hotwords` field, and its refusals as 4xx JSON errors."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
+from asr_server.config import ServerConfig
 from asr_server.engines.torch.engine import TorchWhisperEngine
 from conftest import Clip
-from support.asr_http import Server, StartServer
+from support.asr_http import Server, StartServer, start_server_on_socket, wait_ready
 from support.rare_words import RARE_SENTENCES, hotword_hits, speak
 from support.text import word_error_rate
 
@@ -29,17 +31,31 @@ async def post(server: Server, audio: bytes, **fields: str) -> aiohttp.ClientRes
     return response
 
 
-async def test_the_server_transcribes_with_the_torch_engine(
-    start_server: StartServer, torch_tiny: TorchWhisperEngine, jfk_clip: Clip
+async def test_asr_engine_torch_serves_jfk_word_for_word(
+    torch_model_dir: Path, jfk_clip: Clip
 ) -> None:
-    server = await start_server(torch_tiny)
+    """ASR_ENGINE=torch: the registry builds the engine, the server loads and serves it."""
+    config = ServerConfig(engine="torch", model="whisper-tiny.en", model_dir=torch_model_dir)
+    runners: list[web.AppRunner] = []
+    server = await start_server_on_socket(None, config, runners)
+    try:
+        await wait_ready(server)
+        await check_jfk(server, jfk_clip)
+    finally:
+        await server.http.close()
+        for runner in runners:
+            await runner.cleanup()
+
+
+async def check_jfk(server: Server, jfk_clip: Clip) -> None:
     response = await post(server, jfk_clip.path.read_bytes(), response_format="verbose_json")
     assert response.status == 200
     body = await response.json()
     assert word_error_rate(jfk_clip.transcript, body["text"]) == 0, body["text"]
     assert body["segments"] and body["language"] == "english"
     async with server.http.get(f"{server.url}/v1/models") as models:
-        assert "whisper-tiny.en" in await models.text()
+        listed = await models.text()
+    assert "whisper-tiny.en" in listed and '"torch"' in listed
 
 
 async def test_hotwords_reach_the_decoder_through_the_api(
