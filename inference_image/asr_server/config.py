@@ -19,10 +19,8 @@ DEVICES = ("auto", "cpu", "cuda")
 COMPUTE_TYPES = contract.COMPUTE_TYPES
 OUTPUT_SCRIPTS = contract.OUTPUT_SCRIPTS
 LOG_FORMATS = ("json", "text")
-ENGINES = (*contract.ENGINES, "torch", "fake")
-"""The contract's engines, `torch` (Whisper on PyTorch, engines/torch/: the server runs it; the
-SpeechRecognizer contract admits it with the operator's part of issue 15) and `fake` for tests
-without a model (no SpeechRecognizer names it)."""
+ENGINES = (*contract.ENGINES, "fake")
+"""The contract's engines and `fake` for tests without a model (no SpeechRecognizer names it)."""
 ENCODER_CONTEXTS = contract.ENCODER_CONTEXTS
 """Encoder context: the padded 30 s window, or the audio plus a margin
 (engines/whisper/batched/windows.py)."""
@@ -52,7 +50,8 @@ class ServerConfig:
     device: str = field(default="auto", metadata={"env": "ASR_DEVICE"})
     """auto | cpu | cuda; auto picks CUDA when a GPU is visible."""
     compute_type: str = field(default="auto", metadata={"env": "ASR_COMPUTE_TYPE"})
-    """CTranslate2 compute type; auto is int8 on CPU, float16 on GPU."""
+    """Compute type in CTranslate2's names; auto is int8 on CPU (float32 with torch), float16 on
+    GPU; the engine refuses one it cannot run (contract.ENGINE_COMPUTE_TYPES)."""
     language: str | None = field(default=None, metadata={"env": "ASR_LANGUAGE"})
     """Fixed language for every request; None detects (a request may still name one)."""
     output_script: str = field(default="simplified", metadata={"env": "ASR_OUTPUT_SCRIPT"})

@@ -22,10 +22,12 @@ GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 
 
 def image_ref(spec: SpeechRecognizerSpec, settings: Settings) -> str:
-    """repository:tag, each part falling back to the operator's default inference image."""
-    default_repo, _, default_tag = settings.inference_image.rpartition(":")
+    """repository:tag, each part falling back to the operator's default inference image for
+    the spec's engine."""
+    default_image = settings.inference_image_for(spec.model.engine)
+    default_repo, _, default_tag = default_image.rpartition(":")
     if "/" in default_tag or not default_repo:  # a registry port, not a tag
-        default_repo, default_tag = settings.inference_image, "latest"
+        default_repo, default_tag = default_image, "latest"
     repository = spec.image.repository or default_repo
     tag = spec.image.tag or (default_tag if not spec.image.repository else "latest")
     return f"{repository}@{tag}" if tag.startswith("sha256:") else f"{repository}:{tag}"

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from asr_server.contract import OUTPUT_SCRIPTS
+from asr_server.contract import ENGINE_COMPUTE_TYPES, OUTPUT_SCRIPTS
 from asr_server.engines.base import EngineError, EngineInfo, ModelError, transcribe_one
 from asr_server.engines.hardware import container_cpu_limit, cpu_threads
 from asr_server.engines.torch.checkpoint import load_checkpoint
@@ -46,8 +46,9 @@ from asr_server.types import Audio, TranscribeOptions, Transcription
 log = logging.getLogger(__name__)
 
 ENGINE_NAME = "torch"
-COMPUTE_TYPES = ("auto", "float32", "float16", "int8", "int8_float32")
-"""What the torch engine accepts (int8_float16, CTranslate2's GPU int8, has no PyTorch kernel)."""
+COMPUTE_TYPES = ENGINE_COMPUTE_TYPES[ENGINE_NAME]
+"""What the torch engine accepts (the contract's list: int8_float16, CTranslate2's GPU int8, has
+no PyTorch kernel)."""
 
 
 @dataclass(frozen=True)
