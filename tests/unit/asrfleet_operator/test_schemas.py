@@ -96,12 +96,13 @@ def test_examples_validate_against_the_crd_and_parse(path: Path) -> None:
     parse_spec(doc["spec"], name=doc["metadata"]["name"])
 
 
-def test_all_four_examples_exist() -> None:
+def test_all_five_examples_exist() -> None:
     assert {p.name for p in EXAMPLES} >= {
         "cpu-english.yaml",
         "gpu-mandarin.yaml",
         "custom-model-uri.yaml",
         "mig-slice.yaml",
+        "torch-hotwords.yaml",
     }
 
 
