@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from asr_server import contract
+from asr_server.engines.torch.context_graph import DEFAULT_SCORE, HOTWORD_MODES, MAX_SCORE
 
 DEVICES = ("auto", "cpu", "cuda")
 COMPUTE_TYPES = contract.COMPUTE_TYPES
@@ -116,6 +117,12 @@ class ServerConfig:
         default=500, metadata={"env": "ASR_STREAM_ENDPOINT_SILENCE_MS"}
     )
     """Silence (ms) that ends a stream's utterance; a start message's `endpointing_ms` wins."""
+    hotword_mode: str = field(default="decoder", metadata={"env": "ASR_HOTWORD_MODE"})
+    """torch engine: how a request's hotwords steer it: `decoder` (a context graph boosts the
+    beams), `prompt` (prompt text, as faster-whisper's) or `both` (docs/models.md)."""
+    hotword_score: float = field(default=DEFAULT_SCORE, metadata={"env": "ASR_HOTWORD_SCORE"})
+    """torch engine: boost per token (natural-log units, > 0 and <= 10) of a hotword that names
+    no `:score` of its own."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -126,6 +133,11 @@ class ServerConfig:
                 raise ConfigError(f"{var} {what}, got {value!r}")
         _check_choice("ASR_DEVICE", self.device, DEVICES)
         _check_choice("ASR_LOG_FORMAT", self.log_format, LOG_FORMATS)
+        _check_choice("ASR_HOTWORD_MODE", self.hotword_mode, HOTWORD_MODES)
+        if not 0 < self.hotword_score <= MAX_SCORE:  # also refuses nan
+            raise ConfigError(
+                f"ASR_HOTWORD_SCORE must be > 0 and <= {MAX_SCORE:g}, got {self.hotword_score!r}"
+            )
         if not self.model:
             raise ConfigError("ASR_MODEL must not be empty")
         if not 0 < self.port < 65536:
@@ -190,4 +202,6 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "stream_max_utterance_s": float,
     "stream_encoder_context": str,
     "stream_endpoint_silence_ms": int,
+    "hotword_mode": str,
+    "hotword_score": float,
 }

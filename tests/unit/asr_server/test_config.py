@@ -46,6 +46,11 @@ def test_env_values_are_parsed_into_typed_fields() -> None:
         ({"ASR_STREAM_ENDPOINT_SILENCE_MS": "50"}, "ASR_STREAM_ENDPOINT_SILENCE_MS must be 100"),
         ({"ASR_STREAM_ENDPOINT_SILENCE_MS": "5001"}, "ASR_STREAM_ENDPOINT_SILENCE_MS"),
         ({"ASR_STREAM_ENDPOINT_SILENCE_MS": "0.3"}, "ASR_STREAM_ENDPOINT_SILENCE_MS='0.3'"),
+        ({"ASR_HOTWORD_MODE": "graph"}, "ASR_HOTWORD_MODE must be one of decoder, prompt, both"),
+        ({"ASR_HOTWORD_SCORE": "0"}, "ASR_HOTWORD_SCORE must be > 0 and <= 10, got 0.0"),
+        ({"ASR_HOTWORD_SCORE": "10.5"}, "ASR_HOTWORD_SCORE must be > 0"),
+        ({"ASR_HOTWORD_SCORE": "nan"}, "ASR_HOTWORD_SCORE must be > 0"),
+        ({"ASR_HOTWORD_SCORE": "strong"}, "ASR_HOTWORD_SCORE='strong' is not valid"),
     ],
 )
 def test_invalid_env_names_the_variable(env: dict[str, str], names: str) -> None:

@@ -42,6 +42,12 @@ MAX_HOTWORDS = 256
 MAX_PHRASE_CHARS = 100
 MAX_SCORE = 10.0
 """A boost of 10 nats per token already overrides any acoustic evidence."""
+DEFAULT_SCORE = 4.0
+"""The boost of a hotword that names none: the best WER of 3/4/6/8 on tests/support/rare_words.py
+(docs/models.md)."""
+HOTWORD_MODES = ("decoder", "prompt", "both")
+"""How hotwords steer the decoder: this graph, the prompt text (as faster-whisper's hotwords),
+or both."""
 
 _SEPARATORS = re.compile(r"[,;\n]")
 _WEIGHT = re.compile(r"^(?P<phrase>.*?)\s*:\s*(?P<score>[^\s:]+)\s*$")

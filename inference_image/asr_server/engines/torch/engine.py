@@ -31,9 +31,9 @@ from asr_server.contract import ENGINE_COMPUTE_TYPES, OUTPUT_SCRIPTS
 from asr_server.engines.base import EngineError, EngineInfo, ModelError, transcribe_one
 from asr_server.engines.hardware import container_cpu_limit, cpu_threads
 from asr_server.engines.torch.checkpoint import load_checkpoint
-from asr_server.engines.torch.context_graph import MAX_SCORE
+from asr_server.engines.torch.context_graph import DEFAULT_SCORE, HOTWORD_MODES, MAX_SCORE
 from asr_server.engines.torch.model import Whisper
-from asr_server.engines.torch.pipeline import HOTWORD_MODES, Biasing, Pipeline
+from asr_server.engines.torch.pipeline import Biasing, Pipeline
 from asr_server.engines.torch.quantize import quantize
 from asr_server.engines.torch.resolve import resolve_checkpoint, tokenizer_for
 from asr_server.engines.torch.vocabulary import Vocabulary
@@ -71,9 +71,8 @@ class TorchEngineOptions:
     """full | trimmed (engines/windows.py); a request may choose its own."""
     cpu_threads: int = 0
     """PyTorch intra-op threads on CPU; 0: one per CPU of the container's limit."""
-    hotword_score: float = 4.0
-    """Boost per hotword token (log-probability units) for hotwords that name no score; 4 was
-    the best WER on tests/support/rare_words.py (docs/models.md)."""
+    hotword_score: float = DEFAULT_SCORE
+    """Boost per hotword token (log-probability units) for hotwords that name no score."""
     hotword_mode: str = "decoder"
     """decoder | prompt | both: bias the beam search with a context graph, write the hotwords
     into the prompt as faster-whisper does, or both (docs/models.md compares them)."""

@@ -32,6 +32,7 @@ from faster_whisper.transcribe import get_compression_ratio
 
 from asr_server.engines.base import EngineError
 from asr_server.engines.torch.context_graph import (
+    DEFAULT_SCORE,
     ContextGraph,
     hotword_graph,
     parse_hotwords,
@@ -60,14 +61,11 @@ GroupKey = rounds.GroupKey
 """(how the rows are decoded, prompt length): what the rows of one call share."""
 
 
-HOTWORD_MODES = ("decoder", "prompt", "both")
-
-
 @dataclass(frozen=True)
 class Biasing:
     """How requests' hotwords steer the decoder."""
 
-    score: float = 4.0
+    score: float = DEFAULT_SCORE
     """Default boost per hotword token (log-probability units) when a hotword names none."""
     mode: str = "decoder"
     """`decoder`: the context graph boosts beams; `prompt`: the hotwords are prompt text, as

@@ -26,6 +26,14 @@ def test_options_follow_the_server_config() -> None:
     assert options.hotword_score == 3.0 and options.hotword_mode == "decoder"
 
 
+def test_the_hotword_settings_come_from_the_server_environment() -> None:
+    config = ServerConfig.from_env({"ASR_HOTWORD_MODE": "both", "ASR_HOTWORD_SCORE": "2.5"})
+    options = TorchEngineOptions.from_server_config(config)
+    assert (options.hotword_mode, options.hotword_score) == ("both", 2.5)
+    defaults = TorchEngineOptions.from_server_config(ServerConfig())
+    assert (defaults.hotword_mode, defaults.hotword_score) == ("decoder", 4.0)
+
+
 @pytest.mark.parametrize(
     "fields",
     [
