@@ -22,7 +22,6 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -43,6 +42,7 @@ from asr_server.engines.torch.segments import split_by_timestamps
 from asr_server.engines.torch.vocabulary import Vocabulary
 from asr_server.engines.whisper import fallback
 from asr_server.engines.whisper.batched import rounds
+from asr_server.engines.whisper.batched.segments import keep_timed
 from asr_server.engines.whisper.batched.stitch import to_transcription
 from asr_server.engines.whisper.batched.windows import (
     WINDOW_FRAMES,
@@ -281,7 +281,6 @@ class Pipeline:
         return follow_up(window, next_seek)
 
     def _keep_segments(self, window: Window, tried: fallback.Attempt, tokenizer: Tokenizer) -> int:
-        item = window.item
         segments, next_seek = split_by_timestamps(
             tried.tokens,
             tokenizer.timestamp_begin,
@@ -290,27 +289,11 @@ class Pipeline:
             window.segment_duration,
             window.seek,
         )
-        kept: list[dict[str, Any]] = []
-        for segment in segments:
-            text = tokenizer.decode(segment.tokens)
-            if segment.start == segment.end or not text.strip():
-                continue
-            if item.mode == "seek":
-                item.previous_tokens.extend(segment.tokens)
-            kept.append(
-                {
-                    "seek": window.seek,
-                    "start": segment.start,
-                    "end": segment.end,
-                    "tokens": segment.tokens,
-                    "text": text,
-                    "avg_logprob": tried.avg_logprob,
-                    "no_speech_prob": tried.no_speech_prob,
-                    "temperature": tried.temperature,
-                    "compression_ratio": tried.compression_ratio,
-                }
-            )
-        item.segments[window.order] = kept
+        timed = (
+            {"seek": window.seek, "start": s.start, "end": s.end, "tokens": s.tokens}
+            for s in segments
+        )
+        keep_timed(window, tried, tokenizer, timed)
         return next_seek
 
     def _encoder_frames(self, window: Window) -> int:
