@@ -29,7 +29,7 @@ image_flags = $(if $(filter podman,$(IMAGE_ENGINE)),--format docker --ignorefile
 PODMAN_WORK := .podman
 # Benchmarks `make bench` runs; each prints its figures and a ratio against an anchor measured
 # in the same run (the peers run only where their git-ignored venvs exist, see bench/*.py).
-BENCHES ?= bench/server_latency.py bench/audio_decode.py bench/peer_throughput.py bench/streaming.py
+BENCHES ?= bench/server_latency.py bench/audio_decode.py bench/peer_throughput.py bench/streaming.py bench/model_cache.py
 # `make demo DEMO_ARGS=--keep-running` keeps the demo's processes (and its console) up until Ctrl-C.
 DEMO_ARGS ?=
 # `make install` settings.
@@ -132,7 +132,7 @@ image-clean: ## Remove .images/ and image-test's private podman storage (.podman
 
 .PHONY: docs reference contract
 docs: reference ## Regenerate generated documentation
-reference: venv ## Regenerate the SpeechRecognizer reference (docs/reference.md) from the CRD schema
+reference: venv ## Regenerate the SpeechRecognizer and SpeechModel reference (docs/reference.md) from the CRDs
 	$(PY) scripts/gen_reference.py
 contract: venv ## Write the SpeechRecognizer contract (operator spec/contract.py) into the CRDs and the server, then the reference
 	$(PY) scripts/gen_contract.py
