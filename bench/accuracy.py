@@ -74,7 +74,6 @@ def make_transcriber(job: Job, hotword_mode: str = "decoder") -> Any:
     """A function (audio, language, beam, hotwords) -> text for the job's engine."""
     from asr_server.config import ServerConfig
     from asr_server.engines.whisper.catalogue import resolve_model
-    from asr_server.engines.whisper.options import WhisperOptions
     from asr_server.types import TranscribeOptions
 
     model_dir = Path(job.model_dir)
@@ -117,9 +116,7 @@ def make_transcriber(job: Job, hotword_mode: str = "decoder") -> Any:
     engine.load()
 
     def ours(audio: Any, language: str | None, beam: int, hotwords: str | None) -> str:
-        options = TranscribeOptions(
-            language=language, hotwords=hotwords, engine=WhisperOptions(beam_size=beam)
-        )
+        options = TranscribeOptions(language=language, hotwords=hotwords, beam_size=beam)
         item = (audio, options)
         result = engine.transcribe_batch([item])[0]
         if isinstance(result, Exception):

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from asr_server import errors
+from asr_server.config import BEAM_SIZES
 from asr_server.keys import CONFIG, DATAPLANE, USAGE
 from asr_server.types import Audio, TranscribeOptions, Transcription
 
@@ -71,6 +72,18 @@ def language_field(request: web.Request, value: str | None, field: str = "langua
             code="invalid_field",
         )
     return value.split("-")[0].lower()
+
+
+def beam_size_field(value: object) -> int | None:
+    """A request's beam width: an integer within config.BEAM_SIZES (a JSON number, or the text
+    of a query or form field); None when absent (the data plane applies ASR_BEAM_SIZE)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise errors.BadRequest(
+            f"beam_size must be an integer; got {value!r}", code="invalid_field"
+        )
+    return int_field(value.strip() if isinstance(value, str) else value, "beam_size", *BEAM_SIZES)
 
 
 def bool_field(value: str | None, field: str) -> bool:

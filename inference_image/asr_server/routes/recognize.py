@@ -1,7 +1,8 @@
 """`POST /v1/recognize` (raw audio body or JSON base64) and `POST /v1/recognize/batch`.
 
 Options come from the query string (`language`, `prompt`, `hotwords`, `word_timestamps`,
-`vad_filter`) or, for JSON bodies, from the same keys in the body.
+`vad_filter`, `beam_size`) or, for JSON bodies, from the same keys in the body (for the batch
+route, from the query or the multipart form's text fields).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aiohttp import web
 from asr_server import errors, formats
 from asr_server.routes.common import (
     b64decode,
+    beam_size_field,
     bool_field,
     decode_container,
     decode_pcm16,
@@ -52,11 +54,11 @@ def _options(request: web.Request, values: Mapping[str, Any]) -> TranscribeOptio
         hotwords=text_field(values.get("hotwords"), "hotwords"),
         word_timestamps=flag("word_timestamps"),
         vad_filter=flag("vad_filter"),
+        beam_size=beam_size_field(values.get("beam_size")),
     )
 
 
-async def _json_audio(request: web.Request) -> tuple[Audio, dict[str, Any]]:
-    body = await read_json_object(request)
+async def _json_audio(request: web.Request, body: dict[str, Any]) -> Audio:
     encoded = body.get("audio")
     if not isinstance(encoded, str) or not encoded:
         raise errors.BadRequest(
@@ -72,14 +74,15 @@ async def _json_audio(request: web.Request) -> tuple[Audio, dict[str, Any]]:
         audio = await decode_pcm16(request, data, rate, channels)
     else:
         audio = await decode_container(request, data)
-    return audio, body
+    return audio
 
 
 async def recognize_one(request: web.Request) -> web.Response:
     content_type = request.content_type
     if content_type == "application/json":
-        audio, body = await _json_audio(request)
-        options = _options(request, {**request.query, **body})
+        body = await read_json_object(request)
+        options = _options(request, {**request.query, **body})  # refused before decoding
+        audio = await _json_audio(request, body)
     elif content_type in _RAW_TYPES or content_type.startswith(("audio/", "video/")):
         options = _options(request, request.query)
         audio = await decode_container(request, await request.read())

@@ -57,7 +57,10 @@ class StreamDecoder:
         self.quality = quality
         passes = quality.stream_passes(
             TranscribeOptions(
-                language=start.language or language, hotwords=start.hotwords, prompt=start.prompt
+                language=start.language or language,
+                hotwords=start.hotwords,
+                prompt=start.prompt,
+                beam_size=start.beam_size,
             )
         )
         self.options, self.partial_options = passes.final, passes.partial

@@ -3,9 +3,11 @@ dataclasses, server messages as dataclasses that serialise to the JSON of docs/s
 (docs/architecture.md, "A stream").
 
 Client: `{"type":"start","sample_rate":16000,"language"?,"hotwords"?,"prompt"?,
-"interim_results"?,"endpointing_ms"?}`, then binary PCM16 little-endian mono frames, then
-`{"type":"eof"}`. `endpointing_ms` is the silence that ends an utterance for this stream (an
-integer within config.ENDPOINT_SILENCE_MS; default the server's ASR_STREAM_ENDPOINT_SILENCE_MS).
+"interim_results"?,"endpointing_ms"?,"beam_size"?}`, then binary PCM16 little-endian mono
+frames, then `{"type":"eof"}`. `endpointing_ms` is the silence that ends an utterance for this
+stream (an integer within config.ENDPOINT_SILENCE_MS; default the server's
+ASR_STREAM_ENDPOINT_SILENCE_MS); `beam_size` the beam width of its finals (an integer within
+config.BEAM_SIZES; default the server's ASR_BEAM_SIZE; partials are always greedy).
 Server: ready, partial, final, error, busy.
 """
 
@@ -15,7 +17,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from asr_server.config import ENDPOINT_SILENCE_MS
+from asr_server.config import BEAM_SIZES, ENDPOINT_SILENCE_MS
 
 SUPPORTED_SAMPLE_RATE = 16_000
 """The only PCM rate accepted: resampling is the client's job (the CLI client does it)."""
@@ -40,6 +42,8 @@ class StartMessage:
     interim_results: bool = True
     endpointing_ms: int | None = None
     """Silence that ends an utterance of this stream; None: the server's setting."""
+    beam_size: int | None = None
+    """Beam width of this stream's finals; None: the server's setting."""
 
 
 @dataclass(frozen=True)
@@ -84,19 +88,18 @@ def _parse_start(data: dict[str, Any]) -> StartMessage:
         hotwords=_optional_text(data, "hotwords", max_chars=MAX_TEXT_FIELD_CHARS),
         prompt=_optional_text(data, "prompt", max_chars=MAX_TEXT_FIELD_CHARS),
         interim_results=interim,
-        endpointing_ms=_optional_endpointing(data),
+        endpointing_ms=_optional_integer(data, "endpointing_ms", ENDPOINT_SILENCE_MS),
+        beam_size=_optional_integer(data, "beam_size", BEAM_SIZES),
     )
 
 
-def _optional_endpointing(data: dict[str, Any]) -> int | None:
-    value = data.get("endpointing_ms")
+def _optional_integer(data: dict[str, Any], name: str, bounds: tuple[int, int]) -> int | None:
+    value = data.get(name)
     if value is None:
         return None
-    low, high = ENDPOINT_SILENCE_MS
+    low, high = bounds
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ProtocolError(
-            "invalid_field", f"endpointing_ms must be an integer from {low} to {high}"
-        )
+        raise ProtocolError("invalid_field", f"{name} must be an integer from {low} to {high}")
     return value
 
 

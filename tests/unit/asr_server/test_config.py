@@ -51,6 +51,9 @@ def test_env_values_are_parsed_into_typed_fields() -> None:
         ({"ASR_HOTWORD_SCORE": "10.5"}, "ASR_HOTWORD_SCORE must be > 0"),
         ({"ASR_HOTWORD_SCORE": "nan"}, "ASR_HOTWORD_SCORE must be > 0"),
         ({"ASR_HOTWORD_SCORE": "strong"}, "ASR_HOTWORD_SCORE='strong' is not valid"),
+        ({"ASR_BEAM_SIZE": "0"}, "ASR_BEAM_SIZE must be 1-10"),
+        ({"ASR_BEAM_SIZE": "11"}, "ASR_BEAM_SIZE"),
+        ({"ASR_DEVICE": "cpu", "ASR_COMPUTE_TYPE": "float16"}, "ASR_COMPUTE_TYPE float16 needs"),
     ],
 )
 def test_invalid_env_names_the_variable(env: dict[str, str], names: str) -> None:

@@ -25,25 +25,48 @@ def test_a_bare_start_takes_the_defaults() -> None:
 
 def test_start_fields_are_parsed() -> None:
     message = parse_client_text(
-        start(sample_rate=16000, language="en", interim_results=False, endpointing_ms=300)
+        start(
+            sample_rate=16000,
+            language="en",
+            interim_results=False,
+            endpointing_ms=300,
+            beam_size=5,
+        )
     )
-    assert message == StartMessage(language="en", interim_results=False, endpointing_ms=300)
+    assert message == StartMessage(
+        language="en", interim_results=False, endpointing_ms=300, beam_size=5
+    )
 
 
-@pytest.mark.parametrize("value", [100, 5000])
-def test_endpointing_ms_bounds_are_accepted(value: int) -> None:
-    message = parse_client_text(start(endpointing_ms=value))
-    assert isinstance(message, StartMessage) and message.endpointing_ms == value
+INTEGER_FIELDS = {"endpointing_ms": (100, 5000), "beam_size": (1, 10)}
+"""The start message's integer fields and their bounds (config.ENDPOINT_SILENCE_MS,
+config.BEAM_SIZES)."""
 
 
-def test_endpointing_ms_null_is_the_servers_setting() -> None:
-    assert parse_client_text(start(endpointing_ms=None)) == StartMessage()
+@pytest.mark.parametrize(
+    ("name", "value"), [(name, v) for name, bounds in INTEGER_FIELDS.items() for v in bounds]
+)
+def test_integer_bounds_are_accepted(name: str, value: int) -> None:
+    message = parse_client_text(start(**{name: value}))
+    assert isinstance(message, StartMessage) and getattr(message, name) == value
 
 
-@pytest.mark.parametrize("value", [99, 5001, 0, -300, 300.5, 300.0, "300", True, [300]])
-def test_bad_endpointing_ms_is_an_invalid_field(value: Any) -> None:
-    with pytest.raises(ProtocolError, match="endpointing_ms") as caught:
-        parse_client_text(start(endpointing_ms=value))
+@pytest.mark.parametrize("name", INTEGER_FIELDS)
+def test_an_integer_field_null_is_the_servers_setting(name: str) -> None:
+    assert parse_client_text(start(**{name: None})) == StartMessage()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        (name, value)
+        for name, (low, high) in INTEGER_FIELDS.items()
+        for value in [low - 1, high + 1, -300, low + 0.5, float(low), str(low), True, [low]]
+    ],
+)
+def test_a_bad_integer_field_is_an_invalid_field(name: str, value: Any) -> None:
+    with pytest.raises(ProtocolError, match=name) as caught:
+        parse_client_text(start(**{name: value}))
     assert caught.value.code == "invalid_field"
 
 

@@ -3,6 +3,7 @@ faster-whisper at the same settings, hotword biasing, long audio, batching, bad 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.model
 
 LoadTorch = Callable[..., TorchWhisperEngine]
 
-BEAM_5 = WhisperOptions(beam_size=5)
+BEAM_5 = TranscribeOptions(beam_size=5)
 PARAFORMER = RARE_SENTENCES[6]
 """tiny.en writes "Perreformer" for it unless told."""
 
@@ -90,7 +91,7 @@ def test_same_text_as_faster_whisper_float32(
     segments, _ = library(model).transcribe(audio, beam_size=beam_size)
     expected = "".join(s.text for s in segments).strip()
     ours = load_torch(model, output_script="as-is").transcribe(
-        audio, TranscribeOptions(engine=WhisperOptions(beam_size=beam_size))
+        audio, TranscribeOptions(beam_size=beam_size)
     )
     assert ours.text == expected
 
@@ -99,10 +100,10 @@ def test_a_rare_word_needs_decoder_hotwords(
     torch_tiny: TorchWhisperEngine, espeak_dir: Path
 ) -> None:
     audio = speak(PARAFORMER.text, espeak_dir, "paraformer")
-    plain = torch_tiny.transcribe(audio, TranscribeOptions(engine=BEAM_5, language="en"))
+    plain = torch_tiny.transcribe(audio, dataclasses.replace(BEAM_5, language="en"))
     assert hotword_hits(("Paraformer",), plain.text) == 0, plain.text
     biased = torch_tiny.transcribe(
-        audio, TranscribeOptions(engine=BEAM_5, language="en", hotwords="Paraformer")
+        audio, dataclasses.replace(BEAM_5, language="en", hotwords="Paraformer")
     )
     assert hotword_hits(("Paraformer",), biased.text) == 1, biased.text
     assert word_error_rate(PARAFORMER.text, biased.text) < word_error_rate(
@@ -113,9 +114,9 @@ def test_a_rare_word_needs_decoder_hotwords(
 def test_unrelated_hotwords_leave_jfk_alone(
     torch_tiny: TorchWhisperEngine, jfk_audio: np.ndarray
 ) -> None:
-    plain = torch_tiny.transcribe(jfk_audio, TranscribeOptions(engine=BEAM_5))
+    plain = torch_tiny.transcribe(jfk_audio, BEAM_5)
     biased = torch_tiny.transcribe(
-        jfk_audio, TranscribeOptions(engine=BEAM_5, hotwords=", ".join(UNRELATED_HOTWORDS))
+        jfk_audio, dataclasses.replace(BEAM_5, hotwords=", ".join(UNRELATED_HOTWORDS))
     )
     assert biased.text == plain.text
 
@@ -138,7 +139,7 @@ def test_a_batch_decodes_as_each_request_alone(
     audios = [jfk_audio, *(speak(p, espeak_dir, f"phrase{i}") for i, p in enumerate(PHRASES[:3]))]
     options = [
         TranscribeOptions(),
-        TranscribeOptions(engine=BEAM_5),
+        BEAM_5,
         TranscribeOptions(prompt="Stella"),
         TranscribeOptions(hotwords="Stella"),
     ]
