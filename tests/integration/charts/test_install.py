@@ -19,10 +19,10 @@ from .conftest import HERE, Install
 # Validated against the Kubernetes schemas; the rest are custom resources.
 CUSTOM_KINDS = {"ServiceMonitor"}
 OPERATOR_ENV = {
-    "ASRFLEET_INFERENCE_IMAGE", "ASRFLEET_IMAGE_PULL_POLICY", "ASRFLEET_NAMESPACES",
-    "ASRFLEET_RESYNC_SECONDS", "ASRFLEET_LEASE_NAME", "ASRFLEET_LEASE_NAMESPACE",
-    "ASRFLEET_LEASE_SECONDS", "ASRFLEET_LEASE_RETRY_SECONDS", "ASRFLEET_HEALTH_PORT",
-    "ASRFLEET_LOG_FORMAT",
+    "ASRFLEET_INFERENCE_IMAGE", "ASRFLEET_TORCH_INFERENCE_IMAGE", "ASRFLEET_IMAGE_PULL_POLICY",
+    "ASRFLEET_NAMESPACES", "ASRFLEET_RESYNC_SECONDS", "ASRFLEET_LEASE_NAME",
+    "ASRFLEET_LEASE_NAMESPACE", "ASRFLEET_LEASE_SECONDS", "ASRFLEET_LEASE_RETRY_SECONDS",
+    "ASRFLEET_HEALTH_PORT", "ASRFLEET_LOG_FORMAT",
     "ASRFLEET_DEFAULT_CPU_REQUEST", "ASRFLEET_DEFAULT_MEMORY_REQUEST",
     "ASRFLEET_MODEL_CACHE_SIZE", "ASRFLEET_CLUSTER_DOMAIN",
 }  # fmt: skip
@@ -84,6 +84,7 @@ async def test_default_install(install: Install) -> None:
     env = container_env(deployment)
     assert set(env) == OPERATOR_ENV
     assert env["ASRFLEET_INFERENCE_IMAGE"] == "ghcr.io/asrfleet/asr-server:0.1.0"
+    assert env["ASRFLEET_TORCH_INFERENCE_IMAGE"] == "ghcr.io/asrfleet/asr-server:0.1.0-torch"
     assert env["ASRFLEET_NAMESPACES"] == "" and env["ASRFLEET_LEASE_NAME"] == "fleet-asrfleet"
     lease_namespace = next(e for e in container["env"] if e["name"] == "ASRFLEET_LEASE_NAMESPACE")
     assert lease_namespace["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
@@ -179,6 +180,7 @@ async def test_install_with_every_option(install: Install) -> None:
     assert (env["ASRFLEET_LEASE_SECONDS"], env["ASRFLEET_LEASE_RETRY_SECONDS"]) == ("20", "3")
     assert env["ASRFLEET_HEALTH_PORT"] == "9091"
     assert env["ASRFLEET_INFERENCE_IMAGE"] == "registry.example.com/asrfleet/asr-server:9.9.9"
+    assert env["ASRFLEET_TORCH_INFERENCE_IMAGE"] == "registry.example.com/asrfleet/asr-server:t1"
     assert env["ASRFLEET_DEFAULT_MEMORY_REQUEST"] == "3Gi"
     assert env["HTTPS_PROXY"] == "http://proxy.example.com:3128"
 
