@@ -45,6 +45,8 @@ log = logging.getLogger("asr_server.scheduler")
 BatchResult = list[Transcription | EngineError]
 """What one engine call returns: a result or the item's own error, slot for slot."""
 
+DEADLINE = "deadline"
+"""asr_cancelled_requests_total's reason for work whose request_timeout_s passed."""
 _EWMA_WEIGHT = 0.3
 """Weight of the newest batch in the decode-time estimate behind Retry-After."""
 
@@ -190,16 +192,19 @@ class Scheduler:
         try:
             return await asyncio.wait_for(asyncio.shield(item.future), self.request_timeout_s)
         except TimeoutError:
+            item.abandoned = DEADLINE
             raise errors.RequestTimeout(
                 f"no result within {self.request_timeout_s or 0:g} s (request_timeout_s)"
             ) from None
         finally:
-            # Gave up (timeout, client gone): leave the queue, or let the running decode
-            # finish in its thread and drop its result.
+            # Gave up (deadline, or cancelled: the client is gone): leave the queue; taken
+            # into a batch not yet decoding, the worker drops it; decoding already, the
+            # decode finishes in its thread and its result is dropped.
             if not item.future.done():
                 item.future.cancel()
             if self._queue.discard(item):
                 self.metrics.queue_depth.set(len(self._queue))
+                self._cancelled(item)
 
     async def _work(self) -> None:
         assert self._queue is not None and self.settings is not None
@@ -209,7 +214,7 @@ class Scheduler:
                 self.settings.max_batch_size, self.settings.max_wait_s
             )
             self.metrics.queue_depth.set(len(self._queue))
-            batch = [item for item in batch if not item.future.done()]
+            batch = self._still_wanted(batch)
             if not batch:
                 continue
             started = time.monotonic()
@@ -242,6 +247,19 @@ class Scheduler:
                     _fail(item, errors.engine_error(result))
                 elif not item.future.done():
                     item.future.set_result(result)
+
+    def _still_wanted(self, batch: list[PendingRequest]) -> list[PendingRequest]:
+        """The batch without the rows whose requester gave up while it was collected."""
+        wanted = []
+        for item in batch:
+            if item.future.done():
+                self._cancelled(item)
+            else:
+                wanted.append(item)
+        return wanted
+
+    def _cancelled(self, item: PendingRequest) -> None:
+        self.metrics.cancelled_requests_total.labels(reason=item.abandoned).inc()
 
     def _decode_call(self, batch: list[PendingRequest]) -> functools.partial[BatchResult]:
         """The engine call for `batch`: with the items' progress callbacks when any asked for

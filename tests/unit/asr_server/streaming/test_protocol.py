@@ -6,12 +6,14 @@ import json
 from typing import Any
 
 import pytest
+from asr_server.fields import FieldContext
 from asr_server.streaming.protocol import (
     EofMessage,
     ProtocolError,
     StartMessage,
     parse_client_text,
 )
+from asr_server.types import TranscribeOptions
 
 
 def start(**fields: Any) -> str:
@@ -27,7 +29,9 @@ def test_start_fields_are_parsed() -> None:
     message = parse_client_text(
         start(sample_rate=16000, language="en", interim_results=False, endpointing_ms=300)
     )
-    assert message == StartMessage(language="en", interim_results=False, endpointing_ms=300)
+    assert message == StartMessage(
+        options=TranscribeOptions(language="en"), interim_results=False, endpointing_ms=300
+    )
 
 
 @pytest.mark.parametrize("value", [100, 5000])
@@ -55,9 +59,29 @@ def test_bad_endpointing_ms_is_an_invalid_field(value: Any) -> None:
         (start(sample_rate=44100), "unsupported_sample_rate"),
         (start(interim_results="yes"), "invalid_field"),
         (start(language="x" * 17), "invalid_field"),
+        (start(language="../../etc/passwd"), "invalid_field"),
+        (start(language="xx"), "invalid_field"),
+        (start(prompt=["not", "text"]), "invalid_field"),
+        (start(hotwords="h" * 2001), "invalid_field"),
     ],
 )
 def test_bad_messages_name_their_error(text: str, code: str) -> None:
     with pytest.raises(ProtocolError) as caught:
         parse_client_text(text)
     assert caught.value.code == code
+
+
+ENGLISH_ONLY = FieldContext(default_language=None, languages=lambda: ("en",))
+
+
+def test_a_language_the_model_does_not_speak_is_refused_before_ready() -> None:
+    with pytest.raises(ProtocolError, match="not supported by the loaded model") as caught:
+        parse_client_text(start(language="fr"), ENGLISH_ONLY)
+    assert caught.value.code == "invalid_field"
+    message = parse_client_text(start(language="en-US"), ENGLISH_ONLY)
+    assert isinstance(message, StartMessage) and message.options.language == "en"
+
+
+def test_the_servers_language_fills_a_start_without_one() -> None:
+    message = parse_client_text(start(), FieldContext(default_language="zh"))
+    assert isinstance(message, StartMessage) and message.options.language == "zh"
