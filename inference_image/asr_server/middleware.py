@@ -23,6 +23,7 @@ from asr_server.auth import OPEN_PATHS, check_api_key
 from asr_server.dataplane import Usage
 from asr_server.engines.base import EngineError
 from asr_server.keys import CONFIG, METRICS, REQUEST_ID, STATE, USAGE
+from asr_server.routes import body
 
 log = logging.getLogger("asr_server.app")
 request_log = logging.getLogger("asr_server.request")
@@ -54,6 +55,8 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
             check_api_key(request, app[CONFIG].api_key)
             if api_call and state.draining:
                 raise errors.Draining("the server is shutting down; retry on another replica")
+            if request.body_exists:
+                body.refuse_encoded(request)
             response = await handler(request)
         except (errors.ClientGone, ConnectionError):
             gone = True

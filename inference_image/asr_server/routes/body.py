@@ -55,7 +55,6 @@ Form = MultiDictProxy[FormValue]
 async def reading_body(request: web.Request) -> AsyncIterator[None]:
     """The deadline for the body and the translation of what can go wrong while reading it
     (the client gone, aiohttp's limit)."""
-    refuse_encoded(request)
     seconds = request.app[CONFIG].body_timeout_s
     try:
         async with asyncio.timeout(seconds):
@@ -71,6 +70,7 @@ async def reading_body(request: web.Request) -> AsyncIterator[None]:
 
 
 def refuse_encoded(request: web.Request) -> None:
+    """415 for a body with a Content-Encoding (the middleware asks, for every route)."""
     encoding = request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower()
     if encoding not in _IDENTITY:
         raise errors.UnsupportedMediaType(
