@@ -1,4 +1,5 @@
-"""The listening socket: aiohttp's runner behind a cap on open connections.
+"""The listening socket: aiohttp's runner (request decompression off) behind a cap on open
+connections.
 
 `ASR_MAX_CONNECTIONS` bounds what the pod holds for clients whatever they do (idle
 keep-alive connections, slow uploads, streams): connection N+1 is answered
@@ -146,7 +147,11 @@ async def listen(
     app: web.Application, host: str, port: int, *, shutdown_timeout: float = 5.0
 ) -> Listener:
     """Start `app` on host:port (0: any free port) behind the connection cap."""
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=shutdown_timeout)
+    # auto_decompress off: a compressed body is never inflated, not even while aiohttp
+    # discards what a refused request left unread (routes/body.py answers it 415).
+    runner = web.AppRunner(
+        app, handle_signals=False, shutdown_timeout=shutdown_timeout, auto_decompress=False
+    )
     await runner.setup()
     assert runner.server is not None
     limit = ConnectionLimit(runner.server, app[CONFIG].max_connections, app[METRICS])

@@ -5,9 +5,12 @@ but their connection, and the server keeps serving after each."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
 import logging
 import tempfile
+import threading
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +176,72 @@ async def test_compressed_bodies_are_refused_with_415(
         ) as r:
             body = await expect_error(r, 415, "unsupported_content_encoding")
             assert "uncompressed" in body["error"]["message"]
+    await still_serves(server)
+
+
+def gzip_bomb(inflated_mb: int) -> bytes:
+    """`inflated_mb` MB of zeros gzipped (about 1 kB per MB), built without holding them."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: the gzip format
+    zeros = bytes(1 << 20)
+    return b"".join(packer.compress(zeros) for _ in range(inflated_mb)) + packer.flush()
+
+
+def rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+class PeakRss:
+    """The highest RSS of this process (the server runs in it) while the block runs."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, rss_bytes())
+
+    def __enter__(self) -> PeakRss:
+        self.peak = rss_bytes()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def test_concurrent_compression_bombs_leave_the_rss_within_the_documented_bound(
+    start_server: StartServer,
+) -> None:
+    """docs/server-api.md, "Memory": a request holds at most about twice its body (the body
+    and one parsing copy), and a compressed body is refused before it is read. 24 bombs at
+    once (1 MB inflating to 1 GB each took the server from 411 MB to 1.58 GB before)."""
+    server = await start_server(GatedEngine(), max_body_mb=25.0)
+    bomb = gzip_bomb(1024)
+    bombs = 24
+    await still_serves(server)  # buffers and first-request state in place before the baseline
+    gc.collect()
+    baseline = rss_bytes()
+
+    async def send(path: str) -> int:
+        async with server.http.post(
+            f"{server.url}{path}",
+            data=bomb,
+            headers={"Content-Encoding": "gzip", "Content-Type": "audio/wav"},
+        ) as r:
+            await r.read()
+            return r.status
+
+    with PeakRss() as rss:
+        statuses = await asyncio.gather(*(send(AUDIO_ROUTES[n % 4]) for n in range(bombs)))
+    assert statuses == [415] * bombs
+    bound = bombs * 2 * len(bomb) + 64 * 2**20  # the bodies as sent, twice, plus slack
+    assert rss.peak - baseline < bound, (rss.peak - baseline, bound)
     await still_serves(server)
 
 
