@@ -1,10 +1,13 @@
 """The OpenAPI document cannot drift from the server: every route of the app's router has an
 operation and every operation a route, the document is valid OpenAPI 3.1, every decoding
 option of the one table appears where its transport takes it, and the error statuses are the
-ones the error table answers."""
+ones the error table answers; docs/server-api.md's reference is the document's rendering."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -13,6 +16,8 @@ from asr_server import errors, fields, openapi
 from asr_server.app import create_app
 from asr_server.config import ServerConfig
 from openapi_spec_validator import validate
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +78,22 @@ def test_error_statuses_are_the_error_tables() -> None:
     answered = set(errors.HTTP_STATUS.values()) | {500}
     assert set(openapi.ERROR_STATUSES) <= answered
     assert answered - set(openapi.ERROR_STATUSES) <= {404, 405, 499}  # routing; nothing sent
+
+
+def _gen_api_reference() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "gen_api_reference", REPO / "scripts" / "gen_api_reference.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_api_reference_is_generated_from_the_current_document() -> None:
+    gen = _gen_api_reference()
+    current = (REPO / "docs" / "server-api.md").read_text(encoding="utf-8")
+    section = gen.render(openapi.document())
+    assert section in current, "docs/server-api.md's reference is stale: run `make api-reference`"
+    for method, path in openapi.OPERATIONS:
+        assert f"### `{method.upper()} {path}`" in section
