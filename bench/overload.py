@@ -9,7 +9,9 @@ paced clients that give up at a deadline, against the peer server under the same
    answers per second at saturation, measured in this run.
 2. Overload: a fresh server whose queue holds half a deadline of work (ASR_MAX_QUEUE =
    capacity x deadline / 2, as docs/server-api.md advises) and whose ASR_REQUEST_TIMEOUT_S is
-   the clients' deadline. For each level k, ceil(k x capacity x deadline) clients each start
+   the clients' deadline (by default twice the median latency at capacity, at least 10 s: the
+   machine is shared, so a fixed deadline would mean something else on every run). For each
+   level k, ceil(k x capacity x deadline) clients each start
    a request every clients / (k x capacity) seconds (one in flight per client; a client
    abandons its request at the deadline), for --seconds. Every request is accounted for:
    a result, 429, 503 or 504 from the server, or abandoned by its client; the server's own
@@ -122,22 +124,22 @@ async def warm_up(url: str, audio: bytes, clients: int) -> None:
             await asyncio.gather(*(transcribe(http, url, audio, 600) for _ in range(clients)))
 
 
-async def capacity(url: str, audio: bytes, clients: int, seconds: float) -> float:
-    """Answers per second of closed-loop clients with no deadline (after a warm-up)."""
+async def capacity(url: str, audio: bytes, clients: int, seconds: float) -> tuple[float, float]:
+    """Answers per second of closed-loop clients with no deadline (after a warm-up), and
+    their median latency."""
     await warm_up(url, audio, clients)
+    latencies: list[float] = []
     async with aiohttp.ClientSession() as http:
-        done = 0
         until = time.monotonic() + seconds
 
         async def client() -> None:
-            nonlocal done
-            while time.monotonic() < until:
+            while (started := time.monotonic()) < until:
                 if await transcribe(http, url, audio, 600) == "result":
-                    done += 1
+                    latencies.append(time.monotonic() - started)
 
         started = time.monotonic()
         await asyncio.gather(*(client() for _ in range(clients)))
-        return done / (time.monotonic() - started)
+        return len(latencies) / (time.monotonic() - started), statistics.median(latencies)
 
 
 async def offer(url: str, audio: bytes, level: Level, deadline: float) -> None:
@@ -235,37 +237,40 @@ def model_dir() -> str:
 async def main_async(args: argparse.Namespace) -> int:
     audio = JFK.read_bytes()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()} (shared)")
-    print(f"clip: {JFK.name} (11 s); client deadline {args.deadline:.0f} s")
+    print(f"clip: {JFK.name} (11 s)")
     with our_server(REPO, model_dir(), args.batch_size) as server:
         if server.reason:
             print(f"asr-server: {server.reason}")
             return 1
-        anchor = await capacity(server.url, audio, args.capacity_clients, args.capacity_seconds)
+        anchor, latency = await capacity(
+            server.url, audio, args.capacity_clients, args.capacity_seconds
+        )
     print(
         f"\n== capacity (anchor): {anchor:.2f} req/s ({anchor * 11:.1f} audio s/s), "
-        f"{args.capacity_clients} closed-loop clients, {args.capacity_seconds:.0f} s =="
+        f"{args.capacity_clients} closed-loop clients, {args.capacity_seconds:.0f} s, "
+        f"median latency {latency:.2f} s, load {os.getloadavg()[0]:.1f} =="
     )
+    deadline = args.deadline or max(10.0, 2 * latency)
+    print(f"client deadline: {deadline:.1f} s (twice the median latency at capacity, >= 10 s)")
 
     def levels() -> list[Level]:
         return [Level(f"{k}x", k * anchor, args.seconds) for k in args.levels]
 
-    queue = max(2, math.ceil(anchor * args.deadline / 2))
-    settings = {"ASR_MAX_QUEUE": str(queue), "ASR_REQUEST_TIMEOUT_S": str(args.deadline)}
-    print(f"soak server: ASR_MAX_QUEUE={queue}, ASR_REQUEST_TIMEOUT_S={args.deadline:g}")
+    queue = max(2, math.ceil(anchor * deadline / 2))
+    settings = {"ASR_MAX_QUEUE": str(queue), "ASR_REQUEST_TIMEOUT_S": f"{deadline:.1f}"}
+    print(f"soak server: ASR_MAX_QUEUE={queue}, ASR_REQUEST_TIMEOUT_S={deadline:.1f}")
     with our_server(REPO, model_dir(), args.batch_size, settings) as server:
         if server.reason:
             print(f"asr-server: {server.reason}")
             return 1
-        ours = await soak("asrfleet asr-server", server, audio, levels(), args.deadline)
+        ours = await soak("asrfleet asr-server", server, audio, levels(), deadline)
     peer: list[Level] = []
     if not args.skip_peer:
         with peer_server(REPO, model_dir()) as server:
             if server.reason:
                 print(f"\npeer: not run ({server.reason})")
             else:
-                peer = await soak(
-                    "faster-whisper-server 0.0.3", server, audio, levels(), args.deadline
-                )
+                peer = await soak("faster-whisper-server 0.0.3", server, audio, levels(), deadline)
     print("\n== goodput / capacity (target at 4x >= 0.90) ==")
     for index, level in enumerate(ours):
         line = f"  {level.name}: asrfleet {level.goodput / anchor:.2f}"
@@ -280,7 +285,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=120.0, help="per level")
     parser.add_argument("--levels", type=float, nargs="+", default=[1.0, 2.0, 4.0])
-    parser.add_argument("--deadline", type=float, default=10.0, help="client deadline, s")
+    parser.add_argument(
+        "--deadline", type=float, default=0.0, help="client deadline, s (0: from the capacity run)"
+    )
     parser.add_argument("--capacity-seconds", type=float, default=60.0)
     parser.add_argument("--capacity-clients", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=4)

@@ -71,7 +71,8 @@ class Scheduler:
         self._draining = False
         self._decoding = 0
         self._batch_seconds = 1.0
-        """Recent seconds per batch decode (EWMA), for Retry-After."""
+        """Recent seconds per batch decode (EWMA), for Retry-After and the admission estimate."""
+        self._batches_timed = 0
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -149,9 +150,23 @@ class Scheduler:
         rounds = math.ceil((self.queue_depth + 1) / per_round)
         return max(1, math.ceil(rounds * self._batch_seconds))
 
+    def expected_seconds(self) -> float | None:
+        """Rough seconds from now to the result of work admitted now (the rounds of batches
+        ahead of it and its own, half a round more while one decodes), or None while the
+        server is idle or no decode has been timed yet."""
+        assert self.settings is not None
+        if not self._batches_timed or not (self.queue_depth or self._decoding):
+            return None
+        per_round = self.settings.concurrency * self.settings.max_batch_size
+        rounds = math.ceil((self.queue_depth + 1) / per_round) + (0.5 if self._decoding else 0)
+        return rounds * self._batch_seconds
+
     def check_admission(self, *, finishing: bool = False) -> None:
         """Raise what `submit` would refuse with now: Draining (unless `finishing`), NotReady
-        or QueueFull. Routes call it before decoding audio that would be refused anyway."""
+        or QueueFull: the queue full, or (`request_timeout_s` set) work ahead that would
+        make this one's result later than its timeout: admitted, it would only cost a
+        decode and end in a 504. An idle server admits everything. Routes call it before
+        decoding audio that would be refused anyway."""
         if self._draining and not finishing:
             raise errors.Draining("the server is shutting down; retry on another replica")
         if self._queue is None or not self.engine.ready:
@@ -160,6 +175,14 @@ class Scheduler:
             seconds = self.retry_after()
             raise errors.QueueFull(
                 f"server busy: {self.queue_depth} requests queued; retry in {seconds} s",
+                retry_after=seconds,
+            )
+        expected = None if finishing or not self.request_timeout_s else self.expected_seconds()
+        if expected is not None and self.request_timeout_s and expected > self.request_timeout_s:
+            seconds = self.retry_after()
+            raise errors.QueueFull(
+                f"server busy: a result would take about {expected:.0f} s, over "
+                f"request_timeout_s ({self.request_timeout_s:g} s); retry in {seconds} s",
                 retry_after=seconds,
             )
 
@@ -236,7 +259,9 @@ class Scheduler:
             finally:
                 self._decoding -= len(batch)
             elapsed = time.monotonic() - started
-            self._batch_seconds += _EWMA_WEIGHT * (elapsed - self._batch_seconds)
+            weight = _EWMA_WEIGHT if self._batches_timed else 1.0  # the first replaces the guess
+            self._batch_seconds += weight * (elapsed - self._batch_seconds)
+            self._batches_timed += 1
             if len(results) != len(batch):
                 log.error("engine returned %d results for %d items", len(results), len(batch))
                 for item in batch:
