@@ -51,7 +51,10 @@ def _not_ready_reason(app: web.Application) -> tuple[str, str] | None:
 
 
 def _unusable_dirs(model_dir: Path) -> tuple[str, str] | None:
-    temp = Path(tempfile.gettempdir())
+    try:
+        temp = Path(tempfile.gettempdir())
+    except FileNotFoundError as exc:  # TMPDIR, /tmp, /var/tmp, /usr/tmp and the cwd: none usable
+        return "temp_dir_unusable", str(exc)
     for what, path in (("temp", temp), ("model", model_dir)):
         problem = unusable_dir(path)
         if problem is not None:

@@ -374,6 +374,14 @@ async def test_readiness_names_an_unusable_temp_or_model_dir(
     async with server.http.post(f"{server.url}/v1/audio/transcriptions", data=form) as r:
         assert r.status == 200, await r.text()
 
+    def no_temp_dir() -> str:  # what tempfile raises when no candidate dir is writable
+        raise FileNotFoundError("No usable temporary directory found")
+
+    monkeypatch.setattr(tempfile, "gettempdir", no_temp_dir)
+    async with server.http.get(f"{server.url}/readyz") as r:
+        assert r.status == 503
+        assert (await r.json())["status"] == "temp_dir_unusable"
+
 
 async def readiness_once_loaded(server: Server) -> dict[str, Any]:
     for _ in range(200):
