@@ -29,7 +29,7 @@ image_flags = $(if $(filter podman,$(IMAGE_ENGINE)),--format docker --ignorefile
 PODMAN_WORK := .podman
 # Benchmarks `make bench` runs; each prints its figures and a ratio against an anchor measured
 # in the same run (the peers run only where their git-ignored venvs exist, see bench/*.py).
-BENCHES ?= bench/server_latency.py bench/audio_decode.py bench/peer_throughput.py bench/streaming.py
+BENCHES ?= bench/server_latency.py bench/audio_decode.py bench/peer_throughput.py bench/streaming.py bench/model_cache.py
 # `make demo DEMO_ARGS=--keep-running` keeps the demo's processes (and its console) up until Ctrl-C.
 DEMO_ARGS ?=
 # `make install` settings.
@@ -132,7 +132,7 @@ image-clean: ## Remove .images/ and image-test's private podman storage (.podman
 
 .PHONY: docs reference api-reference contract
 docs: reference api-reference ## Regenerate generated documentation
-reference: venv ## Regenerate the SpeechRecognizer reference (docs/reference.md) from the CRD schema
+reference: venv ## Regenerate the SpeechRecognizer and SpeechModel reference (docs/reference.md) from the CRDs
 	$(PY) scripts/gen_reference.py
 api-reference: venv ## Regenerate the HTTP API reference in docs/server-api.md from the server's OpenAPI document
 	$(PY) scripts/gen_api_reference.py

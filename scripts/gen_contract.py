@@ -1,6 +1,7 @@
 """Write the SpeechRecognizer contract (operator/asrfleet_operator/spec/contract.py) where it is
 needed: each field's enum, bounds, pattern, default (and a description listing contract values)
-into the CRD schema, crds/ and the chart's copy; the module itself into the server package.
+into its CRD's schema (SpeechRecognizer or SpeechModel), crds/ and the chart's copies; the module
+itself into the server package.
 
     python scripts/gen_contract.py           # rewrite the generated files
     python scripts/gen_contract.py --check   # exit 1 when one is stale
@@ -8,7 +9,7 @@ into the CRD schema, crds/ and the chart's copy; the module itself into the serv
 `make contract` runs the first (then `make reference`, the docs come from the CRD);
 tests/unit/scripts/test_gen_contract.py fails when a file is stale. Only the lines of
 constraint keys change in the CRD (its layout, comments and descriptions stay as written);
-the CRD's spec may hold no enum, bound, pattern or default that the contract does not have.
+a CRD's spec may hold no enum, bound, pattern or default that the contract does not have.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -27,7 +28,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "operator" / "asrfleet_operator" / "spec" / "contract.py"
 CRD = REPO / "crds" / "asrfleet.io_speechrecognizers.yaml"
-CHART_CRD = REPO / "charts" / "asrfleet" / "crds" / CRD.name
+MODEL_CRD = REPO / "crds" / "asrfleet.io_speechmodels.yaml"
+CHART_CRDS = REPO / "charts" / "asrfleet" / "crds"
+CRDS = {"SpeechRecognizer": CRD, "SpeechModel": MODEL_CRD}
+"""The contract's `Field.kind` -> the CRD whose schema holds its fields."""
 SERVER_COPY = REPO / "inference_image" / "asr_server" / "contract.py"
 SCHEMA_ROOT: tuple[str | int, ...] = ("spec", "versions", 0, "schema", "openAPIV3Schema")
 CONSTRAINTS = ("enum", "default", "minimum", "exclusiveMinimum", "maximum", "maxLength", "pattern")
@@ -132,9 +136,9 @@ def field_edits(root: yaml.Node, field: Any) -> Iterator[Edit]:
         yield Edit(at, at, tuple(pending))
 
 
-def unmanaged(crd: dict[str, Any], contract: ModuleType) -> list[str]:
+def unmanaged(crd: dict[str, Any], fields: Sequence[Any]) -> list[str]:
     """Spec fields whose schema holds a constraint the contract does not own."""
-    paths = {schema_path(f.path) for f in contract.FIELDS}
+    paths = {schema_path(f.path) for f in fields}
     found: list[str] = []
 
     def walk(schema: dict[str, Any], steps: tuple[str | int, ...], name: str) -> None:
@@ -153,12 +157,13 @@ def unmanaged(crd: dict[str, Any], contract: ModuleType) -> list[str]:
     return found
 
 
-def generate_crd(text: str, contract: ModuleType) -> str:
-    """The CRD text with every contract field's constraint lines as the contract says."""
+def generate_crd(text: str, fields: Sequence[Any]) -> str:
+    """The CRD text with every one of its contract fields' constraint lines as the contract
+    says."""
     root = yaml.compose(text)
     assert root is not None
     edits = sorted(
-        (e for f in contract.FIELDS for e in field_edits(root, f)),
+        (e for f in fields for e in field_edits(root, f)),
         key=lambda e: (e.start, e.end),
         reverse=True,
     )
@@ -166,16 +171,16 @@ def generate_crd(text: str, contract: ModuleType) -> str:
     for edit in edits:
         lines[edit.start : edit.end] = edit.lines
     result = "\n".join(lines) + "\n"
-    _verify(yaml.safe_load(result), contract)
+    _verify(yaml.safe_load(result), fields)
     return result
 
 
-def _verify(crd: dict[str, Any], contract: ModuleType) -> None:
+def _verify(crd: dict[str, Any], fields: Sequence[Any]) -> None:
     """The generated schema says exactly what the contract says (a guard on the line edits)."""
-    stray = unmanaged(crd, contract)
+    stray = unmanaged(crd, fields)
     if stray:
         raise ValueError(f"constraints in the CRD that are not in the contract: {stray}")
-    for field in contract.FIELDS:
+    for field in fields:
         schema: Any = crd
         for step in schema_path(field.path):
             schema = schema[step]
@@ -198,12 +203,13 @@ def server_copy(source: str) -> str:
 def outputs() -> dict[Path, str]:
     """Every generated file -> the text it should hold."""
     contract = load_contract()
-    crd = generate_crd(CRD.read_text(encoding="utf-8"), contract)
-    return {
-        CRD: crd,
-        CHART_CRD: crd,
-        SERVER_COPY: server_copy(SOURCE.read_text(encoding="utf-8")),
-    }
+    result: dict[Path, str] = {}
+    for kind, path in CRDS.items():
+        fields = [f for f in contract.ALL_FIELDS if f.kind == kind]
+        crd = generate_crd(path.read_text(encoding="utf-8"), fields)
+        result[path] = result[CHART_CRDS / path.name] = crd
+    result[SERVER_COPY] = server_copy(SOURCE.read_text(encoding="utf-8"))
+    return result
 
 
 def stale() -> list[Path]:

@@ -10,6 +10,10 @@ contract` (scripts/gen_contract.py) writes each `Field`'s constraints into the C
 field end to end (CRD admission, operator parse and render, server config, `fetch-model`).
 Plain data and the standard library only: two packages that ship in different images import it.
 
+The SpeechModel CRD (a model cache) has fields here too (`kind=SPEECH_MODEL`), as do the
+names the fetching container and the operator share: the credentials Secret's keys and what
+fetch-model's exit codes mean.
+
 To admit a value (a model, a URI scheme, a compute type), add it here and run `make contract`.
 """
 
@@ -20,6 +24,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 Scalar = str | int | float | bool
+SPEECH_RECOGNIZER = "SpeechRecognizer"
+SPEECH_MODEL = "SpeechModel"
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class Field:
     """The inference server's variable this field is rendered as, value unchanged."""
     description: str | None = None
     """Set only where the CRD's description lists contract values, so it is written from them."""
+    kind: str = SPEECH_RECOGNIZER
+    """The custom resource whose schema holds the field (SpeechRecognizer or SpeechModel)."""
 
     @cached_property
     def key(self) -> str:
@@ -106,6 +114,38 @@ MODEL_URI_FORMS = {
 """URI scheme -> the form of a `spec.model.uri`: exactly the schemes `asr-server fetch-model`
 implements (a scheme the CRD admitted but fetch-model refused would fail every pod's init)."""
 URI_SCHEMES = tuple(MODEL_URI_FORMS)
+DOWNLOAD_SCHEMES = tuple(s for s in URI_SCHEMES if s != "pvc")
+"""The schemes a SpeechModel downloads from into its claim (a pvc:// model is on a claim
+already: a SpeechRecognizer mounts it directly)."""
+ACCESS_MODES = ("ReadWriteOnce", "ReadWriteMany")
+"""Of a SpeechModel's claim: one Job writes it, then server pods mount it read-only (on one
+node with ReadWriteOnce, on any with ReadWriteMany)."""
+DEFAULT_ACCESS_MODES = ("ReadWriteOnce",)
+FETCH_SECRET_VARIABLES = (
+    "HF_TOKEN",
+    "HF_ENDPOINT",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "ASR_S3_ADDRESSING_STYLE",
+)
+"""The keys of a credentials Secret (`credentialsSecretRef`) that the fetching container gets
+as variables of the same name, each optional: the variables `asr-server fetch-model` reads.
+Only the fetching container (the init container or the SpeechModel's Job) gets them."""
+FETCH_EXIT_REASONS = {
+    2: "InvalidSource",
+    3: "SourceUnavailable",
+    4: "VerificationFailed",
+    5: "CredentialsRefused",
+}
+"""`asr-server fetch-model` exit code -> the reason a failed fetch is reported with: a wrong
+URI or setting, an unreachable or missing source, content that failed its checks, refused or
+missing credentials."""
+FETCH_PERMANENT_EXIT_CODES = (2, 4, 5)
+"""Exit codes a retry cannot fix: the Job fails at once (its podFailurePolicy) instead of
+trying again; 3 (unreachable) is retried up to the Job's backoffLimit."""
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 ROLLOUT_STRATEGIES = ("RollingUpdate", "Recreate")
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
@@ -116,6 +156,11 @@ ENDPOINT_SILENCE_MS = (100, 5000)
 every short breath ends an utterance; over 5 s a final waits longer than it is worth."""
 
 DNS1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+QUANTITY = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+"""A Kubernetes resource quantity (`10Gi`, `500M`), as the API server's own schema has it."""
 DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 RESOURCE_NAME = (
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
@@ -126,8 +171,8 @@ MAX_NAME_LENGTH = 52
 """metadata.name (a DNS-1035 label) names every child; this leaves room for pod-name suffixes."""
 
 
-def _uri_forms() -> str:
-    forms = list(MODEL_URI_FORMS.values())
+def _uri_forms(schemes: tuple[str, ...] = URI_SCHEMES) -> str:
+    forms = [MODEL_URI_FORMS[scheme] for scheme in schemes]
     return ", ".join(forms[:-1]) + f" or {forms[-1]}" if len(forms) > 1 else forms[0]
 
 
@@ -147,6 +192,18 @@ COMPUTE_TYPE = Field(
 LANGUAGE = Field("spec.model.language", pattern=r"^[a-z]{2,3}$", env="ASR_LANGUAGE")
 OUTPUT_SCRIPT = Field(
     "spec.model.outputScript", enum=OUTPUT_SCRIPTS, default="simplified", env="ASR_OUTPUT_SCRIPT"
+)
+SPEECH_MODEL_REF = Field(
+    "spec.model.speechModelRef.name", pattern=DNS1035_LABEL, max_length=MAX_NAME_LENGTH
+)
+SECRET_NAME_DESCRIPTION = (
+    f"Secret name (same namespace). Its keys {', '.join(FETCH_SECRET_VARIABLES)}, each"
+    " optional, become variables of the same name in the fetching container only."
+)
+MODEL_CREDENTIALS_SECRET = Field(
+    "spec.model.credentialsSecretRef.name",
+    pattern=DNS1123_SUBDOMAIN,
+    description=SECRET_NAME_DESCRIPTION,
 )
 
 REPLICAS = Field("spec.replicas", minimum=0, maximum=1000)
@@ -238,7 +295,37 @@ STREAM_ENCODER_CONTEXT = Field(
     "spec.server.streaming.encoderContext", enum=ENCODER_CONTEXTS, env="ASR_STREAM_ENCODER_CONTEXT"
 )
 
-FIELDS: tuple[Field, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Field))
-"""Every field above, in order: the CRD schema holds no enum, bound, pattern or default else."""
+# --- the SpeechModel's fields (a model cache: crds/asrfleet.io_speechmodels.yaml) ------------
+
+CACHE_URI = Field(
+    "spec.uri",
+    pattern=f"^({'|'.join(DOWNLOAD_SCHEMES)})://.+",
+    max_length=2048,
+    description=f"Where to download the model from: {_uri_forms(DOWNLOAD_SCHEMES)}. A new"
+    " revision is a new uri: the cache is filled again and the SpeechRecognizers using it roll.",
+    kind=SPEECH_MODEL,
+)
+CACHE_ENGINE = Field("spec.engine", enum=ENGINES, default="faster-whisper", kind=SPEECH_MODEL)
+CACHE_CREDENTIALS_SECRET = Field(
+    "spec.credentialsSecretRef.name",
+    pattern=DNS1123_SUBDOMAIN,
+    description=SECRET_NAME_DESCRIPTION,
+    kind=SPEECH_MODEL,
+)
+CACHE_SIZE = Field("spec.storage.size", pattern=QUANTITY, kind=SPEECH_MODEL)
+CACHE_STORAGE_CLASS = Field(
+    "spec.storage.storageClassName", pattern=DNS1123_SUBDOMAIN, kind=SPEECH_MODEL
+)
+CACHE_ACCESS_MODE = Field("spec.storage.accessModes[]", enum=ACCESS_MODES, kind=SPEECH_MODEL)
+CACHE_EXISTING_CLAIM = Field(
+    "spec.storage.existingClaim", pattern=DNS1123_SUBDOMAIN, kind=SPEECH_MODEL
+)
+
+ALL_FIELDS = tuple(v for v in list(globals().values()) if isinstance(v, Field))
+FIELDS: tuple[Field, ...] = tuple(f for f in ALL_FIELDS if f.kind == SPEECH_RECOGNIZER)
+"""Every SpeechRecognizer field above, in order: its CRD schema holds no enum, bound, pattern
+or default else."""
+SPEECH_MODEL_FIELDS: tuple[Field, ...] = tuple(f for f in ALL_FIELDS if f.kind == SPEECH_MODEL)
+"""The same for the SpeechModel CRD."""
 SERVER_FIELDS: dict[str, Field] = {f.env: f for f in FIELDS if f.env}
 """Server variable -> the field it comes from: the server checks its settings against these."""

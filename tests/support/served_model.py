@@ -20,9 +20,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def transcribe_with(model_dir: Path, audio: bytes, log: Path, timeout_s: float = 300) -> str:
+async def transcribe_with(
+    model_dir: Path, audio: bytes, log: Path, timeout_s: float = 300, user: int | None = None
+) -> str:
     """Start the server on `model_dir`, POST `audio` (a file's bytes) to
-    /v1/audio/transcriptions, stop the server; its log goes to `log`."""
+    /v1/audio/transcriptions, stop the server; its log goes to `log`. `user`: run it as that
+    uid and gid (a pod's runAsUser; needs root)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -36,7 +39,13 @@ async def transcribe_with(model_dir: Path, audio: bytes, log: Path, timeout_s: f
     }
     with log.open("wb") as log_file:
         process = await asyncio.create_subprocess_exec(
-            str(ASR_SERVER), "serve", env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log_file
+            str(ASR_SERVER),
+            "serve",
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log_file,
+            user=user,
+            group=user,
         )
     try:
         async with aiohttp.ClientSession() as http, asyncio.timeout(timeout_s):

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from asrfleet_operator.render.containers import RUN_AS_USER
 from asrfleet_operator.render.labels import HTTP_PORT
-from asrfleet_operator.render.pod import RUN_AS_USER
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "operator" / "Dockerfile"

@@ -162,7 +162,7 @@ async def reconcile_child(
             raise ChildError(
                 "ChildConflict",
                 f"{kind.kind} {namespace}/{name} exists and is not controlled by this"
-                " SpeechRecognizer; delete or rename it",
+                f" {owner.get('kind', 'SpeechRecognizer')}; delete or rename it",
             )
         # A create-only field is still enforced while it is unset or zero: an HPA never scales
         # a Deployment up from 0 replicas (e.g. after `suspend` is lifted).

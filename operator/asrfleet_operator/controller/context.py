@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +33,13 @@ class Context:
     """(namespace, name, plural) of optional children confirmed absent (not wanted, not there):
     no GET per reconcile for kinds a SpeechRecognizer does not use."""
     seen: set[str | None] = field(default_factory=set)
-    """uids of the SpeechRecognizers reconciled at least once by this process (changes.py)."""
+    """uids of the SpeechRecognizers and SpeechModels reconciled at least once by this process
+    (changes.py)."""
+    model_locks: defaultdict[Key, asyncio.Lock] = field(
+        default_factory=lambda: defaultdict(asyncio.Lock)
+    )
+    """One lock per SpeechModel: its event, its Job's events and the sweep reconcile it one at a
+    time (each reads it afresh), so a state change is reported and announced once."""
     events: EventPoster = field(init=False)
 
     def __post_init__(self) -> None:

@@ -22,6 +22,7 @@ from asrfleet_operator.controller.children import (
     resource_of,
 )
 from asrfleet_operator.controller.context import Context
+from asrfleet_operator.controller.model_cache import CACHE_REASONS, resolve_model
 from asrfleet_operator.kube import KubeClient, Resource
 from asrfleet_operator.metrics import measured
 from asrfleet_operator.render import DEPLOYMENT, desired_children
@@ -36,6 +37,7 @@ SECRETS = Resource("v1", "secrets")
 # event must not clear them, only the next full reconcile of the same generation can.
 OPERATOR_REASONS = frozenset(
     {"InvalidSpec", "ChildConflict", "KindNotInstalled", "ChildRejected", "Forbidden"}
+    | CACHE_REASONS
 )
 
 
@@ -90,8 +92,9 @@ async def reconcile(
 
     owner = owner_of(obj)
     checksum = await config_checksum(ctx.client, namespace, spec)
-    children = desired_children(name, namespace, spec, ctx.settings, checksum)
-    problem: Problem | None = None
+    source = await resolve_model(ctx, namespace, spec)  # a SpeechModel's claim, if named
+    children = desired_children(name, namespace, spec, ctx.settings, checksum, source.cached)
+    problem: Problem | None = source.problem
     deployment: Mapping[str, Any] | None = None
     changed: dict[str, list[str]] = {}  # event reason -> kinds, one Event per reason
     for kind, desired in children.items():
@@ -125,7 +128,9 @@ async def reconcile(
             f"{', '.join(kinds)} {'corrected' if reason == 'DriftCorrected' else reason.lower()}"
         )
         ctx.events.post(obj, "Normal", reason, message)
-    return _report(ctx, obj, generation, spec, deployment, problem, previous)
+    if DEPLOYMENT not in children and not fresh:  # held back: report the one that runs, if any
+        deployment = await ctx.client.get(resource_of(DEPLOYMENT), namespace, name)
+    return _report(ctx, obj, generation, spec, deployment, problem, previous, source.waiting)
 
 
 async def reconcile_and_report(
@@ -154,6 +159,7 @@ def _report(
     deployment: Mapping[str, Any] | None,
     problem: Problem | None,
     previous: Mapping[str, Any],
+    waiting: Problem | None = None,
 ) -> dict[str, Any] | None:
     """The status to write (None: unchanged, or superseded); warns about a new problem once."""
     meta = obj["metadata"]
@@ -167,6 +173,7 @@ def _report(
         problem=problem,
         previous=previous,
         settings=ctx.settings,
+        waiting=waiting,
     )
     key = (namespace, name)
     if isinstance(generation, int) and generation < ctx.newest.get(key, 0):

@@ -1,6 +1,6 @@
 """The resync sweep: every `ASRFLEET_RESYNC_SECONDS`, reconcile every SpeechRecognizer, so hand
 edits to managed fields are undone (Events `DriftCorrected`) and what an event-triggered
-reconcile gave up on is tried again.
+reconcile gave up on is tried again. The SpeechModels are swept after them (speech_models.py).
 
 One operator-wide loop, not a task per object (a kopf timer per SpeechRecognizer was a
 measurable part of the operator's CPU per object, bench/operator_scale.py). A sweep lists the
@@ -20,6 +20,7 @@ from typing import Any
 
 from asrfleet_operator.controller.context import Context
 from asrfleet_operator.controller.reconcile import SPEECH_RECOGNIZERS, reconcile_and_report
+from asrfleet_operator.controller.speech_models import sweep_speech_models
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ async def sweep(ctx: Context) -> int:
                     logger.warning(f"drift correction of {name}: {exc!r}")
         except Exception as exc:
             logger.warning(f"listing SpeechRecognizers in {namespace or 'all namespaces'}: {exc!r}")
+    await sweep_speech_models(ctx, logger)
     return done
 
 

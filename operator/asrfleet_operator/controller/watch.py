@@ -46,7 +46,8 @@ class Gone(Exception):
 
 
 class DeploymentWatch:
-    """List + watch the managed Deployments and call `handler` with each new state."""
+    """List + watch the managed Deployments and call `handler` with each new state (another
+    managed kind with `resource`: the SpeechModels' download Jobs)."""
 
     def __init__(
         self,
@@ -57,8 +58,10 @@ class DeploymentWatch:
         server_timeout: int = 300,
         backoff: tuple[float, float] = (0.5, 30.0),
         page_size: int = 500,
+        resource: Resource = DEPLOYMENTS,
     ) -> None:
         self.client = client
+        self.resource = resource
         self.namespaces = tuple(namespaces)  # empty: all namespaces, one stream
         self.handler = handler
         self.server_timeout = server_timeout
@@ -82,7 +85,7 @@ class DeploymentWatch:
                 task.cancel()
 
     async def _follow(self, namespace: str | None) -> None:
-        where = namespace or "all namespaces"
+        where = f"{self.resource.plural}, {namespace or 'all namespaces'}"
         version: str | None = None
         delay = self.backoff[0]
         loop = asyncio.get_running_loop()
@@ -93,10 +96,10 @@ class DeploymentWatch:
                     version = await self._list(namespace)
                 version = await self._watch(namespace, version)
             except Gone:
-                logger.info(f"Deployment watch ({where}): 410 Gone, listing again")
+                logger.info(f"watch ({where}): 410 Gone, listing again")
                 version = None
             except Exception as exc:  # never let one failure end the watch
-                logger.warning(f"Deployment watch ({where}) failed: {exc!r}; retry in {delay:g}s")
+                logger.warning(f"watch ({where}) failed: {exc!r}; retry in {delay:g}s")
                 version, failed = None, True  # list again: events may have been missed
             if failed or loop.time() - started < 1.0:  # errors, and streams that end at once
                 await asyncio.sleep(delay)
@@ -108,7 +111,7 @@ class DeploymentWatch:
         """Dispatch every managed Deployment not yet seen at its version; the list's version."""
         self.lists += 1
         pages = self.client.list_pages(
-            DEPLOYMENTS, namespace, {"labelSelector": SELECTOR}, self.page_size
+            self.resource, namespace, {"labelSelector": SELECTOR}, self.page_size
         )
         version = None
         try:
@@ -132,7 +135,7 @@ class DeploymentWatch:
         }
         if version:
             params["resourceVersion"] = version
-        path = DEPLOYMENTS.list_path(namespace)
+        path = self.resource.list_path(namespace)
         try:
             async for event in self.client.stream(path, params, self.server_timeout + 30.0):
                 kind, obj = event.get("type"), event.get("object") or {}
@@ -171,7 +174,7 @@ class DeploymentWatch:
                 try:
                     await self.handler(deployment)
                 except Exception as exc:  # the next event, re-list or drift reconcile retries
-                    logger.warning(f"status refresh from Deployment {key[0]}/{key[1]}: {exc!r}")
+                    logger.warning(f"handling {self.resource.plural} {key[0]}/{key[1]}: {exc!r}")
                     version = (deployment.get("metadata") or {}).get("resourceVersion")
                     if self._seen.get(key) == version:
                         del self._seen[key]

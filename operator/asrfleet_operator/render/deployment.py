@@ -6,6 +6,7 @@ from typing import Any
 
 from asrfleet_operator.render.labels import metadata, selector_labels
 from asrfleet_operator.render.pod import pod_template
+from asrfleet_operator.render.speech_model import CachedModel
 from asrfleet_operator.settings import Settings
 from asrfleet_operator.spec import SpeechRecognizerSpec
 
@@ -41,6 +42,7 @@ def deployment(
     spec: SpeechRecognizerSpec,
     settings: Settings,
     config_checksum: str = "",
+    cached: CachedModel | None = None,
 ) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
@@ -52,6 +54,6 @@ def deployment(
             "progressDeadlineSeconds": 900,  # > the startup probe's 10 minutes of model loading
             "selector": {"matchLabels": selector_labels(name)},
             "strategy": strategy(spec),
-            "template": pod_template(name, spec, settings, config_checksum),
+            "template": pod_template(name, spec, settings, config_checksum, cached),
         },
     }

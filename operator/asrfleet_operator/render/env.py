@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from asrfleet_operator.render.labels import HTTP_PORT
+from asrfleet_operator.render.speech_model import CachedModel
 from asrfleet_operator.spec import SpeechRecognizerSpec
 
 MODEL_DIR = "/models"
@@ -28,11 +29,14 @@ def termination_grace_seconds(spec: SpeechRecognizerSpec) -> int:
     return drain_seconds(spec) + 10
 
 
-def model_location(spec: SpeechRecognizerSpec) -> str:
-    """The value of ASR_MODEL: a catalogue name, or the local directory a uri model lands in."""
+def model_location(spec: SpeechRecognizerSpec, cached: CachedModel | None = None) -> str:
+    """The value of ASR_MODEL: a catalogue name, the SpeechModel's directory on its claim, or
+    the local directory a uri model lands in."""
     model = spec.model
     if model.name:
         return model.name
+    if cached is not None:
+        return cached.model_dir
     assert model.uri is not None
     if model.uri.startswith("pvc://"):
         path = model.uri.removeprefix("pvc://").partition("/")[2]
@@ -40,11 +44,13 @@ def model_location(spec: SpeechRecognizerSpec) -> str:
     return f"{MODEL_DIR}/{model.served_name}"
 
 
-def server_env(spec: SpeechRecognizerSpec) -> list[dict[str, Any]]:
+def server_env(
+    spec: SpeechRecognizerSpec, cached: CachedModel | None = None
+) -> list[dict[str, Any]]:
     """The container's env list (order is stable so that re-renders compare equal)."""
     model = spec.model
     values: list[tuple[str, Any]] = [
-        ("ASR_MODEL", model_location(spec)),
+        ("ASR_MODEL", model_location(spec, cached)),
         ("ASR_MODEL_DIR", MODEL_DIR),
         ("ASR_ENGINE", model.engine),
         ("ASR_DEVICE", "cuda" if spec.uses_gpu else "cpu"),

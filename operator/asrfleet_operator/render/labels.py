@@ -13,6 +13,10 @@ COMPONENT = "inference"
 MANAGER = "asrfleet-operator"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 """The label whose value MANAGER marks every child (the operator's Deployment watch selects it)."""
+SPEECH_MODEL_KIND = "SpeechModel"
+SPEECH_MODEL_PLURAL = "speechmodels"
+SPEECH_MODEL_LABEL = f"{GROUP}/speech-model"
+"""On a SpeechModel's claim, Job and download pods: the SpeechModel's name."""
 HTTP_PORT = 8080
 CONFIG_CHECKSUM_ANNOTATION = f"{GROUP}/config-checksum"
 
@@ -43,3 +47,16 @@ def selector_string(name: str) -> str:
 def metadata(name: str, namespace: str, **extra: Any) -> dict[str, Any]:
     """Child metadata: named after the SpeechRecognizer, in its namespace, with the labels."""
     return {"name": name, "namespace": namespace, "labels": labels(name), **extra}
+
+
+def speech_model_labels(name: str) -> dict[str, str]:
+    """Labels of a SpeechModel's children and download pods (never a server pod's: the
+    Service must not select them)."""
+    return {
+        "app.kubernetes.io/name": "speech-model",
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/component": "model-cache",
+        MANAGED_BY: MANAGER,
+        "app.kubernetes.io/part-of": "asrfleet",
+        SPEECH_MODEL_LABEL: name,
+    }

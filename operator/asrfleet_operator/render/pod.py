@@ -4,43 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from asrfleet_operator.render.containers import (
+    container_security_context,
+    fetch_container,
+    image_ref,
+    pod_security_context,
+    tmp_mount,
+    tmp_volume,
+)
 from asrfleet_operator.render.env import (
     MODEL_DIR,
     MODEL_SOURCE_DIR,
     server_env,
     termination_grace_seconds,
 )
-from asrfleet_operator.render.labels import CONFIG_CHECKSUM_ANNOTATION, HTTP_PORT, labels
+from asrfleet_operator.render.labels import CONFIG_CHECKSUM_ANNOTATION, GROUP, HTTP_PORT, labels
+from asrfleet_operator.render.speech_model import CACHE_MOUNT, CachedModel
 from asrfleet_operator.settings import Settings
 from asrfleet_operator.spec import SpeechRecognizerSpec
 
 CONTAINER_NAME = "asr-server"
-FETCH_CONTAINER_NAME = "fetch-model"
-RUN_AS_USER = 10001  # the inference image's non-root user (see inference_image/Dockerfile)
 GPU_TOLERATION_KEY = "nvidia.com/gpu"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
-
-
-def image_ref(spec: SpeechRecognizerSpec, settings: Settings) -> str:
-    """repository:tag, each part falling back to the operator's default inference image."""
-    default_repo, _, default_tag = settings.inference_image.rpartition(":")
-    if "/" in default_tag or not default_repo:  # a registry port, not a tag
-        default_repo, default_tag = settings.inference_image, "latest"
-    repository = spec.image.repository or default_repo
-    tag = spec.image.tag or (default_tag if not spec.image.repository else "latest")
-    return f"{repository}@{tag}" if tag.startswith("sha256:") else f"{repository}:{tag}"
-
-
-def container_security_context() -> dict[str, Any]:
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": RUN_AS_USER,
-        "runAsGroup": RUN_AS_USER,
-        "readOnlyRootFilesystem": True,
-        "allowPrivilegeEscalation": False,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+MODEL_REVISION_ANNOTATION = f"{GROUP}/model-revision"
+"""The revision of a SpeechModel the pods mount: a new one rolls them."""
 
 
 def probes() -> dict[str, Any]:
@@ -104,20 +91,26 @@ def node_selector(spec: SpeechRecognizerSpec) -> dict[str, str]:
 
 
 def volumes_and_init(
-    spec: SpeechRecognizerSpec, settings: Settings, image: str, pull_policy: str
+    spec: SpeechRecognizerSpec,
+    settings: Settings,
+    image: str,
+    pull_policy: str,
+    cached: CachedModel | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """(volumes, main container mounts, init containers) for the model cache and uri models."""
     volumes: list[dict[str, Any]] = [
-        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+        tmp_volume(),
         {"name": "models", "emptyDir": {"sizeLimit": settings.model_cache_size}},
     ]
-    mounts: list[dict[str, Any]] = [
-        {"name": "tmp", "mountPath": "/tmp"},
-        {"name": "models", "mountPath": MODEL_DIR},
-    ]
+    mounts: list[dict[str, Any]] = [tmp_mount(), {"name": "models", "mountPath": MODEL_DIR}]
     init: list[dict[str, Any]] = []
     uri = spec.model.uri
-    if uri and uri.startswith("pvc://"):
+    if cached is not None:
+        # A SpeechModel's claim holds the model: mounted read-only, nothing fetched per pod.
+        source = {"claimName": cached.claim, "readOnly": True}
+        volumes.append({"name": "model-cache", "persistentVolumeClaim": source})
+        mounts.append({"name": "model-cache", "mountPath": CACHE_MOUNT, "readOnly": True})
+    elif uri and uri.startswith("pvc://"):
         # A claim already holds the model: mount it read-only instead of copying it.
         claim = uri.removeprefix("pvc://").partition("/")[0]
         source = {"claimName": claim, "readOnly": True}
@@ -125,32 +118,28 @@ def volumes_and_init(
         mounts.append({"name": "model-source", "mountPath": MODEL_SOURCE_DIR, "readOnly": True})
     elif uri:
         init.append(
-            {
-                "name": FETCH_CONTAINER_NAME,
-                "image": image,
-                "imagePullPolicy": pull_policy,
-                "command": ["asr-server"],
-                "args": ["fetch-model", uri, f"{MODEL_DIR}/{spec.model.served_name}"],
-                "resources": {
-                    "requests": {"cpu": "100m", "memory": "256Mi"},
-                    "limits": {"memory": "1Gi"},
-                },
-                "securityContext": container_security_context(),
-                "volumeMounts": [
-                    {"name": "tmp", "mountPath": "/tmp"},
-                    {"name": "models", "mountPath": MODEL_DIR},
-                ],
-            }
+            fetch_container(
+                image=image,
+                pull_policy=pull_policy,
+                uri=uri,
+                dest=f"{MODEL_DIR}/{spec.model.served_name}",
+                mounts=[tmp_mount(), {"name": "models", "mountPath": MODEL_DIR}],
+                secret=spec.model.credentials_secret,
+            )
         )
     return volumes, mounts, init
 
 
 def pod_template(
-    name: str, spec: SpeechRecognizerSpec, settings: Settings, config_checksum: str
+    name: str,
+    spec: SpeechRecognizerSpec,
+    settings: Settings,
+    config_checksum: str,
+    cached: CachedModel | None = None,
 ) -> dict[str, Any]:
-    image = image_ref(spec, settings)
+    image = image_ref(spec.image, settings)
     pull_policy = spec.image.pull_policy or settings.image_pull_policy
-    volumes, mounts, init = volumes_and_init(spec, settings, image, pull_policy)
+    volumes, mounts, init = volumes_and_init(spec, settings, image, pull_policy, cached)
     container: dict[str, Any] = {
         "name": CONTAINER_NAME,
         "image": image,
@@ -158,7 +147,7 @@ def pod_template(
         "command": ["asr-server"],
         "args": ["serve"],
         "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
-        "env": server_env(spec),
+        "env": server_env(spec, cached),
         "resources": resources(spec, settings),
         **probes(),
         "securityContext": container_security_context(),
@@ -168,13 +157,7 @@ def pod_template(
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "terminationGracePeriodSeconds": termination_grace_seconds(spec),
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS_USER,
-            "runAsGroup": RUN_AS_USER,
-            "fsGroup": RUN_AS_USER,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": pod_security_context(),
         "containers": [container],
         "volumes": volumes,
     }
@@ -188,15 +171,12 @@ def pod_template(
         "imagePullSecrets": [{"name": s} for s in spec.image.pull_secrets],
     }
     pod.update({key: value for key, value in optional.items() if value})
-    return {
-        "metadata": {
-            "labels": labels(name),
-            "annotations": {
-                "prometheus.io/scrape": "true",
-                "prometheus.io/port": str(HTTP_PORT),
-                "prometheus.io/path": "/metrics",
-                CONFIG_CHECKSUM_ANNOTATION: config_checksum,
-            },
-        },
-        "spec": pod,
+    annotations = {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(HTTP_PORT),
+        "prometheus.io/path": "/metrics",
+        CONFIG_CHECKSUM_ANNOTATION: config_checksum,
     }
+    if cached is not None:
+        annotations[MODEL_REVISION_ANNOTATION] = cached.revision
+    return {"metadata": {"labels": labels(name), "annotations": annotations}, "spec": pod}

@@ -8,7 +8,6 @@ across fields and sections, which are here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,18 +25,11 @@ from asrfleet_operator.spec.types import (
     SpeechRecognizerSpec,
 )
 
-_NAME = re.compile(c.DNS1035_LABEL)
-
 
 def parse_spec(raw: Mapping[str, Any], *, name: str = "x") -> SpeechRecognizerSpec:
     """Parse and validate a SpeechRecognizer spec; raise SpecError with every problem found."""
     r = Reader()
-    if not _NAME.match(name) or len(name) > c.MAX_NAME_LENGTH:
-        r.problem(
-            "metadata.name",
-            f"must be a DNS-1035 label of at most {c.MAX_NAME_LENGTH} characters"
-            " (it names the Service)",
-        )
+    r.object_name(name, "it names the Service")
     spec = r.mapping(raw, "spec") or {}
     model = model_section(r, spec)
     autoscaling = autoscaling_section(r, spec.get("autoscaling"))

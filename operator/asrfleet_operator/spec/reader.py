@@ -11,9 +11,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from asrfleet_operator.spec.contract import Field
+from asrfleet_operator.spec.contract import DNS1035_LABEL, MAX_NAME_LENGTH, Field
 
 _PERCENT = re.compile(r"^[0-9]{1,3}%$")
+_NAME = re.compile(DNS1035_LABEL)
 _MISSING = object()
 
 
@@ -41,6 +42,14 @@ class Reader:
     def raise_if_problems(self) -> None:
         if self.problems:
             raise SpecError(self.problems)
+
+    def object_name(self, name: str, names: str) -> None:
+        """metadata.name: a DNS-1035 label short enough for the children it `names`."""
+        if not _NAME.match(name) or len(name) > MAX_NAME_LENGTH:
+            self.problem(
+                "metadata.name",
+                f"must be a DNS-1035 label of at most {MAX_NAME_LENGTH} characters ({names})",
+            )
 
     def mapping(self, value: Any, path: str, report: bool = True) -> Mapping[str, Any] | None:
         if value is None:
@@ -74,6 +83,18 @@ class Reader:
             self.problem(path, "must be a non-empty string")
             return default
         return value if rule is None or self._allowed(rule, value) else default
+
+    def name_ref(self, raw: Mapping[str, Any], name: Field) -> str | None:
+        """The name in a reference object (`credentialsSecretRef: {name: ...}`) under `raw`;
+        `name` is the field of its `.name`. None when the object is absent."""
+        path = name.path.rpartition(".")[0]
+        ref = self.mapping(raw.get(_key(path)), path)
+        if ref is None:
+            return None
+        if ref.get("name") is None:
+            self.problem(name.path, "is required")
+            return None
+        return self.string(ref, name)
 
     def choice(self, raw: Mapping[str, Any], field: Field) -> str | None:
         """One of `field.enum`; the field's default when unset or not allowed."""

@@ -16,12 +16,19 @@ class ModelSpec:
     compute_type: str = "auto"
     language: str | None = None
     output_script: str = "simplified"
+    speech_model: str | None = None
+    """The SpeechModel (a model cache) whose claim the pods mount, instead of name or uri."""
+    credentials_secret: str | None = None
+    """The Secret the init container fetching `uri` gets its credentials from."""
 
     @property
     def served_name(self) -> str:
-        """The catalogue name, or a directory name derived from the uri's last path part."""
+        """The catalogue name, the SpeechModel's, or a directory name derived from the uri's
+        last path part."""
         if self.name:
             return self.name
+        if self.speech_model:
+            return self.speech_model
         assert self.uri is not None
         tail = self.uri.rstrip("/").rsplit("/", 1)[-1]
         return re.sub(r"[^a-z0-9._-]", "-", tail.lower()).strip("-.") or "model"
@@ -131,3 +138,27 @@ class SpeechRecognizerSpec:
     @property
     def uses_gpu(self) -> bool:
         return self.gpu.count > 0
+
+
+@dataclass(frozen=True)
+class StorageSpec:
+    """Where a SpeechModel keeps its model: a new claim (size...) or an existing one."""
+
+    size: str | None = None
+    storage_class_name: str | None = None
+    access_modes: tuple[str, ...] = ("ReadWriteOnce",)
+    existing_claim: str | None = None
+
+
+@dataclass(frozen=True)
+class SpeechModelSpec:
+    """A SpeechModel's spec: a model downloaded once into a claim."""
+
+    uri: str
+    storage: StorageSpec
+    engine: str = "faster-whisper"
+    credentials_secret: str | None = None
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    """Node labels the download Job's pod requires."""
+    tolerations: tuple[Mapping[str, Any], ...] = ()
+    """Tolerations of the download Job's pod."""

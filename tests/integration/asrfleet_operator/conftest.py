@@ -14,12 +14,14 @@ from asrfleet_operator.controller import Context, register
 from asrfleet_operator.kube import KubeClient
 from asrfleet_operator.settings import Settings
 from support.kube_emulator import SERVICE_MONITOR_CRD, running_emulator
-from support.operator_cluster import CRD_PATH, RESYNC_SECONDS, Cluster
+from support.operator_cluster import CRD_PATH, MODEL_CRD_PATH, RESYNC_SECONDS, Cluster
 
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    async with running_emulator([CRD_PATH], extra_crds=[SERVICE_MONITOR_CRD]) as emu:
+    async with running_emulator(
+        [CRD_PATH, MODEL_CRD_PATH], extra_crds=[SERVICE_MONITOR_CRD]
+    ) as emu:
         kubeconfig = emu.write_kubeconfig(tmp_path / "kubeconfig")
         settings = Settings(resync_seconds=RESYNC_SECONDS, health_port=0)
         ctx = Context(settings=settings, client=KubeClient())

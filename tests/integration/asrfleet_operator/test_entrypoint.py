@@ -11,7 +11,14 @@ import sys
 
 import aiohttp
 from support.kube_emulator import SERVICE_MONITOR_CRD, running_emulator
-from support.operator_cluster import CRD_PATH, DEPLOYMENTS, SERVICES, Cluster, sample_sr
+from support.operator_cluster import (
+    CRD_PATH,
+    DEPLOYMENTS,
+    MODEL_CRD_PATH,
+    SERVICES,
+    Cluster,
+    sample_sr,
+)
 
 
 def test_help_needs_no_cluster() -> None:
@@ -34,7 +41,9 @@ async def test_module_entrypoint_reconciles_with_kubeconfig(tmp_path) -> None:  
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    async with running_emulator([CRD_PATH], extra_crds=[SERVICE_MONITOR_CRD]) as emu:
+    async with running_emulator(
+        [CRD_PATH, MODEL_CRD_PATH], extra_crds=[SERVICE_MONITOR_CRD]
+    ) as emu:
         kubeconfig = emu.write_kubeconfig(tmp_path / "kubeconfig")
         env = {
             **os.environ,

@@ -12,6 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from support.helm_install import CHART, NAMESPACE, Installed
+from support.rbac import CACHE_VERBS, granted
 
 from .conftest import HERE, Install
 
@@ -55,6 +56,7 @@ async def test_default_install(install: Install) -> None:
     assert installed.returncode == 0, installed.stderr
     assert kinds(installed) == {
         ("CustomResourceDefinition", "speechrecognizers.asrfleet.io"),
+        ("CustomResourceDefinition", "speechmodels.asrfleet.io"),
         ("CustomResourceDefinition", "kopfpeerings.kopf.dev"),
         ("CustomResourceDefinition", "clusterkopfpeerings.kopf.dev"),
         ("ServiceAccount", "fleet-asrfleet"),
@@ -101,7 +103,8 @@ async def test_default_rbac_is_least_privilege(install: Install) -> None:
     assert ("", "events", "create") in granted
     assert ("apiextensions.k8s.io", "customresourcedefinitions", "watch") in granted
     assert not any("*" in item for item in granted), "no wildcards"
-    assert not {r for _, r, _ in granted} & {"pods", "nodes", "configmaps"}
+    assert not {r for _, r, _ in granted} & {"nodes", "configmaps"}
+    assert {v for _, r, v in granted if r == "pods"} == {"list"}, "a download Job's failed pods"
     assert {v for _, r, v in granted if r == "secrets"} == {"get"}, "reads the API-key Secret"
     assert not any(verb == "update" for _, _, verb in granted), "the operator only patches"
     assert ("", "services", "list") not in granted, "children are read by name"
@@ -110,6 +113,22 @@ async def test_default_rbac_is_least_privilege(install: Install) -> None:
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "fleet-asrfleet", "namespace": NAMESPACE}
     ]
+
+
+@pytest.mark.parametrize("scope", ["cluster", "namespaced"])
+async def test_the_model_cache_is_granted_exactly_the_verbs_it_uses(
+    install: Install, scope: str
+) -> None:
+    """The operator's requests for the model cache are the same table (test_speech_models.py)."""
+    if scope == "cluster":
+        installed = await install()
+        role = installed.one("ClusterRole", "fleet-asrfleet")
+    else:
+        installed = await install("-f", str(HERE / "all-options.yaml"))
+        role = installed.one("Role", "asrfleet", "speech")
+    assert installed.returncode == 0, installed.stderr
+    rules = granted(role["rules"])
+    assert {key: rules.get(key) for key in CACHE_VERBS} == CACHE_VERBS
 
 
 async def test_install_with_every_option(install: Install) -> None:

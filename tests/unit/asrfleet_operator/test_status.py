@@ -73,3 +73,30 @@ def test_status_fields_conditions_and_stable_transition_times() -> None:
     assert broken["phase"] == "Degraded" and conds["Degraded"]["reason"] == "InvalidSpec"
     assert conds["Degraded"]["lastTransitionTime"] == "2026-01-01T01:00:00Z"
     assert conds["Degraded"]["observedGeneration"] == 4
+
+
+def _status_of(spec: dict[str, Any], waiting: Problem | None = None) -> dict[str, Any]:
+    return compute_status(
+        name="fleet",
+        namespace="speech",
+        generation=1,
+        spec=parse_spec(spec, name="fleet"),
+        deployment=None,
+        problem=None,
+        previous={},
+        settings=Settings(),
+        waiting=waiting,
+    )
+
+
+def test_a_uri_is_reported_without_its_password() -> None:
+    found = _status_of({"model": {"uri": "https://user:pw@models.example/w.tgz"}})
+    assert found["model"]["uri"] == "https://***@models.example/w.tgz"
+
+
+def test_a_held_deployment_is_pending_with_what_it_waits_for() -> None:
+    waiting = Problem("WaitingForModel", "SpeechModel w is Downloading: ...")
+    found = _status_of({"model": {"speechModelRef": {"name": "w"}}}, waiting)
+    ready = next(c for c in found["conditions"] if c["type"] == "Ready")
+    assert found["phase"] == "Pending" and ready["reason"] == "WaitingForModel"
+    assert found["model"] == {"name": "w", "engine": "faster-whisper"}

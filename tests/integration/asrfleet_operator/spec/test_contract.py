@@ -2,7 +2,9 @@
 value and both sides of every bound, the CRD schema admits exactly what the operator parses and
 renders and the server's config accepts (unchanged); the CRD's defaults are the operator's;
 every URI scheme the CRD admits is one `asr-server fetch-model` fetches from a real source, and
-every other scheme is refused by all three."""
+every other scheme is refused by all three. The same for the SpeechModel CRD's fields, whose
+download Job's command fetches every scheme it admits; fetch-model's exit codes are the ones
+the operator reports."""
 
 from __future__ import annotations
 
@@ -28,8 +30,15 @@ import pytest
 import yaml
 from asrfleet_operator.render import desired_children
 from asrfleet_operator.render.env import MODEL_SOURCE_DIR
+from asrfleet_operator.render.speech_model import CACHE_MOUNT, CachedModel, fetch_job
 from asrfleet_operator.settings import Settings
-from asrfleet_operator.spec import SpecError, SpeechRecognizerSpec, parse_spec
+from asrfleet_operator.spec import (
+    SpecError,
+    SpeechModelSpec,
+    SpeechRecognizerSpec,
+    parse_spec,
+    parse_speech_model,
+)
 from asrfleet_operator.spec import contract as c
 from support.hf_hub import Hub, serve_in_thread
 from support.model_dirs import MODEL_FILES
@@ -44,6 +53,9 @@ CRD = yaml.safe_load((REPO / "crds" / "asrfleet.io_speechrecognizers.yaml").read
 SCHEMA = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 CRD_VALIDATOR = jsonschema.Draft4Validator(SCHEMA)
 CONFIG_FIELDS = {f.metadata["env"]: f.name for f in dataclasses.fields(config.ServerConfig)}
+MODEL_CRD = yaml.safe_load((REPO / "crds" / "asrfleet.io_speechmodels.yaml").read_text())
+MODEL_SCHEMA = MODEL_CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+MODEL_CRD_VALIDATOR = jsonschema.Draft4Validator(MODEL_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,31 @@ SAMPLES: dict[str, list[tuple[Any, bool]]] = {
         ("30", False),
         ("1d", False),
     ],
+    c.SPEECH_MODEL_REF.path: [
+        ("whisper-large-v3", True),
+        ("a" * 52, True),
+        ("a" * 53, False),
+        ("Large", False),
+        ("3-large", False),
+    ],
+    c.MODEL_CREDENTIALS_SECRET.path: [("hf-token", True), ("s3.creds", True), ("S3", False)],
+    # The SpeechModel's fields.
+    c.CACHE_URI.path: [
+        ("hf://Systran/faster-whisper-large-v3@edaa852", True),
+        ("s3://models/whisper/", True),
+        ("https://models.example/whisper.tgz", True),
+        ("http://models.example/whisper.tgz", True),
+        ("file:///models/whisper", True),
+        ("https://models.example/" + "a" * (2048 - 23), True),
+        ("https://models.example/" + "a" * (2049 - 23), False),
+        ("pvc://models/whisper", False),
+        ("ftp://host/whisper.tgz", False),
+        ("s3://", False),
+    ],
+    c.CACHE_CREDENTIALS_SECRET.path: [("hf-token", True), ("Hf", False)],
+    c.CACHE_SIZE.path: [("10Gi", True), ("500M", True), ("1.5Gi", True), ("10 Gi", False)],
+    c.CACHE_STORAGE_CLASS.path: [("nfs-rwx", True), ("efs.csi", True), ("NFS", False)],
+    c.CACHE_EXISTING_CLAIM.path: [("team-models", True), ("team_models", False)],
 }
 # What a field needs around it so that only the value under test decides (the operator's rules
 # across fields: an autoscaling needs maxReplicas, float16 needs a GPU...).
@@ -101,11 +138,18 @@ CONTEXT: dict[str, dict[str, Any]] = {
     c.COMPUTE_TYPE.path: {"gpu": {"count": 1}},
     c.GPU_PRODUCT.path: {"gpu": {"count": 1}},
     "spec.server.apiKeySecretRef.": {"server": {"apiKeySecretRef": {"name": "k", "key": "v"}}},
+    "spec.model.credentialsSecretRef.": {"model": {"uri": "s3://models/whisper"}},
 }
+REPLACE_THE_NAME = (
+    c.MODEL_URI.path,
+    "spec.model.speechModelRef.",
+    "spec.model.credentialsSecretRef.",
+)
+"""Fields that name the model another way: the base spec's model.name goes."""
 
 
-def schema_at(path: str) -> dict[str, Any]:
-    node: dict[str, Any] = SCHEMA
+def schema_at(path: str, schema: dict[str, Any] = SCHEMA) -> dict[str, Any]:
+    node: dict[str, Any] = schema
     for name in path.split("."):
         node = node["properties"][name.removesuffix("[]")]
         if name.endswith("[]"):
@@ -114,7 +158,8 @@ def schema_at(path: str) -> dict[str, Any]:
 
 
 def cases_of(field: c.Field) -> list[Case]:
-    kind = schema_at(field.path).get("type")
+    schema = MODEL_SCHEMA if field.kind == c.SPEECH_MODEL else SCHEMA
+    kind = schema_at(field.path, schema).get("type")
     pairs: list[tuple[Any, bool]] = list(SAMPLES.get(field.path, []))
     if field.enum:
         pairs += [(value, True) for value in field.enum] + [(f"not-{field.enum[0]}", False)]
@@ -137,6 +182,7 @@ def cases_of(field: c.Field) -> list[Case]:
 
 
 CASES = [case for field in c.FIELDS for case in cases_of(field)]
+MODEL_CASES = [case for field in c.SPEECH_MODEL_FIELDS for case in cases_of(field)]
 
 
 def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -154,14 +200,27 @@ def spec_with(field: c.Field, value: Any) -> dict[str, Any]:
     for prefix, extra in CONTEXT.items():
         if field.path.startswith(prefix):
             spec = merge(spec, extra)
-    if field is c.MODEL_URI:
+    if field.path.startswith(REPLACE_THE_NAME):
         del spec["model"]["name"]
+    return placed(spec, field, value)
+
+
+def placed(spec: dict[str, Any], field: c.Field, value: Any) -> dict[str, Any]:
+    """`spec` with `value` at the field's path."""
     *parents, leaf = field.path.removeprefix("spec.").split(".")
     node = spec
     for name in parents:
         node = node.setdefault(name, {})
     node[leaf.removesuffix("[]")] = [value] if leaf.endswith("[]") else value
     return spec
+
+
+def model_spec_with(field: c.Field, value: Any) -> dict[str, Any]:
+    """A SpeechModel spec, valid but for the value under test."""
+    spec: dict[str, Any] = {"uri": "s3://models/whisper/", "storage": {"size": "10Gi"}}
+    if field is c.CACHE_EXISTING_CLAIM:
+        del spec["storage"]["size"]
+    return placed(spec, field, value)
 
 
 def rendered_env(spec: SpeechRecognizerSpec) -> dict[str, str]:
@@ -173,7 +232,7 @@ def rendered_env(spec: SpeechRecognizerSpec) -> dict[str, str]:
 
 
 def test_every_field_has_cases_on_both_sides() -> None:
-    for field in c.FIELDS:
+    for field in c.ALL_FIELDS:
         verdicts = {case.allowed for case in cases_of(field)}
         assert verdicts == {True, False}, f"{field.path}: add values to SAMPLES"
 
@@ -198,6 +257,25 @@ def test_crd_operator_and_server_agree(case: Case) -> None:
     else:
         with pytest.raises(config.ConfigError, match=var):
             config.ServerConfig.from_env({var: str(case.value)})
+
+
+@pytest.mark.parametrize("case", MODEL_CASES, ids=str)
+def test_the_speech_model_crd_and_the_operator_agree(case: Case) -> None:
+    spec = model_spec_with(case.field, case.value)
+    crd_admits = MODEL_CRD_VALIDATOR.is_valid({"spec": spec})
+    try:
+        parsed: SpeechModelSpec | None = parse_speech_model(spec, name="large-v3")
+    except SpecError:
+        parsed = None
+    assert crd_admits == case.allowed, f"the CRD {'refuses' if case.allowed else 'admits'} it"
+    assert (parsed is not None) == case.allowed, f"the operator disagrees: {spec}"
+
+
+def test_the_speech_model_crd_defaults_are_the_operators() -> None:
+    spec = {"uri": "s3://models/whisper/", "storage": {"size": "10Gi"}}
+    filled, paths = with_defaults(MODEL_SCHEMA["properties"]["spec"], spec, "spec")
+    assert paths == {f.path for f in c.SPEECH_MODEL_FIELDS if f.default is not None}
+    assert parse_speech_model(filled, name="m") == parse_speech_model(spec, name="m")
 
 
 def test_the_crd_defaults_are_the_operators() -> None:
@@ -388,6 +466,46 @@ def test_a_fetched_scheme_is_admitted_rendered_and_fetched(
     assert (local / "model.bin").read_bytes() == MODEL_FILES["model.bin"]
     served = config.ServerConfig.from_env(rendered_env(parse_spec(spec, name="fleet")))
     assert served.model == dest  # the server loads what the init container wrote
+
+
+@pytest.mark.parametrize("scheme", FETCHED_SCHEMES)
+def test_a_downloaded_scheme_is_admitted_and_fetched_by_a_speech_models_job(
+    scheme: str, source: Callable[[str], tuple[str, dict[str, str]]], tmp_path: Path
+) -> None:
+    uri, env = source(scheme)
+    spec = {"uri": uri, "storage": {"size": "1Gi"}}
+    assert MODEL_CRD_VALIDATOR.is_valid({"spec": spec})
+    job = fetch_job("custom", "speech", parse_speech_model(spec, name="custom"), Settings())
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["asr-server"]
+    claim = tmp_path / "claim"  # the claim, mounted at CACHE_MOUNT in the Job's pod
+    args = [str(claim) + a.removeprefix(CACHE_MOUNT) if a.startswith(CACHE_MOUNT) else a
+            for a in container["args"]]  # fmt: skip
+    done = fetch_model_cli(args, env)
+    assert done.returncode == 0, done.stderr
+    assert (claim / "custom" / "model.bin").read_bytes() == MODEL_FILES["model.bin"]
+    user = parse_spec({"model": {"speechModelRef": {"name": "custom"}}}, name="fleet")
+    cached = CachedModel(claim="custom", path="custom", revision="r")
+    children = desired_children("fleet", "speech", user, Settings(), "", cached)
+    deployment = next(m for k, m in children.items() if k.kind == "Deployment")
+    assert deployment is not None
+    env_list = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    served = config.ServerConfig.from_env({e["name"]: e["value"] for e in env_list if "value" in e})
+    assert served.model == container["args"][-1]  # the server loads what the Job wrote
+
+
+def test_a_speech_model_downloads_what_fetch_model_downloads() -> None:
+    """Every scheme but pvc (a claim already: a SpeechRecognizer mounts it)."""
+    assert set(c.DOWNLOAD_SCHEMES) == set(FETCHED_SCHEMES)
+    assert set(model_sources.SCHEMES) - set(c.DOWNLOAD_SCHEMES) == set(MOUNTED_SCHEMES)
+
+
+def test_the_exit_codes_the_operator_reports_are_fetch_models() -> None:
+    codes = {int(code): code for code in model_sources.errors.ExitCode}
+    assert set(c.FETCH_EXIT_REASONS) == set(codes)
+    assert set(c.FETCH_PERMANENT_EXIT_CODES) < set(codes)
+    assert codes[3].name == "UNAVAILABLE" and 3 not in c.FETCH_PERMANENT_EXIT_CODES, "retried"
+    assert codes[5].name == "DENIED" and c.FETCH_EXIT_REASONS[5] == "CredentialsRefused"
 
 
 def test_a_pvc_model_is_mounted_where_fetch_model_checks_it(model: Path) -> None:

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import yaml
 from asrfleet_operator.render import DEPLOYMENT, desired_children
+from asrfleet_operator.render.speech_model import CachedModel, fetch_job
 from asrfleet_operator.settings import Settings
-from asrfleet_operator.spec import parse_spec
+from asrfleet_operator.spec import parse_spec, parse_speech_model
 from podman_run import HttpProbe, PodmanRun, UnsupportedPodSpec, podman_run
 
 REPO = Path(__file__).resolve().parents[4]
@@ -139,8 +140,47 @@ def test_secret_env_other_volumes_and_root_are_refused(pod_spec: dict[str, Any])
     claim["volumes"][0] = {"name": "tmp", "persistentVolumeClaim": {"claimName": "c"}}
     root = copy.deepcopy(pod_spec)
     root["containers"][0]["securityContext"]["runAsUser"] = 0
-    for spec, match in ((secret, "ASR_API_KEY"), (claim, "not an emptyDir"), (root, "non-zero")):
+    other = copy.deepcopy(pod_spec)
+    other["volumes"][0] = {"name": "tmp", "hostPath": {"path": "/"}}
+    cases = (
+        (secret, "ASR_API_KEY needs the key t of the Secret k"),
+        (claim, "the claim c: no directory given"),
+        (other, "not an emptyDir"),
+        (root, "non-zero"),
+    )
+    for spec, match in cases:
         with pytest.raises(UnsupportedPodSpec, match=match):
             podman_run(spec, CONTAINER)
     with pytest.raises(UnsupportedPodSpec, match="no container 'operator'"):
         podman_run(pod_spec, "operator")
+
+
+def test_a_speech_models_job_mounts_its_claim_and_takes_the_secret_from_podmans_env(
+    tmp_path: Path,
+) -> None:
+    model = parse_speech_model(
+        {
+            "uri": "s3://models/w/",
+            "credentialsSecretRef": {"name": "s3"},
+            "storage": {"size": "1Gi"},
+        },
+        name="w",
+    )
+    pod = fetch_job("w", "default", model, Settings())["spec"]["template"]["spec"]
+    secret = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s3cr3t-value"}
+    run = podman_run(pod, "fetch-model", claims={"w": tmp_path}, secrets={"s3": secret})
+    assert f"type=bind,source={tmp_path},destination=/model-cache" in values_of(run, "--mount")
+    assert run.secret_env == secret, "absent optional keys stay unset"
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(values_of(run, "--env"))
+    assert "s3cr3t-value" not in " ".join(run.argv()), "never on the command line"
+    assert run.args[:1] == ("fetch-model",)
+
+
+def test_a_cached_models_claim_is_mounted_read_only(tmp_path: Path) -> None:
+    user = parse_spec({"model": {"speechModelRef": {"name": "w"}}}, name="fleet")
+    cached = CachedModel(claim="w", path="w", revision="r")
+    deployment = desired_children("fleet", "default", user, Settings(), "", cached)[DEPLOYMENT]
+    assert deployment is not None
+    run = podman_run(deployment["spec"]["template"]["spec"], CONTAINER, claims={"w": tmp_path})
+    mount = f"type=bind,source={tmp_path},destination=/model-cache,ro=true"
+    assert mount in values_of(run, "--mount")
