@@ -56,6 +56,7 @@ def test_the_served_document_is_the_fuzzed_one(
 @settings(
     max_examples=40,
     derandomize=True,
+    database=None,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -67,6 +67,7 @@ NAMES = ["jfk.flac", "mandarin.wav", "mp3", "ogg", "wav", "flac", "ipod", "webm"
     max_examples=150,
     deadline=None,  # no timing assertion: a hang fails the run, a slow decode does not
     derandomize=True,  # seeded: the same mutants every run
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data())
