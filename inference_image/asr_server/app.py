@@ -53,7 +53,7 @@ def create_app(config: ServerConfig, engine: ASREngine | None = None) -> web.App
     )
     metrics = Metrics.create()
     dataplane = DataPlane(config, engine, metrics)
-    metrics.saturated.set_function(lambda: float(dataplane.scheduler.saturated))
+    metrics.saturated.set_function(lambda: float(dataplane.scheduler.refusing))
     quality = engine.stream_quality() if isinstance(engine, HasStreamQuality) else PLAIN
     fields = FieldContext(config.language, lambda: engine.info.languages)
     app[CONFIG] = config

@@ -43,7 +43,8 @@ class Metrics:
     client that disconnected, a stream that ended) or `deadline` (request_timeout_s passed
     while it waited)."""
     saturated: Gauge
-    """1 while the queue is full (the next request gets 429 with Retry-After), else 0."""
+    """1 while the next request would get 429 with Retry-After (the queue is full, or the work
+    ahead would put its result past request_timeout_s), else 0."""
     open_connections: Gauge
     """Open TCP connections (HTTP and streams), at most ASR_MAX_CONNECTIONS."""
     refused_connections_total: Counter

@@ -137,7 +137,7 @@ class Scheduler:
 
     @property
     def saturated(self) -> bool:
-        """True when the next request would get 429."""
+        """True when the queue is full (the next request gets 429; see also `refusing`)."""
         if self._queue is None:
             return False
         return len(self._queue) >= self.max_queue + self._queue.idle_takers
@@ -161,6 +161,19 @@ class Scheduler:
         rounds = math.ceil((self.queue_depth + 1) / per_round) + (0.5 if self._decoding else 0)
         return rounds * self._batch_seconds
 
+    def _too_late(self) -> float | None:
+        """The expected seconds to a result when they exceed request_timeout_s, else None."""
+        if not self.request_timeout_s or self.settings is None:
+            return None
+        expected = self.expected_seconds()
+        return expected if expected is not None and expected > self.request_timeout_s else None
+
+    @property
+    def refusing(self) -> bool:
+        """True when the next request would get 429: the queue is full, or its result would
+        come after request_timeout_s (`asr_saturated`)."""
+        return self.saturated or self._too_late() is not None
+
     def check_admission(self, *, finishing: bool = False) -> None:
         """Raise what `submit` would refuse with now: Draining (unless `finishing`), NotReady
         or QueueFull: the queue full, or (`request_timeout_s` set) work ahead that would
@@ -177,8 +190,8 @@ class Scheduler:
                 f"server busy: {self.queue_depth} requests queued; retry in {seconds} s",
                 retry_after=seconds,
             )
-        expected = None if finishing or not self.request_timeout_s else self.expected_seconds()
-        if expected is not None and self.request_timeout_s and expected > self.request_timeout_s:
+        expected = None if finishing else self._too_late()
+        if expected is not None:
             seconds = self.retry_after()
             raise errors.QueueFull(
                 f"server busy: a result would take about {expected:.0f} s, over "

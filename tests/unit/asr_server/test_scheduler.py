@@ -241,10 +241,12 @@ async def test_work_that_would_outlive_its_timeout_is_refused_with_429(
     engine.decode_gate.clear()
     held = asyncio.create_task(scheduler.submit(tone(0.1, 0.1), EN))
     await started(engine)  # admitted: the server was idle
+    assert scheduler.refusing and not scheduler.saturated  # asr_saturated says so too
     with pytest.raises(errors.QueueFull, match="over request_timeout_s") as refused:
         await scheduler.submit(tone(0.1, 0.2), EN)
     assert refused.value.retry_after >= 1
     engine.decode_gate.set()
     assert (await held).text == label(tone(0.1, 0.1))
+    assert not scheduler.refusing
     result = await scheduler.submit(tone(0.1, 0.3), EN)  # idle again: admitted
     assert result.text == label(tone(0.1, 0.3))
