@@ -48,9 +48,9 @@ venv: $(VENV_STAMP) ## Create the dev venv (.venv) with both packages editable a
 
 $(VENV_STAMP): inference_image/pyproject.toml operator/pyproject.toml requirements/dev.txt $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c $(CONSTRAINTS) pip
 	$(PIP) install --quiet -c $(CONSTRAINTS) -e 'inference_image[models]' -e operator -r requirements/dev.txt
-	# helm-sdkpy declares Python >= 3.12 but works on 3.11 (see DESIGN.md)
+	# helm-sdkpy (Helm's engine for the chart tests) declares Python >= 3.12 but works on 3.11
 	$(PIP) install --quiet -c $(CONSTRAINTS) --ignore-requires-python helm-sdkpy
 	touch $@
 
@@ -64,6 +64,8 @@ lint: venv ## Lint (ruff) and type-check (mypy)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy inference_image/asr_server operator/asrfleet_operator
+	@# scripts/ import their neighbours and tests/support as top-level modules
+	MYPYPATH=scripts:scripts/images:tests $(VENV)/bin/mypy scripts
 
 .PHONY: e2e
 e2e: venv ## End-to-end tests against the cluster in KUBECONFIG (kind/k3d; skipped without one)
@@ -143,7 +145,7 @@ contract: venv ## Write the SpeechRecognizer contract (operator spec/contract.py
 .PHONY: constraints
 constraints: venv ## Re-pin requirements/constraints.txt from the dev venv
 	{ echo "# Every package CI installs, pinned. Regenerate with \`make constraints\` after changing a dependency."; \
-	  $(PIP) freeze --exclude-editable | grep -v '^-e '; } > $(CONSTRAINTS).new
+	  $(PIP) freeze --all --exclude-editable | grep -v '^-e '; } > $(CONSTRAINTS).new
 	mv $(CONSTRAINTS).new $(CONSTRAINTS)
 
 .PHONY: clean distclean
