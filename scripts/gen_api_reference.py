@@ -35,7 +35,7 @@ def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 
 def type_of(document: dict[str, Any], schema: dict[str, Any]) -> str:
     if "$ref" in schema:
-        return schema["$ref"].rsplit("/", 1)[1]
+        return str(schema["$ref"]).rsplit("/", 1)[1]
     for combinator, word in (("oneOf", " or "), ("allOf", " and ")):
         if combinator in schema:
             return word.join(type_of(document, s) for s in schema[combinator])
