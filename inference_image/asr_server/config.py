@@ -25,6 +25,8 @@ ENCODER_CONTEXTS = contract.ENCODER_CONTEXTS
 """Encoder context: the padded 30 s window, or the audio plus a margin
 (engines/whisper/batched/windows.py)."""
 CPU_LAYOUTS = contract.CPU_LAYOUTS
+BEAM_SIZES = contract.BEAM_SIZES
+"""Bounds of the beam width, this setting and a request's `beam_size` alike."""
 ENDPOINT_SILENCE_MS = contract.ENDPOINT_SILENCE_MS
 """Bounds of a stream's endpoint silence, server setting and start message alike."""
 CHECKS: dict[str, contract.Field] = {
@@ -83,6 +85,9 @@ class ServerConfig:
     """full | trimmed: how much of each 30 s window the encoder sees (trimmed: the audio plus
     3 s of silence; several times cheaper on CPU, text not guaranteed identical; see
     docs/throughput.md). A request or stream may choose its own."""
+    beam_size: int = field(default=1, metadata={"env": "ASR_BEAM_SIZE"})
+    """Beam width of requests and streams that do not choose one (1-10; 1 is greedy, 5 is
+    faster-whisper's default: more accurate, slower; docs/models.md, "Decoding settings")."""
     cpu_layout: str = field(default="auto", metadata={"env": "ASR_CPU_LAYOUT"})
     """How CTranslate2 uses the CPUs: `single` (one model on every core), `adaptive` (that
     model for small batches, plus one single-thread replica per core that larger batches are
@@ -130,6 +135,8 @@ class ServerConfig:
             if what is not None:
                 raise ConfigError(f"{var} {what}, got {value!r}")
         _check_choice("ASR_DEVICE", self.device, DEVICES)
+        if self.device == "cpu" and self.compute_type in contract.GPU_ONLY_COMPUTE_TYPES:
+            raise ConfigError(f"ASR_COMPUTE_TYPE {self.compute_type} needs ASR_DEVICE cuda or auto")
         _check_choice("ASR_LOG_FORMAT", self.log_format, LOG_FORMATS)
         if not self.model:
             raise ConfigError("ASR_MODEL must not be empty")
@@ -189,6 +196,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "batch_max_size": int,
     "batch_max_wait_ms": float,
     "encoder_context": str,
+    "beam_size": int,
     "cpu_layout": str,
     "api_key": str,
     "cache_entries": int,

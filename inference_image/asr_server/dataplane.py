@@ -129,6 +129,7 @@ class DataPlane:
     ) -> Transcription:
         """A request's result: from the cache, or a scheduled decode (then cached); its audio
         is added to `usage` and to the recognised-audio metric."""
+        options = self.with_defaults(options)
         cache = self.cache
         # hashing 10 minutes of samples takes tens of ms: not on the event loop
         key = await asyncio.to_thread(cache_key, audio, options) if cache.enabled else ""
@@ -155,8 +156,18 @@ class DataPlane:
         results that requests do repeat. Not accounted here: a stream's audio counts once,
         when it ends (StreamHub.release), not once per partial."""
         return await self.scheduler.submit(
-            audio, options, finishing=finishing, background=background, since=since
+            audio,
+            self.with_defaults(options),
+            finishing=finishing,
+            background=background,
+            since=since,
         )
+
+    def with_defaults(self, options: TranscribeOptions) -> TranscribeOptions:
+        """What a transport left unset, from the server's settings (ASR_BEAM_SIZE), before the
+        options key the cache and the batches: a request that names the default beam and one
+        that names none are the same work."""
+        return options.with_defaults(beam_size=self.config.beam_size)
 
     def account(self, seconds: float, usage: Usage | None = None) -> None:
         """Seconds of audio recognised: the metric, and the caller's usage when given."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asr_server import errors
+from asr_server.config import BEAM_SIZES
 from asr_server.languages import LANGUAGE_NAMES
 from asr_server.types import TranscribeOptions
 
@@ -154,6 +155,13 @@ def _text(value: object, name: str, context: FieldContext) -> str | None:
     return parse_text(value, name)
 
 
+def _beam_size(value: object, name: str, context: FieldContext) -> int | None:
+    """None when absent: the data plane applies ASR_BEAM_SIZE."""
+    if value is None or value == "":
+        return None
+    return parse_integer(value, name, *BEAM_SIZES)
+
+
 def _temperature(value: object, name: str, context: FieldContext) -> float:
     return 0.0 if value is None or value == "" else parse_number(value, name, 0.0, 1.0)
 
@@ -188,6 +196,15 @@ OPTION_FIELDS: tuple[OptionField, ...] = (
         "0 decodes greedily (retrying a failed window with a beam search); above 0 samples.",
         _temperature,
         frozenset({OPENAI}),
+    ),
+    OptionField(
+        "beam_size",
+        "beam_size",
+        {"type": "integer", "minimum": BEAM_SIZES[0], "maximum": BEAM_SIZES[1]},
+        "Beam width at temperature 0 (1 is greedy; default the server's ASR_BEAM_SIZE). A "
+        "stream's finals use it; its partials stay greedy.",
+        _beam_size,
+        frozenset({OPENAI, RECOGNIZE, STREAM}),
     ),
     OptionField(
         "word_timestamps",

@@ -7,6 +7,7 @@ the response formats all speak these types, and none of them knows which engine 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ SAMPLE_RATE = 16_000
 
 Audio = npt.NDArray[np.float32]
 """Mono float32 samples in [-1, 1] at SAMPLE_RATE."""
+
+GREEDY = 1
+"""The beam width of greedy decoding."""
 
 
 @dataclass(frozen=True)
@@ -35,16 +39,36 @@ class TranscribeOptions:
     hotwords: str | None = None
     """Words or phrases to favour (the seed's custom vocabulary)."""
     temperature: float = 0.0
-    """Sampling temperature; 0 is greedy (deterministic)."""
+    """Sampling temperature; 0 decodes deterministically (greedy or beam search)."""
+    beam_size: int | None = None
+    """Beam width at temperature 0; 1 is greedy decoding (`contract.BEAM_SIZES` bounds what a
+    request or a setting may ask). None: the server's ASR_BEAM_SIZE, which the data plane
+    fills in before the cache, the scheduler and the engine see the options (`with_defaults`),
+    so every transport gets it; an engine called directly with None decodes greedily."""
     word_timestamps: bool = False
     """Also return per-word timings."""
     vad_filter: bool = False
     """Drop non-speech with Silero VAD before decoding."""
     engine: Hashable | None = None
     """Options only the loaded engine understands, as that engine's own frozen dataclass (for
-    Whisper `engines.whisper.options.WhisperOptions`: beam size, fallback, encoder
-    context); None means the engine's defaults. A decoding setting every engine shares belongs
-    in a field of its own above, never in here."""
+    Whisper `engines.whisper.options.WhisperOptions`: fallback, encoder context); None means
+    the engine's defaults. A decoding setting every engine shares belongs in a field of its
+    own above (as `beam_size`), never in here."""
+
+    def __post_init__(self) -> None:
+        if self.beam_size is not None and self.beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {self.beam_size}")
+
+    def with_defaults(self, beam_size: int) -> TranscribeOptions:
+        """These options with what the request left unset filled in from the server's settings."""
+        if self.beam_size is not None:
+            return self
+        return dataclasses.replace(self, beam_size=beam_size)
+
+    @property
+    def beam_width(self) -> int:
+        """The beam width to decode with: greedy when unset."""
+        return GREEDY if self.beam_size is None else self.beam_size
 
 
 @dataclass(frozen=True)

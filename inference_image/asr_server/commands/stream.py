@@ -15,13 +15,13 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TextIO
 
 import aiohttp
 
 from asr_server.audio import decode_audio
-from asr_server.config import ENDPOINT_SILENCE_MS
+from asr_server.config import BEAM_SIZES, ENDPOINT_SILENCE_MS
 from asr_server.errors import BadAudio
 from asr_server.streaming.client import StreamRefused, stream_frames
 
@@ -48,9 +48,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--hotwords", help="words or phrases to favour")
     parser.add_argument(
         "--endpointing-ms",
-        type=_endpointing_ms,
+        type=_bounded(ENDPOINT_SILENCE_MS),
         metavar="MS",
         help="silence that ends an utterance (default: the server's, 500 unless configured)",
+    )
+    parser.add_argument(
+        "--beam-size",
+        type=_bounded(BEAM_SIZES),
+        metavar="N",
+        help="beam width of the finals, 1 = greedy (default: the server's ASR_BEAM_SIZE)",
     )
     parser.add_argument(
         "--no-partials", action="store_true", help="print only final results (no interim)"
@@ -58,15 +64,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def _endpointing_ms(value: str) -> int:
-    low, high = ENDPOINT_SILENCE_MS
-    try:
-        ms = int(value)
-    except ValueError:
-        ms = -1
-    if not low <= ms <= high:
-        raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}")
-    return ms
+def _bounded(bounds: tuple[int, int]) -> Callable[[str], int]:
+    """An argparse type: an integer within `bounds` (the start message's, so that a bad value
+    is a usage error before anything is sent)."""
+    low, high = bounds
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = low - 1
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}")
+        return number
+
+    return parse
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,6 +108,7 @@ async def _stream(args: argparse.Namespace, out: TextIO) -> int:
             hotwords=args.hotwords,
             interim_results=not args.no_partials,
             endpointing_ms=args.endpointing_ms,
+            beam_size=args.beam_size,
             on_message=printer.show,
             headers={"Authorization": f"Bearer {key}"} if key else None,
         )

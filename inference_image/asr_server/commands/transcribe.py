@@ -24,7 +24,6 @@ from asr_server.config import ConfigError, ServerConfig
 from asr_server.dataplane import OFFLINE, DataPlane
 from asr_server.engines.base import ModelError, Progress
 from asr_server.engines.registry import create_engine
-from asr_server.engines.whisper.options import WhisperOptions
 from asr_server.errors import ASRError
 from asr_server.metrics import Metrics
 from asr_server.types import SAMPLE_RATE, Audio, TranscribeOptions, Transcription
@@ -57,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--output-script", help="simplified | traditional | as-is")
     parser.add_argument("--model-dir", type=Path, help="model cache dir (ASR_MODEL_DIR)")
     parser.add_argument(
-        "--beam-size", type=int, default=1, help="beam width (the faster-whisper engine's)"
+        "--beam-size", type=int, help="beam width, 1 = greedy (ASR_BEAM_SIZE; default 1)"
     )
     parser.add_argument("--word-timestamps", action="store_true")
     parser.add_argument("--vad-filter", action="store_true", help="skip non-speech (Silero)")
@@ -78,16 +77,13 @@ def run(args: argparse.Namespace) -> int:
             compute_type=args.compute_type,
             output_script=args.output_script,
             model_dir=args.model_dir,
+            beam_size=args.beam_size,
         )
     except ConfigError as exc:
         return _fail(f"invalid configuration: {exc}", 2)
     missing = [f for f in args.files if not f.is_file()]
     if missing:  # before spending seconds on the model
         return _fail(f"{missing[0]}: no such file", 2)
-    if args.beam_size < 1:
-        return _fail(f"--beam-size must be >= 1, got {args.beam_size}", 2)
-    # A beam size is the Whisper engine's own option until it becomes a generic setting.
-    beam = WhisperOptions(beam_size=args.beam_size) if args.beam_size != 1 else None
     options = TranscribeOptions(
         language=config.language,
         task=args.task,
@@ -95,7 +91,6 @@ def run(args: argparse.Namespace) -> int:
         hotwords=args.hotwords,
         word_timestamps=args.word_timestamps,
         vad_filter=args.vad_filter,
-        engine=beam,
     )
     return asyncio.run(_transcribe_files(config, options, args))
 

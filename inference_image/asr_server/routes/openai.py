@@ -3,7 +3,7 @@
 Fields: file (required), model (any: `whisper-1`, OpenAI's name for its speech model, or any
 other name means the loaded model), response_format (json|text|srt|vtt|verbose_json),
 timestamp_granularities[] (segment|word), and the decoding options of `fields.OPENAI`
-(language, prompt, temperature; extras hotwords, vad_filter).
+(language, prompt, temperature; extras hotwords, vad_filter, beam_size).
 """
 
 from __future__ import annotations

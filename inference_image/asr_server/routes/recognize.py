@@ -1,8 +1,9 @@
 """`POST /v1/recognize` (raw audio body or JSON base64) and `POST /v1/recognize/batch`.
 
-Options (`fields.RECOGNIZE`: `language`, `prompt`, `hotwords`, `word_timestamps`,
-`vad_filter`) come from the query string or, for JSON bodies, from the same keys in the body
-(the body wins), and for a batch from the query string or the form's text fields.
+Options (`fields.RECOGNIZE`: `language`, `prompt`, `hotwords`, `beam_size`,
+`word_timestamps`, `vad_filter`) come from the query string or, for JSON bodies, from the same
+keys in the body (the body wins), and for a batch from the query string or the form's text
+fields.
 """
 
 from __future__ import annotations

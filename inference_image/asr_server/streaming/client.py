@@ -68,6 +68,7 @@ async def stream_frames(
     hotwords: str | None = None,
     interim_results: bool = True,
     endpointing_ms: int | None = None,
+    beam_size: int | None = None,
     on_message: OnMessage | None = None,
     before_eof: Callable[[StreamOutcome], Awaitable[None]] | None = None,
     headers: dict[str, str] | None = None,
@@ -85,6 +86,8 @@ async def stream_frames(
         start["hotwords"] = hotwords
     if endpointing_ms is not None:
         start["endpointing_ms"] = endpointing_ms
+    if beam_size is not None:
+        start["beam_size"] = beam_size
     async with (
         aiohttp.ClientSession(headers=headers) as http,
         http.ws_connect(url, max_msg_size=0, autoping=True) as ws,

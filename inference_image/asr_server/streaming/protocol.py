@@ -3,12 +3,13 @@ dataclasses, server messages as dataclasses that serialise to the JSON of docs/s
 (docs/architecture.md, "A stream").
 
 Client: `{"type":"start","sample_rate":16000,"language"?,"hotwords"?,"prompt"?,
-"interim_results"?,"endpointing_ms"?}`, then binary PCM16 little-endian mono frames, then
-`{"type":"eof"}`. The decoding options (`language`, `hotwords`, `prompt`, ...) are the
-`fields.STREAM` options, validated by the same code as the HTTP routes' (a language must be one
-the loaded model speaks). `endpointing_ms` is the silence that ends an utterance for this
-stream (an integer within config.ENDPOINT_SILENCE_MS; default the server's
-ASR_STREAM_ENDPOINT_SILENCE_MS). Server: ready, partial, final, error, busy.
+"interim_results"?,"endpointing_ms"?,"beam_size"?}`, then binary PCM16 little-endian mono
+frames, then `{"type":"eof"}`. The decoding options (`language`, `hotwords`, `prompt`,
+`beam_size`) are the `fields.STREAM` options, validated by the same code as the HTTP routes'
+(a language must be one the loaded model speaks; `beam_size` within config.BEAM_SIZES, default
+ASR_BEAM_SIZE, for the finals: partials are always greedy). `endpointing_ms` is the silence
+that ends an utterance for this stream (an integer within config.ENDPOINT_SILENCE_MS; default
+the server's ASR_STREAM_ENDPOINT_SILENCE_MS). Server: ready, partial, final, error, busy.
 """
 
 from __future__ import annotations

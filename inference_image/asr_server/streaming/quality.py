@@ -15,10 +15,11 @@ normal for short audio (tiny.en gives 0.78 s of "And so." one 0-7 s segment) and
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from asr_server.engines.base import StreamPasses, StreamQuality
-from asr_server.types import TranscribeOptions, Transcription
+from asr_server.types import GREEDY, TranscribeOptions, Transcription
 
 LATE_START_S = 0.5
 """A segment starting this long after the end of the audio was not heard in it."""
@@ -42,10 +43,11 @@ def acceptable(result: Transcription, quality: StreamQuality) -> bool:
 @dataclass(frozen=True)
 class PlainStreamQuality:
     """For an engine without a stream-quality policy: every decode is one decode with the
-    stream's options, nothing is retried, every final is context for the next."""
+    stream's options (partials greedy: they are replaced by the final anyway), nothing is
+    retried, every final is context for the next."""
 
     def stream_passes(self, options: TranscribeOptions) -> StreamPasses:
-        return StreamPasses(final=options, partial=options)
+        return StreamPasses(final=options, partial=dataclasses.replace(options, beam_size=GREEDY))
 
     def needs_retry(self, result: Transcription) -> bool:
         return False

@@ -71,6 +71,7 @@ def server_env(
         ("ASR_BATCH_MAX_SIZE", server.max_batch_size),
         ("ASR_BATCH_MAX_WAIT_MS", server.max_wait_milliseconds),
         ("ASR_ENCODER_CONTEXT", server.encoder_context),
+        ("ASR_BEAM_SIZE", server.beam_size),
         ("ASR_CPU_LAYOUT", server.cpu_layout),
         ("ASR_CACHE_ENTRIES", server.cache_entries),
     ]

@@ -153,6 +153,12 @@ ENDPOINT_SILENCE_MS = (100, 5000)
 """Bounds of a stream's endpoint silence, server setting and start message alike: under 0.1 s
 every short breath ends an utterance; over 5 s a final waits longer than it is worth."""
 
+BEAM_SIZES = (1, 10)
+"""Bounds of the beam width, server setting and request field alike: 1 is greedy decoding;
+each beam is one more decoder row for every window, so the decoder's cost grows about in
+proportion, while Whisper gains little past faster-whisper's and OpenAI's default of 5
+(docs/models.md, "Decoding settings")."""
+
 DNS1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 QUANTITY = (
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
@@ -251,6 +257,12 @@ MAX_WAIT_MILLISECONDS = Field(
 )
 ENCODER_CONTEXT = Field(
     "spec.server.batching.encoderContext", enum=ENCODER_CONTEXTS, env="ASR_ENCODER_CONTEXT"
+)
+BEAM_SIZE = Field(
+    "spec.server.decoding.beamSize",
+    minimum=BEAM_SIZES[0],
+    maximum=BEAM_SIZES[1],
+    env="ASR_BEAM_SIZE",
 )
 CPU_LAYOUT = Field("spec.server.cpuLayout", enum=CPU_LAYOUTS, env="ASR_CPU_LAYOUT")
 CACHE_ENTRIES = Field("spec.server.cacheEntries", minimum=0, env="ASR_CACHE_ENTRIES")

@@ -14,6 +14,7 @@ def server_section(r: Reader, value: Any) -> ServerSpec:
     p = "spec.server"
     raw = r.mapping(value, p) or {}
     batching = r.mapping(raw.get("batching"), f"{p}.batching") or {}
+    decoding = r.mapping(raw.get("decoding"), f"{p}.decoding") or {}
     return ServerSpec(
         max_concurrent_requests=r.integer(raw, c.MAX_CONCURRENT_REQUESTS),
         max_queue=r.integer(raw, c.MAX_QUEUE),
@@ -23,6 +24,7 @@ def server_section(r: Reader, value: Any) -> ServerSpec:
         max_batch_size=r.integer(batching, c.MAX_BATCH_SIZE),
         max_wait_milliseconds=r.number(batching, c.MAX_WAIT_MILLISECONDS),
         encoder_context=r.choice(batching, c.ENCODER_CONTEXT),
+        beam_size=r.integer(decoding, c.BEAM_SIZE),
         cpu_layout=r.choice(raw, c.CPU_LAYOUT),
         api_key_secret_ref=_secret_ref(r, raw.get("apiKeySecretRef")),
         cache_entries=r.integer(raw, c.CACHE_ENTRIES),

@@ -108,6 +108,8 @@ class ServerSpec:
     max_batch_size: int | None = None
     max_wait_milliseconds: float | None = None
     encoder_context: str | None = None
+    beam_size: int | None = None
+    """spec.server.decoding.beamSize; None: the server's default."""
     cpu_layout: str | None = None
     api_key_secret_ref: SecretKeyRef | None = None
     cache_entries: int | None = None

@@ -17,16 +17,19 @@ import numpy as np
 import openai
 import pytest
 import pytest_asyncio
+from asr_server.audio import pcm16_to_audio
 from asr_server.config import ServerConfig
 from asr_server.keys import ENGINE, METRICS
 from asr_server.listen import Listener
 from asr_server.text import convert_script
 from asr_server.types import SAMPLE_RATE, TranscribeOptions, Transcription
 from conftest import Clip
+from faster_whisper import WhisperModel
 from support.asr_http import Server, start_server_on_socket, wait_ready
 from support.encode import FLAC, encode
 from support.longform import ivr_menu, lost_groups
 from support.pcm import load_16k, to_pcm16
+from support.speech_clips import Speech
 from support.text import char_error_rate, normalize_words, word_error_rate
 
 pytestmark = [pytest.mark.model, pytest.mark.asyncio(loop_scope="module")]
@@ -310,3 +313,38 @@ async def test_concurrent_requests_share_batches_and_match_unbatched(
     items = (registry.get_sample_value("asr_batch_size_sum") or 0.0) - items_before
     assert items == len(clips)
     assert batches < len(clips)  # at least one batch held several requests
+
+
+async def test_beam_sizes_batch_apart_and_each_equals_faster_whisper_at_that_beam(
+    tiny: Server, clips: list[Speech], tiny_model: WhisperModel
+) -> None:
+    """jfk and seven espeak-ng sentences, each at beam 1 and beam 5, all sent at once: every
+    result equals faster-whisper's own `transcribe` of the same samples at that beam, word for
+    word, and the cache keeps the beams apart (jfk reads differently at the two)."""
+    pcm = {clip.name: to_pcm16(clip.audio) for clip in clips}
+    samples = {name: pcm16_to_audio(data, SAMPLE_RATE) for name, data in pcm.items()}
+
+    def library(name: str, beam: int) -> str:
+        segments, _ = tiny_model.transcribe(samples[name], beam_size=beam, language="en")
+        return "".join(s.text for s in segments).strip()
+
+    wanted = [(clip.name, beam) for clip in clips for beam in (1, 5)]
+    expected = {key: await asyncio.to_thread(library, *key) for key in wanted}
+    assert expected["jfk", 1] != expected["jfk", 5], expected["jfk", 1]
+
+    async def post(name: str, beam: int) -> str:
+        body = {"audio": base64.b64encode(pcm[name]).decode(), "format": "pcm16", "beam_size": beam}
+        async with tiny.http.post(f"{tiny.url}/v1/recognize", json=body, headers=AUTH) as r:
+            result: dict[str, Any] = await r.json()
+            assert r.status == 200, result
+            return str(result["text"])
+
+    registry = tiny.app[METRICS].registry
+    batches_before = registry.get_sample_value("asr_batch_size_count") or 0.0
+    texts = await asyncio.gather(*(post(*key) for key in wanted))
+    assert dict(zip(wanted, texts, strict=True)) == expected
+    batches = (registry.get_sample_value("asr_batch_size_count") or 0.0) - batches_before
+    assert batches < len(wanted)  # requests of one beam shared batches
+    hits_before = registry.get_sample_value("asr_cache_hits_total") or 0.0
+    assert [await post("jfk", 1), await post("jfk", 5)] == [expected["jfk", 1], expected["jfk", 5]]
+    assert (registry.get_sample_value("asr_cache_hits_total") or 0.0) - hits_before == 2

@@ -20,10 +20,17 @@ def test_key_depends_on_audio_and_result_changing_options() -> None:
     assert cache_key(audio, TranscribeOptions(language="en")) != base
     assert cache_key(audio, TranscribeOptions(hotwords="Kubernetes")) != base
     assert cache_key(audio, TranscribeOptions(word_timestamps=True)) != base
+    # the beam size: every beam a result of its own
+    assert cache_key(audio, TranscribeOptions(beam_size=5)) != base
+    assert cache_key(audio, TranscribeOptions(beam_size=5)) != cache_key(
+        audio, TranscribeOptions(beam_size=2)
+    )
     # an engine's own options are part of the key too
-    beam = TranscribeOptions(engine=WhisperOptions(beam_size=2))
-    assert cache_key(audio, beam) != base
-    assert cache_key(audio, beam) == cache_key(audio, TranscribeOptions(engine=WhisperOptions(2)))
+    trimmed = TranscribeOptions(engine=WhisperOptions(encoder_context="trimmed"))
+    assert cache_key(audio, trimmed) != base
+    assert cache_key(audio, trimmed) == cache_key(
+        audio, TranscribeOptions(engine=WhisperOptions(encoder_context="trimmed"))
+    )
     # float64 input with the same values hashes like its float32 form
     assert cache_key(audio.astype(np.float64).astype(np.float32), TranscribeOptions()) == base
 

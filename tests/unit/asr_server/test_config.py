@@ -46,6 +46,9 @@ def test_env_values_are_parsed_into_typed_fields() -> None:
         ({"ASR_STREAM_ENDPOINT_SILENCE_MS": "50"}, "ASR_STREAM_ENDPOINT_SILENCE_MS must be 100"),
         ({"ASR_STREAM_ENDPOINT_SILENCE_MS": "5001"}, "ASR_STREAM_ENDPOINT_SILENCE_MS"),
         ({"ASR_STREAM_ENDPOINT_SILENCE_MS": "0.3"}, "ASR_STREAM_ENDPOINT_SILENCE_MS='0.3'"),
+        ({"ASR_BEAM_SIZE": "0"}, "ASR_BEAM_SIZE must be 1-10"),
+        ({"ASR_BEAM_SIZE": "11"}, "ASR_BEAM_SIZE"),
+        ({"ASR_DEVICE": "cpu", "ASR_COMPUTE_TYPE": "float16"}, "ASR_COMPUTE_TYPE float16 needs"),
     ],
 )
 def test_invalid_env_names_the_variable(env: dict[str, str], names: str) -> None:

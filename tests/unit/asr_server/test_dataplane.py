@@ -13,6 +13,7 @@ from asr_server.engines.base import ASREngine, EngineError, Progress
 from asr_server.engines.fake import FakeEngine
 from asr_server.metrics import Metrics
 from asr_server.types import Audio, TranscribeOptions, Transcription
+from support.asr_engines import GatedEngine, tone
 from support.asr_http import wav_bytes
 
 MakePlane = Callable[..., DataPlane]
@@ -64,6 +65,24 @@ async def test_stream_decodes_are_neither_cached_nor_counted(make_plane: MakePla
     assert audio_seconds(plane) == 0.0
     plane.account(4.0)  # what the hub counts when the stream ends
     assert audio_seconds(plane) == 4.0
+
+
+async def test_the_servers_beam_size_fills_in_before_the_cache_and_the_engine(
+    make_plane: MakePlane,
+) -> None:
+    engine = GatedEngine()
+    plane = make_plane(engine, cache_entries=8, beam_size=3)
+    await plane.start()
+    audio = tone(1.0, 0.5)
+    await plane.transcribe(audio, TranscribeOptions())  # ASR_BEAM_SIZE: 3
+    await plane.transcribe(audio, TranscribeOptions(beam_size=3))  # the same work: cached
+    await plane.transcribe(audio, TranscribeOptions(beam_size=1))  # a result of its own
+    await plane.transcribe(audio, TranscribeOptions(beam_size=1))  # cached
+    await plane.stream_decode(
+        audio, TranscribeOptions(), finishing=True, background=False, since=0.0
+    )
+    seen = [options.beam_size for batch in engine.batches for _, options in batch]
+    assert seen == [3, 1, 3]
 
 
 async def test_work_is_refused_before_decoding_until_the_engine_is_loaded(

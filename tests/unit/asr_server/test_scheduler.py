@@ -123,6 +123,23 @@ async def test_prompts_share_a_batch_and_older_work_goes_first(
     assert [options for _, options in engine.batches[2]] == prompted
 
 
+async def test_beam_sizes_never_share_a_batch(make_scheduler: MakeScheduler) -> None:
+    # A beam is what CTranslate2 applies to a whole call: the queue keeps them apart.
+    engine, scheduler, first = await busy_scheduler(make_scheduler, batch=4)
+    beams = [1, 5, 1, 5, 2]
+    tasks = [
+        asyncio.create_task(scheduler.submit(tone(1.0, 0.1 * i), replace(EN, beam_size=beam)))
+        for i, beam in enumerate(beams, 1)
+    ]
+    await until_queued(scheduler, len(beams))
+    engine.decode_gate.set()
+    results = await asyncio.gather(first, *tasks)
+    for i, result in enumerate(results[1:], 1):
+        assert result.text == label(tone(1.0, 0.1 * i))
+    batched = [[options.beam_size for _, options in batch] for batch in engine.batches[1:]]
+    assert batched == [[1, 1], [5, 5], [2]]
+
+
 async def test_batch_size_one_is_strict_fifo(make_scheduler: MakeScheduler) -> None:
     engine = GatedEngine()
     engine.decode_gate.clear()

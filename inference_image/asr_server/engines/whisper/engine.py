@@ -20,7 +20,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from asr_server.engines.base import EngineError, EngineInfo, Progress, transcribe_one
+from asr_server.engines.base import (
+    EngineError,
+    EngineInfo,
+    ModelError,
+    Progress,
+    transcribe_one,
+)
 from asr_server.engines.hardware import container_cpu_limit, cpu_threads
 from asr_server.engines.whisper.batched.decoder import BatchedWhisperDecoder
 from asr_server.engines.whisper.catalogue import resolve_model
@@ -34,12 +40,26 @@ log = logging.getLogger(__name__)
 
 
 def choose_device(device: str, compute_type: str, cuda_devices: int) -> tuple[str, str]:
-    """(device, compute type): `auto` is CUDA float16 when a GPU is visible, else CPU int8."""
+    """(device, compute type): `auto` is CUDA float16 when a GPU is visible, else CPU int8
+    (their accuracy against float32: docs/models.md, "Decoding settings")."""
     if device == "auto":
         device = "cuda" if cuda_devices > 0 else "cpu"
     if compute_type == "auto":
         compute_type = "float16" if device == "cuda" else "int8"
     return device, compute_type
+
+
+def check_compute_type(device: str, compute_type: str, supported: set[str]) -> None:
+    """ModelError unless CTranslate2 runs `compute_type` on `device` as asked. CTranslate2
+    refuses a type the device cannot run (float16 on this CPU) with a bare ValueError; the
+    server says which types the device has, so a setting is honoured or the load fails, never
+    replaced by another precision. (`int8` on a CPU runs as int8_float32: the same thing.)"""
+    runs = {compute_type, f"{compute_type}_float32"} if compute_type == "int8" else {compute_type}
+    if not runs & supported:
+        raise ModelError(
+            f"compute type {compute_type} is not supported on {device}; this device runs "
+            f"{', '.join(sorted(supported))} (ASR_COMPUTE_TYPE, spec.model.computeType)"
+        )
 
 
 class WhisperEngine:
@@ -79,6 +99,11 @@ class WhisperEngine:
         device, compute_type = choose_device(
             settings.device, settings.compute_type, ctranslate2.get_cuda_device_count()
         )
+        try:
+            supported = ctranslate2.get_supported_compute_types(device)
+        except RuntimeError as exc:  # ASR_DEVICE=cuda where CUDA cannot run
+            raise ModelError(f"device {device} cannot be used: {exc}") from None
+        check_compute_type(device, compute_type, supported)
         cpus = container_cpu_limit()
         threads = cpu_threads(cpus) if device == "cpu" else 0
         model = WhisperModel(

@@ -71,10 +71,9 @@ class WhisperSettings(Protocol):
 
 @dataclass(frozen=True)
 class WhisperOptions:
-    """A request's Whisper-only decoding options (`TranscribeOptions.engine`)."""
+    """A request's Whisper-only decoding options (`TranscribeOptions.engine`); the beam size is
+    every engine's (`TranscribeOptions.beam_size`)."""
 
-    beam_size: int = 1
-    """1 is greedy decoding."""
     fallback: bool = True
     """With temperature 0: decode a window that fails Whisper's checks again (with the full
     context when it was trimmed, then one deterministic beam-5 pass: fallback.passes). False

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from asr_server.engines.base import StreamPasses
 from asr_server.engines.whisper.fallback import PROMPT_RESET_TEMPERATURE, looks_failed
 from asr_server.engines.whisper.options import WhisperOptions
-from asr_server.types import TranscribeOptions, Transcription
+from asr_server.types import GREEDY, TranscribeOptions, Transcription
 
 
 def failed_checks(result: Transcription) -> bool:
@@ -41,11 +41,13 @@ class WhisperStreamQuality:
         final = dataclasses.replace(
             options, engine=WhisperOptions(encoder_context=context, fallback=context == "full")
         )
-        # A partial is best-effort: one greedy pass. The fallback would decode mid-word audio
-        # (which often "fails" the checks) again, and a final arriving meanwhile would wait
-        # for it.
+        # A partial is best-effort: one greedy pass, whatever beam the stream's finals use.
+        # The fallback would decode mid-word audio (which often "fails" the checks) again, and
+        # a final arriving meanwhile would wait for it.
         partial = dataclasses.replace(
-            options, engine=WhisperOptions(encoder_context=context, fallback=False)
+            options,
+            beam_size=GREEDY,
+            engine=WhisperOptions(encoder_context=context, fallback=False),
         )
         return StreamPasses(final=final, partial=partial, retry=None if final == full else full)
 

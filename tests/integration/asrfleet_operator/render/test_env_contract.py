@@ -35,6 +35,7 @@ SPECS: list[dict[str, Any]] = [
             "maxBodyMegabytes": 12.5,
             "requestTimeoutSeconds": 60,
             "batching": {"maxBatchSize": 8, "maxWaitMilliseconds": 15, "encoderContext": "trimmed"},
+            "decoding": {"beamSize": 5},
             "cpuLayout": "adaptive",
             "apiKeySecretRef": {"name": "asr-key", "key": "token"},
             "cacheEntries": 0,
@@ -78,6 +79,7 @@ def test_server_values_reach_the_server_unchanged() -> None:
     assert parsed.cache_entries == 0 and parsed.api_key == "k"
     assert parsed.output_script == "as-is" and parsed.compute_type == "int8"
     assert (parsed.encoder_context, parsed.cpu_layout) == ("trimmed", "adaptive")
+    assert parsed.beam_size == 5
     assert (parsed.max_streams, parsed.stream_max_seconds) == (8, 900)
     assert (parsed.stream_idle_timeout_s, parsed.stream_partial_interval_ms) == (12.5, 250)
     assert parsed.stream_max_utterance_s == 30 and parsed.stream_endpoint_silence_ms == 300

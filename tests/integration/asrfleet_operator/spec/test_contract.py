@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import functools
 import http.server
+import json
 import os
 import shutil
 import ssl
@@ -47,6 +48,9 @@ from support.s3_server import SETUP_KEY, moto_s3
 config = pytest.importorskip("asr_server.config", reason="the inference server package is absent")
 model_sources = pytest.importorskip("asr_server.model_sources")
 models = pytest.importorskip("asr_server.engines.whisper.catalogue")
+common = pytest.importorskip("asr_server.routes.common")
+errors = pytest.importorskip("asr_server.errors")
+protocol = pytest.importorskip("asr_server.streaming.protocol")
 
 REPO = Path(__file__).resolve().parents[4]
 CRD = yaml.safe_load((REPO / "crds" / "asrfleet.io_speechrecognizers.yaml").read_text())
@@ -257,6 +261,35 @@ def test_crd_operator_and_server_agree(case: Case) -> None:
     else:
         with pytest.raises(config.ConfigError, match=var):
             config.ServerConfig.from_env({var: str(case.value)})
+
+
+REQUEST_FIELDS: dict[str, tuple[str, Callable[[object], object]]] = {
+    c.BEAM_SIZE.path: ("beam_size", common.beam_size_field),
+}
+"""Spec fields that set the server's default for a field each request may set for itself:
+the request field's name (HTTP and stream start message) and the routes' parser of it."""
+
+
+@pytest.mark.parametrize(
+    "case", [case for case in CASES if case.field.path in REQUEST_FIELDS], ids=str
+)
+def test_a_request_may_ask_exactly_what_the_fleet_may_default_to(case: Case) -> None:
+    """The HTTP routes (a JSON number, or the text of a query or form field) and the stream's
+    start message refuse exactly what the CRD refuses as the fleet's default."""
+    name, parse = REQUEST_FIELDS[case.field.path]
+    for value in (case.value, str(case.value)):
+        try:
+            accepted = parse(value) == case.value
+        except errors.BadRequest as exc:
+            assert name in exc.message
+            accepted = False
+        assert accepted == case.allowed, f"HTTP {name}={value!r}"
+    start = json.dumps({"type": "start", name: case.value})
+    try:
+        stream_accepts = getattr(protocol.parse_client_text(start), name) == case.value
+    except protocol.ProtocolError:
+        stream_accepts = False
+    assert stream_accepts == case.allowed, start
 
 
 @pytest.mark.parametrize("case", MODEL_CASES, ids=str)

@@ -5,16 +5,29 @@ from __future__ import annotations
 import pytest
 from asr_server.__main__ import build_parser
 
+BOUNDED = [  # option, its attribute, a good value, bad values, the bounds the error names
+    ("--endpointing-ms", "endpointing_ms", 300, ["50", "5001", "0.3", "soon"], "100 to 5000"),
+    ("--beam-size", "beam_size", 5, ["0", "11", "2.5", "wide"], "1 to 10"),
+]
 
-def test_endpointing_ms_is_passed_as_an_integer() -> None:
+
+@pytest.mark.parametrize(("option", "attribute", "good", "bad", "bounds"), BOUNDED)
+def test_a_bounded_option_is_passed_as_an_integer(
+    option: str, attribute: str, good: int, bad: list[str], bounds: str
+) -> None:
     parser = build_parser()
-    assert parser.parse_args(["stream", "a.wav"]).endpointing_ms is None
-    assert parser.parse_args(["stream", "a.wav", "--endpointing-ms", "300"]).endpointing_ms == 300
+    assert getattr(parser.parse_args(["stream", "a.wav"]), attribute) is None
+    assert getattr(parser.parse_args(["stream", "a.wav", option, str(good)]), attribute) == good
 
 
-@pytest.mark.parametrize("value", ["50", "5001", "0.3", "soon"])
-def test_bad_endpointing_ms_exits_2(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("option", "value", "bounds"),
+    [(option, value, bounds) for option, _, _, bad, bounds in BOUNDED for value in bad],
+)
+def test_a_bad_bounded_option_exits_2(
+    option: str, value: str, bounds: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exited:
-        build_parser().parse_args(["stream", "a.wav", "--endpointing-ms", value])
+        build_parser().parse_args(["stream", "a.wav", option, value])
     assert exited.value.code == 2
-    assert "--endpointing-ms: must be an integer from 100 to 5000" in capsys.readouterr().err
+    assert f"{option}: must be an integer from {bounds}" in capsys.readouterr().err

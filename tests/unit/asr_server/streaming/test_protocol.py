@@ -27,27 +27,45 @@ def test_a_bare_start_takes_the_defaults() -> None:
 
 def test_start_fields_are_parsed() -> None:
     message = parse_client_text(
-        start(sample_rate=16000, language="en", interim_results=False, endpointing_ms=300)
+        start(
+            sample_rate=16000,
+            language="en",
+            interim_results=False,
+            endpointing_ms=300,
+            beam_size=5,
+        )
     )
     assert message == StartMessage(
-        options=TranscribeOptions(language="en"), interim_results=False, endpointing_ms=300
+        options=TranscribeOptions(language="en", beam_size=5),
+        interim_results=False,
+        endpointing_ms=300,
     )
 
 
-@pytest.mark.parametrize("value", [100, 5000])
-def test_endpointing_ms_bounds_are_accepted(value: int) -> None:
-    message = parse_client_text(start(endpointing_ms=value))
-    assert isinstance(message, StartMessage) and message.endpointing_ms == value
+def test_endpointing_ms_and_beam_size_bounds_are_accepted() -> None:
+    for value in (100, 5000):
+        message = parse_client_text(start(endpointing_ms=value))
+        assert isinstance(message, StartMessage) and message.endpointing_ms == value
+    for value in (1, 10):  # config.BEAM_SIZES; "5" too: the same parser as the HTTP routes'
+        message = parse_client_text(start(beam_size=value))
+        assert isinstance(message, StartMessage) and message.options.beam_size == value
+    message = parse_client_text(start(beam_size="5"))
+    assert isinstance(message, StartMessage) and message.options.beam_size == 5
 
 
-def test_endpointing_ms_null_is_the_servers_setting() -> None:
-    assert parse_client_text(start(endpointing_ms=None)) == StartMessage()
+@pytest.mark.parametrize("name", ["endpointing_ms", "beam_size"])
+def test_an_integer_field_null_is_the_servers_setting(name: str) -> None:
+    assert parse_client_text(start(**{name: None})) == StartMessage()
 
 
-@pytest.mark.parametrize("value", [99, 5001, 0, -300, 300.5, 300.0, "300", True, [300]])
-def test_bad_endpointing_ms_is_an_invalid_field(value: Any) -> None:
-    with pytest.raises(ProtocolError, match="endpointing_ms") as caught:
-        parse_client_text(start(endpointing_ms=value))
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("endpointing_ms", v) for v in [99, 5001, 0, -300, 300.5, 300.0, "300", True, [300]]]
+    + [("beam_size", v) for v in [0, 11, -3, 1.5, 1.0, "1.0", True, [1]]],
+)
+def test_a_bad_integer_field_is_an_invalid_field(name: str, value: Any) -> None:
+    with pytest.raises(ProtocolError, match=name) as caught:
+        parse_client_text(start(**{name: value}))
     assert caught.value.code == "invalid_field"
 
 

@@ -30,9 +30,10 @@ def test_more_text_than_the_audio_could_hold_overran() -> None:
 
 
 def test_without_an_engine_policy_nothing_is_retried_and_every_final_is_context() -> None:
-    options = TranscribeOptions(language="en", prompt="hello")
+    options = TranscribeOptions(language="en", prompt="hello", beam_size=5)
     passes = PLAIN.stream_passes(options)
-    assert (passes.final, passes.partial, passes.retry) == (options, options, None)
+    greedy = TranscribeOptions(language="en", prompt="hello", beam_size=1)
+    assert (passes.final, passes.partial, passes.retry) == (options, greedy, None)
     doubtful = result(2.9, (0.0, 3.0, " ask"))
     assert acceptable(doubtful, PLAIN) and PLAIN.keeps_as_context(doubtful)
     assert not acceptable(result(2.8, (0.0, 7.0, " ask"), (7.0, 10.0, " uh...")), PLAIN)

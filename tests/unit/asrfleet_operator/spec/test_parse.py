@@ -94,6 +94,14 @@ def test_every_problem_is_reported_at_once_with_its_path() -> None:
             {"model": {"name": "whisper-base"}, "server": {"cpuLayout": "many"}},
             "spec.server.cpuLayout",
         ),
+        (
+            {"model": {"name": "whisper-base"}, "server": {"decoding": {"beamSize": 11}}},
+            "spec.server.decoding.beamSize",
+        ),
+        (
+            {"model": {"name": "whisper-base"}, "server": {"decoding": 5}},
+            "spec.server.decoding",
+        ),
         *(
             (
                 {"model": {"name": "whisper-base"}, "server": {"streaming": {key: value}}},

@@ -223,10 +223,7 @@ class BatchedWhisperDecoder:
             return dataclasses.replace(window, full_context=True)
         if chosen is None:
             window.attempts.extend(candidates)
-            schedule = fallback.passes(
-                item.options.temperature, item.whisper.beam_size, item.whisper.fallback
-            )
-            if window.pass_index + 1 < len(schedule):
+            if window.pass_index + 1 < len(rounds.item_passes(item)):
                 return dataclasses.replace(window, pass_index=window.pass_index + 1)
             chosen = fallback.best(window.attempts)
         next_seek = window.seek + window.segment_size

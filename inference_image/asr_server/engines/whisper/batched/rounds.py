@@ -22,7 +22,7 @@ from typing import Any
 from asr_server.engines.base import EngineError
 from asr_server.engines.whisper import fallback
 from asr_server.engines.whisper.batched.prompts import WhisperPrompts
-from asr_server.engines.whisper.batched.windows import Window
+from asr_server.engines.whisper.batched.windows import ItemPlan, Window
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,15 @@ def group_key(window: Window, prompts: WhisperPrompts) -> GroupKey:
     return (window_pass(window), prompts.sot_position(window))
 
 
+def item_passes(item: ItemPlan) -> tuple[fallback.DecodePass, ...]:
+    """The decode passes each of `item`'s windows may get (engines/whisper/fallback.py)."""
+    options = item.options
+    return fallback.passes(options.temperature, options.beam_width, item.whisper.fallback)
+
+
 def window_pass(window: Window) -> fallback.DecodePass:
-    """The decode pass `window` is due for (engines/whisper/fallback.py)."""
-    item = window.item
-    schedule = fallback.passes(
-        item.options.temperature, item.whisper.beam_size, item.whisper.fallback
-    )
-    return schedule[window.pass_index]
+    """The decode pass `window` is due for."""
+    return item_passes(window.item)[window.pass_index]
 
 
 def call_size(windows: int, max_batch_size: int, workers: int) -> int:

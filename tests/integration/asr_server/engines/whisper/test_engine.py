@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from asr_server.audio import decode_audio
 from asr_server.config import ServerConfig
-from asr_server.engines.base import EngineError
+from asr_server.engines.base import EngineError, ModelError
 from asr_server.engines.registry import create_engine
 from asr_server.engines.whisper.engine import WhisperEngine
 from asr_server.types import SAMPLE_RATE, TranscribeOptions
@@ -82,6 +82,23 @@ def test_engine_info_reports_the_loaded_model(tiny: WhisperEngine) -> None:
     assert info.load_seconds > 0
     assert Path(info.path, "model.bin").is_file()
     assert tiny.model is not None and tiny.model.model is not None  # for batched/streaming
+
+
+def test_the_compute_type_asked_is_the_one_that_runs_or_the_load_fails(tmp_path: Path) -> None:
+    ctranslate2 = pytest.importorskip("ctranslate2")
+    if ctranslate2.get_cuda_device_count() > 0:
+        pytest.skip("ASR_DEVICE=auto picks the GPU here, which runs float16")
+    exact = WhisperEngine(
+        ServerConfig(model="whisper-tiny.en", model_dir=tmp_path, compute_type="float32")
+    )
+    exact.load()
+    assert exact.info.compute_type == exact.model.model.compute_type == "float32"
+    refused = WhisperEngine(
+        ServerConfig(model="whisper-tiny.en", model_dir=tmp_path, compute_type="float16")
+    )
+    with pytest.raises(ModelError, match="float16 is not supported on cpu"):
+        refused.load()
+    assert not refused.ready
 
 
 @pytest.mark.parametrize(

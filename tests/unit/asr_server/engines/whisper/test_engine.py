@@ -1,13 +1,19 @@
-"""The model-free parts of the Whisper engine: device choice, script conversion, what it
-registers and which optional capabilities it has."""
+"""The model-free parts of the Whisper engine: device choice, the compute types it refuses,
+script conversion, what it registers and which optional capabilities it has."""
 
 from __future__ import annotations
 
 import pytest
 from asr_server.config import ServerConfig
-from asr_server.engines.base import ASREngine, BatchSizing, HasStreamQuality, ReportsProgress
+from asr_server.engines.base import (
+    ASREngine,
+    BatchSizing,
+    HasStreamQuality,
+    ModelError,
+    ReportsProgress,
+)
 from asr_server.engines.registry import create_engine
-from asr_server.engines.whisper.engine import WhisperEngine, choose_device
+from asr_server.engines.whisper.engine import WhisperEngine, check_compute_type, choose_device
 from asr_server.engines.whisper.quality import WhisperStreamQuality
 from asr_server.types import Segment, Transcription, Word
 
@@ -25,6 +31,21 @@ from asr_server.types import Segment, Transcription, Word
 )
 def test_choose_device(device: str, compute: str, gpus: int, expected: tuple[str, str]) -> None:
     assert choose_device(device, compute, gpus) == expected
+
+
+CPU_TYPES = {"int8", "int8_float32", "float32"}
+"""What CTranslate2 4.8 reports for a CPU without float16 (get_supported_compute_types)."""
+
+
+@pytest.mark.parametrize("compute", ["int8", "int8_float32", "float32"])
+def test_compute_types_the_device_runs_are_taken(compute: str) -> None:
+    check_compute_type("cpu", compute, CPU_TYPES)
+
+
+@pytest.mark.parametrize("compute", ["float16", "int8_float16", "bfloat16"])
+def test_a_compute_type_the_device_cannot_run_fails_the_load(compute: str) -> None:
+    with pytest.raises(ModelError, match=f"{compute} is not supported on cpu.*float32, int8"):
+        check_compute_type("cpu", compute, CPU_TYPES)
 
 
 @pytest.mark.parametrize(

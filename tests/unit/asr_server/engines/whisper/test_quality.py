@@ -25,13 +25,16 @@ def test_whisper_checks_on_a_one_pass_decode() -> None:
 
 
 def test_trimmed_finals_are_one_pass_then_retried_with_the_full_context() -> None:
-    options = TranscribeOptions(language="en", hotwords="Stella")
+    options = TranscribeOptions(language="en", hotwords="Stella", beam_size=5)
     passes = POLICY.stream_passes(options)
     assert passes.final.engine == WhisperOptions(encoder_context="trimmed", fallback=False)
     assert passes.partial.engine == WhisperOptions(encoder_context="trimmed", fallback=False)
     assert passes.retry is not None
     assert passes.retry.engine == WhisperOptions(encoder_context="full", fallback=True)
     assert passes.retry.hotwords == passes.final.hotwords == "Stella"
+    # the stream's beam for its finals and their retry; partials are greedy
+    assert passes.final.beam_size == passes.retry.beam_size == 5
+    assert passes.partial.beam_size == 1
 
 
 def test_full_context_finals_get_the_fallback_at_once_and_no_retry() -> None:

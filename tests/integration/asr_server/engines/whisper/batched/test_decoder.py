@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from asr_server.engines.base import EngineError
 from asr_server.engines.whisper.batched.decoder import BatchedWhisperDecoder
-from asr_server.engines.whisper.options import WhisperOptions
 from asr_server.types import SAMPLE_RATE, TranscribeOptions, Transcription
 from faster_whisper import WhisperModel, decode_audio
 from support.speech_clips import Speech
@@ -196,7 +195,7 @@ def test_options_that_cannot_share_a_generate_call_are_decoded_apart(
     results = decoder.decode(
         [
             (jfk.audio, TranscribeOptions()),
-            (jfk.audio, TranscribeOptions(engine=WhisperOptions(beam_size=2))),
+            (jfk.audio, TranscribeOptions(beam_size=2)),
             (jfk.audio, prompted),
         ]
     )
@@ -206,6 +205,19 @@ def test_options_that_cannot_share_a_generate_call_are_decoded_apart(
     assert ok(results[0]).text == sequential["jfk"]
     assert word_error_rate(jfk.reference, ok(results[1]).text) <= 0.15
     assert ok(results[2]).text == "".join(s.text for s in segments).strip()
+
+
+def test_beams_mixed_in_one_batch_each_equal_faster_whisper_at_that_beam(
+    tiny_model: WhisperModel, clips: list[Speech]
+) -> None:
+    # The scheduler keeps beam sizes apart, but an engine is given whatever a caller batches:
+    # the decoder groups the rows of each beam into calls of their own (rounds.group_key).
+    decoder = BatchedWhisperDecoder(tiny_model, max_batch_size=4)
+    items = [(c.audio, TranscribeOptions(beam_size=beam)) for c in clips[:4] for beam in (1, 5)]
+    results = decoder.decode(items)
+    for (audio, options), result in zip(items, results, strict=True):
+        segments, _ = tiny_model.transcribe(audio, beam_size=options.beam_width)
+        assert ok(result).text == "".join(s.text for s in segments).strip(), options
 
 
 def test_each_row_keeps_its_own_prompt_and_hotwords(

@@ -21,13 +21,13 @@ MAIN, REPLICAS = object(), object()
 
 
 def window(index: int, beam_size: int = 1, frames: int = 3000) -> Window:
-    item = ItemPlan(index, TranscribeOptions(), 1.0, "seek", WhisperOptions(beam_size=beam_size))
+    item = ItemPlan(index, TranscribeOptions(beam_size=beam_size), 1.0, "seek", WhisperOptions())
     features = np.zeros((80, 3000), dtype=np.float32)
     return Window(item, (0, 0), features, 0.0, frames, frames / 100, 0, features)
 
 
 def key(w: Window) -> GroupKey:
-    beam = w.item.whisper.beam_size
+    beam = w.item.options.beam_width
     return (DecodePass(beam, beam, 0.0), 1)
 
 
