@@ -24,12 +24,22 @@ Target: >= 8 streams supported with p95 first partial <= 1.0 s and p95 final <= 
 Anchor: the N = 1 level of the same run (latency ratios), and the peer whisper-live (PyPI
 `whisper-live`, same model directory, same audio, same pacing) when it installs and runs
 offline here (bench/.venv-whisperlive): supported streams ours / peer.
+
+OpenAI's `/v1/realtime` on the same server (`--realtime-levels`, default 1,4,8; "" skips):
+the official openai client streams the same audio as 24 kHz PCM16 in 100 ms appends at
+real-time pace (server_vad at the server's defaults, commit at the end as /v1/stream's eof),
+each level run right after a /v1/stream level of the same N, `--rounds` times alternating,
+latencies pooled. It prints p95 first delta next to p95 first partial (a delta waits for
+three agreeing partials, GA delay `medium`) and p95 completed next to p95 final. Target: the
+protocol layer costs at most 10 % of /v1/stream's p95 final (ratio <= 1.10); anchor:
+/v1/stream in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import itertools
 import math
 import os
@@ -49,6 +59,13 @@ from asr_server.streaming.client import StreamOutcome, stream_frames  # noqa: E4
 from bench_http import our_server  # noqa: E402
 from faster_whisper import decode_audio  # noqa: E402
 from faster_whisper.vad import get_speech_timestamps  # noqa: E402
+from support.realtime import (  # noqa: E402
+    OPENAI_RATE,
+    RealtimeOutcome,
+    ga_session,
+    load_24k_pcm16,
+    stream_openai,
+)
 from support.text import word_error_rate  # noqa: E402
 
 REPO = HERE.parent
@@ -72,6 +89,9 @@ KEPT_UP_SEND_LAG_S = 0.5
 KEPT_UP_FINAL_S = 3.0
 TARGET_FIRST_PARTIAL_S = 1.0
 TARGET_FINAL_S = 1.5
+TARGET_REALTIME_RATIO = 1.10
+"""/v1/realtime's p95 completed over /v1/stream's p95 final, at the same N."""
+COMPLETED = "conversation.item.input_audio_transcription.completed"
 
 
 @dataclass
@@ -143,6 +163,8 @@ class Speech:
     offsets_s: list[float]
     """End of each speech region (offline VAD, 0.5 s min silence), last = end of audio."""
     text: str = JFK_TEXT
+    pcm_24k: bytes = b""
+    """The same audio decoded at 24 kHz from its file (/v1/realtime's input), when it has one."""
 
 
 def speech_of(samples: np.ndarray, text: str) -> Speech:
@@ -153,7 +175,9 @@ def speech_of(samples: np.ndarray, text: str) -> Speech:
 
 
 def load_jfk() -> Speech:
-    return speech_of(decode_audio(str(AUDIO / "jfk.flac"), sampling_rate=16_000), JFK_TEXT)
+    path = str(AUDIO / "jfk.flac")
+    speech = speech_of(decode_audio(path, sampling_rate=16_000), JFK_TEXT)
+    return dataclasses.replace(speech, pcm_24k=load_24k_pcm16(path))
 
 
 def load_rotations() -> list[Speech]:
@@ -235,6 +259,146 @@ async def run_ours(url: str, n: int, speeches: list[Speech]) -> Level:
     return level
 
 
+def pcm_24k(speech: Speech) -> bytes:
+    """The speech as OpenAI's input format: 24 kHz mono PCM16, from its file as a client would
+    decode it, else resampled from 16 kHz (a rotation) with FFmpeg's resampler. (Resampled
+    twice, 16 -> 24 -> 16 kHz, jfk's "ask not" becomes tiny.en's "as not".)"""
+    import av
+
+    if speech.pcm_24k:
+        return speech.pcm_24k
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=OPENAI_RATE)
+    pcm16 = np.frombuffer(speech.pcm, dtype="<i2").reshape(1, -1)
+    frame = av.AudioFrame.from_ndarray(pcm16, format="s16", layout="mono")
+    frame.sample_rate = 16_000
+    out = [*resampler.resample(frame), *resampler.resample(None)]
+    return b"".join(f.to_ndarray().astype("<i2").tobytes() for f in out)
+
+
+def score_realtime(level: Level, outcome: RealtimeOutcome, speech: Speech) -> None:
+    """As score_ours: the first delta in place of the first partial, each utterance's
+    completed transcript in place of its final (matched by its item's speech_stopped)."""
+    start = outcome.started_at
+    level.send_lags.append(outcome.behind_s)
+    deltas = [at for at, e in outcome.events if e.type.endswith("transcription.delta")]
+    level.first_partials.append(deltas[0] - (start + speech.onset_s) if deltas else math.inf)
+    ends = {
+        e.item_id: e.audio_end_ms / 1000 for e in outcome.of("input_audio_buffer.speech_stopped")
+    }
+    audio_s = len(speech.samples) / 16_000
+    items = [
+        (ends.get(e.item_id, audio_s), outcome.at(COMPLETED, e.item_id))
+        for e in outcome.of("input_audio_buffer.committed")
+    ]
+    for index, offset in enumerate(speech.offsets_s):
+        match = [at for end, at in items if end >= offset - 0.05 and at is not None]
+        if not match:
+            level.missing_finals += 1
+            continue
+        level.finals.append(match[0] - (start + offset))
+        level.finals_by_utterance.setdefault(index, []).append(level.finals[-1])
+    level.wers.append(word_error_rate(speech.text, outcome.text))
+    # The closing commit finds the buffer empty when the VAD committed all of it: not a fault.
+    codes = [e.error.code for e in outcome.of("error")]
+    level.errors += [c for c in codes if c != "input_audio_buffer_commit_empty"]
+
+
+async def run_realtime(http_url: str, n: int, speeches: list[Speech]) -> Level:
+    level = Level(n)
+
+    async def one(i: int) -> None:
+        speech = speeches[i % len(speeches)]
+        await asyncio.sleep(i / n)
+        end_s = len(speech.samples) / 16_000
+        try:
+            outcome = await stream_openai(
+                http_url, pcm_24k(speech), session=ga_session(), commit_after_s=[end_s]
+            )
+        except Exception as exc:
+            level.errors.append(f"{type(exc).__name__}: {exc}")
+            return
+        score_realtime(level, outcome, speech)
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return level
+
+
+def pooled(levels: list[Level]) -> Level:
+    pool = Level(levels[0].streams)
+    for level in levels:
+        pool.first_partials += level.first_partials
+        pool.finals += level.finals
+        pool.send_lags += level.send_lags
+        pool.wers += level.wers
+        pool.errors += level.errors
+        pool.missing_finals += level.missing_finals
+    return pool
+
+
+def compare_realtime(http_url: str, levels: list[int], rounds: int, speeches: list[Speech]) -> None:
+    """/v1/stream and /v1/realtime at each N, alternating, `rounds` times. p95 over a few
+    dozen utterances on a shared machine is nearly the maximum, so the median's ratio is
+    printed next to it."""
+    ws_url = http_url.replace("http://", "ws://") + "/v1/stream"
+    print(f"\n/v1/realtime (official openai client) vs /v1/stream, {rounds} rounds each, pooled")
+    print(
+        "  N | p95 final stream / realtime completed | ratio | p50 ratio | p95 1st partial /"
+        " 1st delta | WER stream / realtime | errors | target (p95 ratio)"
+    )
+    for n in levels:
+        stream_runs, realtime_runs = [], []
+        before = server_final_latency(http_url)
+        for _ in range(rounds):
+            stream_runs.append(asyncio.run(run_ours(ws_url, n, speeches)))
+            realtime_runs.append(asyncio.run(run_realtime(http_url, n, speeches)))
+        after = server_final_latency(http_url)
+        stream, realtime = pooled(stream_runs), pooled(realtime_runs)
+        ratio = p95(realtime.finals) / p95(stream.finals)
+        median_ratio = float(np.median(realtime.finals) / np.median(stream.finals))
+        errors = (stream.errors + realtime.errors)[:2]
+        print(
+            f"{n:>3} | {p95(stream.finals):>15.2f} s / {p95(realtime.finals):.2f} s | "
+            f"x{ratio:.2f} | x{median_ratio:.2f} | {p95(stream.first_partials):>9.2f} s / "
+            f"{p95(realtime.first_partials):.2f} s | "
+            f"{np.mean(stream.wers or [math.nan]):.3f} / {np.mean(realtime.wers or [math.nan]):.3f}"
+            f" | {errors or 'none'} | {'met' if ratio <= TARGET_REALTIME_RATIO else 'MISSED'}"
+            f" (<= {TARGET_REALTIME_RATIO:.2f}), load {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
+        means = {
+            protocol: (after[protocol][0] - before[protocol][0])
+            / max(after[protocol][1] - before[protocol][1], 1)
+            for protocol in after
+        }
+        print(
+            "      the server's own mean final latency (asr_stream_final_latency_seconds, end"
+            " of speech received -> final sent): "
+            + ", ".join(f"{protocol} {mean:.2f} s" for protocol, mean in sorted(means.items())),
+            flush=True,
+        )
+
+
+def server_final_latency(http_url: str) -> dict[str, tuple[float, float]]:
+    """(sum, count) of the server's final-latency histogram by protocol, from /metrics."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{http_url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    figures: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "asr_stream_final_latency_seconds":
+            continue
+        for sample in family.samples:
+            entry = figures.setdefault(sample.labels.get("protocol", ""), [0.0, 0.0])
+            if sample.name.endswith("_sum"):
+                entry[0] = sample.value
+            elif sample.name.endswith("_count"):
+                entry[1] = sample.value
+    return {protocol: (total, count) for protocol, (total, count) in figures.items()}
+
+
 def decode_anchor(model_dir: str, speech: Speech) -> float:
     """Median seconds of one greedy in-process decode of an utterance (load-dependent)."""
     from faster_whisper import WhisperModel
@@ -279,6 +443,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", default="1,2,4,8,16")
     parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--realtime-levels", default="1,4,8", help='"" skips /v1/realtime')
+    parser.add_argument("--rounds", type=int, default=3, help="of each /v1/realtime level")
     add_audio_argument(parser)
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
@@ -309,6 +475,9 @@ def main() -> int:
             levels,
             speeches,
         )
+        realtime_levels = [int(x) for x in args.realtime_levels.split(",") if x]
+        if realtime_levels:
+            compare_realtime(server.url, realtime_levels, args.rounds, speeches)
     anchor = ours[0]
     print(
         f"\nanchor N={anchor.streams}: p95 first partial {p95(anchor.first_partials):.2f} s, "

@@ -28,11 +28,11 @@ from asr_server.keys import (
     ServerState,
 )
 from asr_server.metrics import Metrics
-from asr_server.routes import asrt, openai, ops, recognize, stream
+from asr_server.routes import asrt, openai, ops, realtime, recognize, stream
 from asr_server.streaming.hub import StreamHub, StreamLimits
 from asr_server.streaming.quality import PLAIN
 
-ROUTES = (ops, openai, recognize, asrt, stream)
+ROUTES = (ops, openai, recognize, asrt, stream, realtime)
 
 HANDLER_ARGS = {
     "access_log": None,

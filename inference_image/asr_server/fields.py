@@ -33,7 +33,9 @@ ASRT = "asrt"
 """`POST /all` and `/speech` (JSON members)."""
 STREAM = "stream"
 """The `start` message of `GET /v1/stream`."""
-TRANSPORTS = (OPENAI, RECOGNIZE, ASRT, STREAM)
+TRANSLATIONS = "translations"
+"""`POST /v1/audio/translations` (form fields; OpenAI's form takes only prompt and temperature)."""
+TRANSPORTS = (OPENAI, RECOGNIZE, ASRT, STREAM, TRANSLATIONS)
 
 MAX_TEXT_CHARS = 2000
 """Longest prompt or hotwords (Whisper keeps the last 223 tokens of a prompt anyway)."""
@@ -174,6 +176,7 @@ OPTION_FIELDS: tuple[OptionField, ...] = (
         "ISO 639-1 code of the speech; one the loaded model speaks (default: the server's "
         "ASR_LANGUAGE, else detected).",
         parse_language,
+        frozenset({OPENAI, RECOGNIZE, ASRT, STREAM}),
     ),
     OptionField(
         "prompt",
@@ -188,6 +191,7 @@ OPTION_FIELDS: tuple[OptionField, ...] = (
         {"type": "string", "maxLength": MAX_TEXT_CHARS},
         "Words or phrases to favour.",
         _text,
+        frozenset({OPENAI, RECOGNIZE, ASRT, STREAM}),
     ),
     OptionField(
         "temperature",
@@ -195,7 +199,7 @@ OPTION_FIELDS: tuple[OptionField, ...] = (
         {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
         "0 decodes greedily (retrying a failed window with a beam search); above 0 samples.",
         _temperature,
-        frozenset({OPENAI}),
+        frozenset({OPENAI, TRANSLATIONS}),
     ),
     OptionField(
         "beam_size",

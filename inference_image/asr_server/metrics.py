@@ -1,8 +1,10 @@
 """Prometheus metrics of one server instance (prefix `asr_`).
 
 Each app gets its own `CollectorRegistry` (via `Metrics.create()`), so tests can build many
-apps in one process and `/metrics` shows only this app's series. The streaming route uses the
-`stream_*` and `active_streams` members defined here.
+apps in one process and `/metrics` shows only this app's series. The streaming routes use the
+`stream_*` members defined here, labelled by `protocol` (`stream` for `GET /v1/stream`,
+`realtime` for OpenAI's `GET /v1/realtime`), and `active_streams`, the open sessions of both
+(what `ASR_MAX_STREAMS` limits).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 
 _RTF_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0)
 _BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
 _WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+STREAM_PROTOCOLS = ("stream", "realtime")
+"""The `protocol` label of the streaming metrics: /v1/stream, /v1/realtime."""
 
 
 @dataclass(frozen=True)
@@ -54,15 +58,17 @@ class Metrics:
     cache_misses_total: Counter
     stream_first_partial_seconds: Histogram
     """Streaming: time from the onset of a stream's first utterance (when its speech frame
-    arrived) to the first partial result: what a live caption's user waits for."""
+    arrived) to the first partial result (realtime: the first transcript delta): what a live
+    caption's user waits for."""
     stream_final_latency_seconds: Histogram
-    """Streaming: time from the end of a segment's audio to its final result."""
+    """Streaming: time from the end of a segment's audio to its final result (realtime: its
+    completed transcript)."""
     active_streams: Gauge
 
     @classmethod
     def create(cls) -> Metrics:
         reg = CollectorRegistry(auto_describe=True)
-        return cls(
+        metrics = cls(
             registry=reg,
             requests_total=Counter(
                 "asr_requests_total", "HTTP requests handled", ["route", "code"], registry=reg
@@ -119,14 +125,20 @@ class Metrics:
             stream_first_partial_seconds=Histogram(
                 "asr_stream_first_partial_seconds",
                 "Streaming: speech onset of the first utterance to its first partial",
+                ["protocol"],
                 buckets=_LATENCY_BUCKETS,
                 registry=reg,
             ),
             stream_final_latency_seconds=Histogram(
                 "asr_stream_final_latency_seconds",
                 "Streaming: end of segment audio to its final result",
+                ["protocol"],
                 buckets=_LATENCY_BUCKETS,
                 registry=reg,
             ),
             active_streams=Gauge("asr_active_streams", "Open streaming sessions", registry=reg),
         )
+        for protocol in STREAM_PROTOCOLS:  # every series on /metrics from the start
+            metrics.stream_first_partial_seconds.labels(protocol)
+            metrics.stream_final_latency_seconds.labels(protocol)
+        return metrics

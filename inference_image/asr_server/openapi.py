@@ -141,6 +141,33 @@ def _transcriptions(languages: Sequence[str]) -> Schema:
     }
 
 
+def _translations() -> Schema:
+    form = {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "format": "binary", "description": "The audio file."},
+            "model": {"type": "string", "description": "Any name: the loaded model answers."},
+            "response_format": {"type": "string", "enum": list(RESPONSE_FORMATS)},
+            **option_properties(fields.TRANSLATIONS, as_text=True, languages=()),
+        },
+    }
+    return {
+        "summary": "OpenAI-compatible translation: speech in any language to English text",
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": form}}},
+        "responses": {
+            "200": {
+                "description": "The English text in the response_format asked for.",
+                "content": {
+                    JSON: {"schema": {"oneOf": [ref("OpenAIText"), ref("VerboseTranscription")]}},
+                    "text/plain": {"schema": {"type": "string"}},
+                },
+            },
+            **_error_responses(RECOGNITION_ERRORS),
+        },
+    }
+
+
 def _recognize(languages: Sequence[str]) -> Schema:
     json_body = {
         "type": "object",
@@ -245,6 +272,7 @@ def _operations(languages: Sequence[str]) -> dict[tuple[str, str], Schema]:
     }
     return {
         ("post", "/v1/audio/transcriptions"): _transcriptions(languages),
+        ("post", "/v1/audio/translations"): _translations(),
         ("post", "/v1/recognize"): _recognize(languages),
         ("post", "/v1/recognize/batch"): _recognize_batch(languages),
         ("post", "/all"): _asrt("ASRT: PCM16 samples to text", {"type": "string"}, languages),
@@ -255,6 +283,14 @@ def _operations(languages: Sequence[str]) -> dict[tuple[str, str], Schema]:
         ),
         ("get", "/v1/stream"): _get(
             "Live recognition over WebSocket (protocol: docs/streaming.md)",
+            {
+                "101": {"description": "The WebSocket upgrade."},
+                **_error_responses((400, 401, 503)),
+            },
+        ),
+        ("get", "/v1/realtime"): _get(
+            "OpenAI Realtime transcription over WebSocket (?intent=transcription; "
+            "docs/streaming.md)",
             {
                 "101": {"description": "The WebSocket upgrade."},
                 **_error_responses((400, 401, 503)),

@@ -28,6 +28,9 @@ class EngineInfo:
     path: str = ""
     languages: tuple[str, ...] = field(default_factory=tuple)
     load_seconds: float = 0.0
+    tasks: tuple[str, ...] = ("transcribe",)
+    """The `TranscribeOptions.task` values the loaded model performs: `translate` (to English)
+    only where it can (POST /v1/audio/translations refuses it otherwise)."""
     details: Mapping[str, str | int | float] = field(default_factory=dict)
     """What only this engine has to say (Whisper: `cpu_threads`, `cpu_layout`); `/v1/models`
     reports these next to the fields above."""

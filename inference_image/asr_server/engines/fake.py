@@ -53,6 +53,7 @@ class FakeEngine:
         delay_s: float = 0.0,
         fail_with: str | None = None,
         language: str = "en",
+        tasks: tuple[str, ...] = ("transcribe", "translate"),
     ) -> None:
         self.delay_s = delay_s
         self.fail_with = fail_with
@@ -61,7 +62,12 @@ class FakeEngine:
         self._lock = threading.Lock()
         self._loaded = False
         self._info = EngineInfo(
-            name=name, engine="fake", device="cpu", compute_type="none", languages=(language,)
+            name=name,
+            engine="fake",
+            device="cpu",
+            compute_type="none",
+            languages=(language,),
+            tasks=tasks,
         )
 
     @property
@@ -84,6 +90,8 @@ class FakeEngine:
             time.sleep(self.delay_s)
         if self.fail_with is not None:
             raise EngineError(self.fail_with)
+        if options.task not in self._info.tasks:
+            raise EngineError(f"this model cannot {options.task}")
         duration = len(audio) / SAMPLE_RATE
         text = f"fake transcript of {duration:.2f} seconds"
         if options.task == "translate":

@@ -33,10 +33,14 @@ class AudioBuffer:
         if usable == 0:
             return None
         samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / 32768.0
+        self.extend(samples)
+        return samples
+
+    def extend(self, samples: Audio) -> None:
+        """Take samples already at 16 kHz float (a transport that resampled them)."""
         self.total += len(samples)
         self._samples = np.concatenate([self._samples, samples])
         self._arrivals.append((self.total, self._clock()))
-        return samples
 
     def slice(self, start: int, end: int) -> Audio:
         return self._samples[start - self.start : end - self.start].copy()

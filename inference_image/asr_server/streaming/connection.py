@@ -102,7 +102,7 @@ class StreamConnection:
                 self.hub.limits.settings_for(message),
                 self.hub.decode,
                 self.send,
-                observer=self.hub.observer,
+                observer=self.hub.observer("stream"),
                 language=self.hub.language,
                 streams=lambda: self.hub.active,
                 first_partials=self.hub.first_partials,

@@ -58,21 +58,24 @@ class StreamLimits:
 
 
 class _MetricsObserver:
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
+    def __init__(self, metrics: Metrics, protocol: str) -> None:
+        self._first_partial = metrics.stream_first_partial_seconds.labels(protocol)
+        self._final_latency = metrics.stream_final_latency_seconds.labels(protocol)
 
     def first_partial(self, seconds: float) -> None:
-        self._metrics.stream_first_partial_seconds.observe(seconds)
+        self._first_partial.observe(seconds)
 
     def final_latency(self, seconds: float) -> None:
-        self._metrics.stream_final_latency_seconds.observe(seconds)
+        self._final_latency.observe(seconds)
 
 
 DrainCallback = Callable[[], Awaitable[None]]
 
 
 class StreamHub:
-    """Admits streams up to the limit and finalises them all on drain."""
+    """Admits streams up to the limit and finalises them all on drain, whatever their
+    protocol (metrics.STREAM_PROTOCOLS: /v1/stream and OpenAI's /v1/realtime share the limit,
+    the decodes and the drain; each has its own metrics labels)."""
 
     def __init__(
         self,
@@ -87,7 +90,6 @@ class StreamHub:
         self.fields = fields or FieldContext()
         """How start messages are validated (fields.py): the server's language, the model's."""
         self.language = self.fields.default_language
-        self.observer = _MetricsObserver(metrics)
         self.first_partials = FirstPartials()
         self.draining = False
         self._open: dict[object, DrainCallback] = {}
@@ -95,6 +97,10 @@ class StreamHub:
     @property
     def active(self) -> int:
         return len(self._open)
+
+    def observer(self, protocol: str = "stream") -> _MetricsObserver:
+        """Where a session of `protocol` reports its latencies."""
+        return _MetricsObserver(self.metrics, protocol)
 
     async def decode(
         self, audio: Audio, options: TranscribeOptions, kind: str, since: float
@@ -109,7 +115,8 @@ class StreamHub:
         )
 
     def try_admit(self, key: object, on_drain: DrainCallback) -> bool:
-        """Register a stream; False when the server already has `max_streams`."""
+        """Register a stream; False when the server already has `max_streams` (of any
+        protocol)."""
         if self.draining or len(self._open) >= self.limits.max_streams:
             return False
         self._open[key] = on_drain

@@ -29,7 +29,7 @@ from asr_server.streaming.protocol import Partial, StartMessage
 from asr_server.streaming.quality import overran
 from asr_server.streaming.utterance import Early, StreamSettings, Utterance
 from asr_server.streaming.vad import Endpointer, SileroStream
-from asr_server.types import SAMPLE_RATE, Transcription
+from asr_server.types import SAMPLE_RATE, Audio, Transcription
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,15 @@ class StreamObserver(Protocol):
 
     def first_partial(self, seconds: float) -> None: ...
     def final_latency(self, seconds: float) -> None: ...
+
+
+class UtteranceEvents(Protocol):
+    """Where a session tells its transport that an utterance opened or closed, at once (the
+    OpenAI realtime transport's items, streaming/realtime/; /v1/stream needs none). Every
+    utterance closed with `kept` True gets exactly one Final or one Error, in order."""
+
+    def opened(self, segment_id: int, start: int) -> None: ...
+    def closed(self, segment_id: int, end: int, kept: bool) -> None: ...
 
 
 class StreamSession:
@@ -57,6 +66,7 @@ class StreamSession:
         first_partials: FirstPartials | None = None,
         language: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        events: UtteranceEvents | None = None,
     ) -> None:
         self.settings = settings
         self.interim = start.interim_results
@@ -64,12 +74,14 @@ class StreamSession:
         self.options = self.decoder.options
         self.partial_options = self.decoder.partial_options
         self._emit, self._observer, self._clock = emit, observer, clock
+        self._events = events
         self._streams = streams
         self._first_partials = first_partials if first_partials is not None else FirstPartials()
         """Open streams on this server (the hub's count): partials thin out as it grows."""
         self._vad = SileroStream()
         self._endpointer = Endpointer(settings.endpoint)
         self._pad = int(settings.endpoint.pad_s * SAMPLE_RATE)
+        self._onset_pad = int(settings.endpoint.onset_pad_s * SAMPLE_RATE)
         self._min_speech = int(settings.endpoint.min_speech_s * SAMPLE_RATE)
         self._max_utterance = int(settings.max_utterance_s * SAMPLE_RATE)
         self._partial_step = max(1, int(settings.partial_interval_s * SAMPLE_RATE))
@@ -111,11 +123,20 @@ class StreamSession:
         if self._closing:
             return
         samples = self._audio.append(pcm)
-        if samples is None:
+        if samples is not None:
+            self._take(samples)
+
+    def feed_samples(self, samples: Audio) -> None:
+        """Take samples already at 16 kHz (a transport that resampled its input)."""
+        if self._closing or not len(samples):
             return
+        self._audio.extend(samples)
+        self._take(samples)
+
+    def _take(self, samples: Audio) -> None:
         for event in self._endpointer.update(self._vad.feed(samples)):
             if event.kind == "start":
-                self._open(max(event.sample - self._pad, self._audio.start))
+                self._open(max(event.sample - self._onset_pad, self._audio.start))
             elif self._open_start is not None:
                 self._close(min(event.sample + self._pad, self.total_samples), event.sample)
         if self._open_start is not None:
@@ -135,7 +156,7 @@ class StreamSession:
                 self._wake.set()
             self._update_early()
         else:
-            self._trim(self.total_samples - self._pad)
+            self._trim(self.total_samples - self._onset_pad)
 
     def _update_early(self) -> None:
         """In a pause that has lasted the padding, wish the final's decode as it would end
@@ -143,7 +164,8 @@ class StreamSession:
         assert self._open_start is not None
         end = self._endpointer.last_speech_end + self._pad
         wanted = (
-            self._endpointer.pausing
+            self.settings.early_finals
+            and self._endpointer.pausing
             and end <= self.total_samples
             and end - self._open_start >= self._min_speech
         )
@@ -177,6 +199,8 @@ class StreamSession:
         self._utterance_partial_seen = False
         if self.interim:
             self._first_partials.waiting(self)
+        if self._events is not None:
+            self._events.opened(self._next_segment_id, start)
 
     def _close(self, end: int, speech_end: int) -> None:
         start, self._open_start = self._open_start, None
@@ -191,7 +215,10 @@ class StreamSession:
         if early is not None and ((early.start, early.end) != (start, end)):
             early.cancel()
             early = None
-        if end - start >= self._min_speech:
+        kept = end - start >= self._min_speech
+        if self._events is not None:
+            self._events.closed(self._next_segment_id, end, kept)
+        if kept:
             audio = early.audio if early is not None else self._audio.slice(start, end)
             utt = Utterance(
                 self._next_segment_id, start, end, audio, self._audio.arrival(speech_end), early
@@ -210,17 +237,45 @@ class StreamSession:
 
     # --- end of stream ----------------------------------------------------------------------
 
+    @property
+    def in_utterance(self) -> bool:
+        """An utterance is open (speech heard and not yet finalised)."""
+        return self._open_start is not None
+
+    def end_utterance(self) -> None:
+        """Finalise the open utterance now, as a pause there would have (a client's commit):
+        in a pause it ends where its speech did; speech that goes on starts a new one."""
+        if self._closing or self._open_start is None:
+            return
+        end = self._endpointer.last_speech_end + self._pad
+        if self._endpointer.pausing and self._open_start < end <= self.total_samples:
+            # Already in a pause: the utterance ends where its speech did, as if the pause
+            # had gone on (and its early decode, if any, is its final).
+            self._close(end, self._endpointer.last_speech_end)
+        else:
+            self._close(self.total_samples, self.total_samples)
+        self._endpointer.reset()
+
+    def drop_utterance(self) -> None:
+        """Forget the open utterance without a final (a client's clear); its partial and
+        early decodes are cancelled. No UtteranceEvents: the caller asked for it."""
+        if self._closing or self._open_start is None:
+            return
+        self._open_start = None
+        self._first_partials.done(self)
+        self._partial_wanted = False
+        if self._partial_task is not None:
+            self._partial_task.cancel()
+        if self._early is not None:
+            self._early.cancel()
+            self._early = None
+        self._endpointer.reset()
+        self._trim(self.total_samples)
+
     async def finish(self) -> None:
         """Finalise the open utterance, then wait until every final has been sent."""
         if not self._closing:
-            if self._open_start is not None:
-                end = self._endpointer.last_speech_end + self._pad
-                if self._endpointer.pausing and self._open_start < end <= self.total_samples:
-                    # Already in a pause: the utterance ends where its speech did, as if the
-                    # pause had gone on (and its early decode, if any, is its final).
-                    self._close(end, self._endpointer.last_speech_end)
-                else:
-                    self._close(self.total_samples, self.total_samples)
+            self.end_utterance()
             self._closing = True
             self._first_partials.done(self)
             self._partial_wanted = False

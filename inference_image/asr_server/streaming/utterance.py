@@ -22,6 +22,10 @@ class StreamSettings:
     """The engine's stream-quality policy: the options of each kind of decode, and which
     finals are decoded twice (the engine's own, engines/base.HasStreamQuality, else PLAIN)."""
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
+    early_finals: bool = True
+    """Decode a final in a pause before the endpointer confirms it (session.py); off where
+    pauses do not end utterances (a client commits them), where most such decodes would be
+    thrown away."""
 
 
 @dataclass

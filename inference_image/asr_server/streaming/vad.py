@@ -69,11 +69,19 @@ class EndpointSettings:
     neg_threshold: float = 0.35
     """Speech ends only after windows below this (hysteresis)."""
     min_silence_s: float = 0.5
-    """Silence that closes an utterance."""
+    """Silence that closes an utterance; `math.inf`: none does (the client says where
+    utterances end, as an OpenAI realtime client without turn detection does)."""
     min_speech_s: float = 0.25
     """Shorter bursts are dropped as noise (no final)."""
     pad_s: float = 0.2
     """Audio kept before the detected onset and after the last speech window."""
+    prefix_pad_s: float | None = None
+    """Audio kept before the detected onset, when it differs from `pad_s` (an OpenAI
+    realtime client's `prefix_padding_ms`)."""
+
+    @property
+    def onset_pad_s(self) -> float:
+        return self.pad_s if self.prefix_pad_s is None else self.prefix_pad_s
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,9 @@ class Endpointer:
         self.settings = settings
         # Whole windows, rounded up: at least the silence asked for (300 ms -> 10 windows, 320 ms).
         windows = settings.min_silence_s * sample_rate / WINDOW_SAMPLES
-        self._min_silence_windows = max(1, math.ceil(windows - 1e-9))
+        self._min_silence_windows = (
+            max(1, math.ceil(windows - 1e-9)) if math.isfinite(windows) else math.inf
+        )
         self._windows = 0
         self._silent_run = 0
         self.in_speech = False
@@ -120,6 +130,12 @@ class Endpointer:
                     self.in_speech = False
                     events.append(VadEvent("end", self._last_speech_end))
         return events
+
+    def reset(self) -> None:
+        """Forget the current speech state (its utterance was cut): the next voiced window
+        starts a new one."""
+        self.in_speech = False
+        self._silent_run = 0
 
     @property
     def speaking(self) -> bool:

@@ -5,7 +5,7 @@ content type and body match the schema. Bounded and seeded: the same cases every
 
 Schema-valid requests are not all acceptable ones (a `format: binary` file is random bytes,
 not audio, and is rightly a 400), so schemathesis's `positive_data_acceptance` is left out;
-`/v1/stream` is a WebSocket upgrade, fuzzed in tests/integration/asr_server/test_stream_protocol.py.
+`/v1/stream` and `/v1/realtime` are WebSocket upgrades, tested with their own protocols.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from support.stream_server import ServerThread, make_engine
 pytestmark = pytest.mark.model
 
 schemathesis.serializer.alias("audio/*", "application/octet-stream")  # audio bodies as bytes
-schema = schemathesis.openapi.from_dict(openapi.document(("en",))).exclude(path="/v1/stream")
+WEBSOCKETS = "^/v1/(stream|realtime)$"
+schema = schemathesis.openapi.from_dict(openapi.document(("en",))).exclude(path_regex=WEBSOCKETS)
 
 
 @pytest.fixture(scope="module")
@@ -76,5 +77,5 @@ def test_the_fuzzing_reached_every_operation(server: ServerThread, http: request
     """Runs after the fuzzing (file order): each fuzzed route answered requests."""
     text = http.get(f"{server.http_url}/metrics", timeout=30).text
     for method, path in openapi.OPERATIONS:
-        if path not in ("/v1/stream", "/metrics"):
+        if path not in ("/v1/stream", "/v1/realtime", "/metrics"):
             assert f'route="{path}"' in text, (method, path)

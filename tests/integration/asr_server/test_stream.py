@@ -18,6 +18,7 @@ from asr_server.streaming.client import StreamOutcome, StreamRefused, stream_fra
 from asr_server.types import SAMPLE_RATE
 from faster_whisper.vad import get_speech_timestamps
 from support.pcm import frames, load_16k, to_pcm16
+from support.readme import python_block_after
 from support.stream_server import ServerThread, make_engine
 from support.text import char_error_rate, word_error_rate
 
@@ -176,10 +177,7 @@ def test_cli_streams_stdin_pcm(tiny_server: ServerThread, jfk_clip: Any) -> None
 
 def readme_stream_client() -> str:
     """The README's minimal Python streaming client, as printed there."""
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("A minimal Python client") :]
-    code = section[section.index("```python\n") + len("```python\n") :]
-    return code[: code.index("\n```")]
+    return python_block_after("A minimal Python client")
 
 
 def test_the_readme_python_client_prints_the_finals(
@@ -243,10 +241,11 @@ async def test_stream_metrics_on_the_metrics_endpoint(
     def grew(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)
 
+    stream = '{protocol="stream"}'
     assert after["asr_active_streams"] == 0
-    assert grew("asr_stream_final_latency_seconds_count") == 1
+    assert grew(f"asr_stream_final_latency_seconds_count{stream}") == 1
     assert grew("asr_audio_seconds_total") == pytest.approx(3.0, abs=0.01)
-    assert grew("asr_stream_first_partial_seconds_count") == len(outcome.of("partial")[:1])
+    assert grew(f"asr_stream_first_partial_seconds_count{stream}") == len(outcome.of("partial")[:1])
 
 
 async def test_http_requests_are_served_while_streams_are_open(

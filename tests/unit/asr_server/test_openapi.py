@@ -43,6 +43,7 @@ def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
 
 OPERATION_OF = {
     fields.OPENAI: ("/v1/audio/transcriptions",),
+    fields.TRANSLATIONS: ("/v1/audio/translations",),
     fields.RECOGNIZE: ("/v1/recognize", "/v1/recognize/batch"),
     fields.ASRT: ("/all", "/speech"),
 }

@@ -38,6 +38,8 @@ from asr_server.types import Audio, TranscribeOptions, Transcription
 
 log = logging.getLogger(__name__)
 
+TASKS = ("transcribe", "translate")
+
 
 def choose_device(device: str, compute_type: str, cuda_devices: int) -> tuple[str, str]:
     """(device, compute type): `auto` is CUDA float16 when a GPU is visible, else CPU int8
@@ -135,6 +137,8 @@ class WhisperEngine:
             path=str(path),
             languages=tuple(model.supported_languages),
             load_seconds=seconds,
+            # English-only models (*.en) have no translate token: they only transcribe.
+            tasks=TASKS if model.model.is_multilingual else TASKS[:1],
             details={"cpu_threads": threads, "cpu_layout": layout},
         )
         self.model = model
