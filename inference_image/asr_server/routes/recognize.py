@@ -9,6 +9,7 @@ fields.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +24,7 @@ from asr_server.routes.common import (
     pcm_shape,
     recognize,
 )
-from asr_server.types import Audio
+from asr_server.types import Audio, TranscribeOptions
 
 PCM_FORMATS = frozenset({"pcm16", "s16le"})
 RAW_TYPES = frozenset(
@@ -36,6 +37,13 @@ RAW_PREFIXES = ("audio/", "video/")
 def setup(app: web.Application) -> None:
     app.router.add_post("/v1/recognize", recognize_one)
     app.router.add_post("/v1/recognize/batch", recognize_batch)
+
+
+def _query_and(request: web.Request, values: Mapping[str, object]) -> TranscribeOptions:
+    """The options of the query string and `values` (the body's, which win); a bad query value
+    is refused even where the body sets the same option."""
+    options(request, request.query, fields.RECOGNIZE)
+    return options(request, {**request.query, **values}, fields.RECOGNIZE)
 
 
 async def _json_audio(request: web.Request, body: dict[str, Any]) -> Audio:
@@ -57,7 +65,7 @@ async def recognize_one(request: web.Request) -> web.Response:
     content_type = request.content_type
     if content_type == "application/json":
         body = await read_json_object(request)
-        chosen = options(request, {**request.query, **body}, fields.RECOGNIZE)
+        chosen = _query_and(request, body)
         audio = await _json_audio(request, body)
     elif content_type in RAW_TYPES or content_type.startswith(RAW_PREFIXES):
         chosen = options(request, request.query, fields.RECOGNIZE)
@@ -78,7 +86,7 @@ async def recognize_batch(request: web.Request) -> web.Response:
         raise errors.UnsupportedMediaType("expected multipart/form-data with one or more files")
     form = await read_form(request)
     texts = {k: v for k, v in form.items() if isinstance(v, str)}
-    chosen = options(request, {**request.query, **texts}, fields.RECOGNIZE)
+    chosen = _query_and(request, texts)
     uploads = [value for value in form.values() if isinstance(value, Upload)]
     if not uploads:
         raise errors.BadRequest("no files in the request: send one or more file parts")
