@@ -49,7 +49,7 @@ venv: $(VENV_STAMP) ## Create the dev venv (.venv) with both packages editable a
 $(VENV_STAMP): inference_image/pyproject.toml operator/pyproject.toml requirements/dev.txt $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet -c $(CONSTRAINTS) pip
-	$(PIP) install --quiet -c $(CONSTRAINTS) -e 'inference_image[models]' -e operator -r requirements/dev.txt
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e 'inference_image[models,torch]' -e operator -r requirements/dev.txt
 	# helm-sdkpy (Helm's engine for the chart tests) declares Python >= 3.12 but works on 3.11
 	$(PIP) install --quiet -c $(CONSTRAINTS) --ignore-requires-python helm-sdkpy
 	touch $@

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from asr_server import contract
+from asr_server.engines.torch.context_graph import DEFAULT_SCORE, HOTWORD_MODES, MAX_SCORE
 
 DEVICES = ("auto", "cpu", "cuda")
 COMPUTE_TYPES = contract.COMPUTE_TYPES
 OUTPUT_SCRIPTS = contract.OUTPUT_SCRIPTS
 LOG_FORMATS = ("json", "text")
 ENGINES = (*contract.ENGINES, "fake")
-"""The contract's engines, and `fake` for tests without a model (no SpeechRecognizer names it)."""
+"""The contract's engines and `fake` for tests without a model (no SpeechRecognizer names it)."""
 ENCODER_CONTEXTS = contract.ENCODER_CONTEXTS
 """Encoder context: the padded 30 s window, or the audio plus a margin
 (engines/whisper/batched/windows.py)."""
@@ -47,11 +48,13 @@ class ServerConfig:
     model_dir: Path = field(default=Path("/tmp/asr-models"), metadata={"env": "ASR_MODEL_DIR"})
     """Cache directory for prepared models (e.g. the joined whisper-base model.bin)."""
     engine: str = field(default="faster-whisper", metadata={"env": "ASR_ENGINE"})
-    """Engine implementation: `faster-whisper`, or `fake` for tests without a model."""
+    """Engine implementation: `faster-whisper`, `torch` (Whisper on PyTorch), or `fake` for tests
+    without a model."""
     device: str = field(default="auto", metadata={"env": "ASR_DEVICE"})
     """auto | cpu | cuda; auto picks CUDA when a GPU is visible."""
     compute_type: str = field(default="auto", metadata={"env": "ASR_COMPUTE_TYPE"})
-    """CTranslate2 compute type; auto is int8 on CPU, float16 on GPU."""
+    """Compute type in CTranslate2's names; auto is int8 on CPU (float32 with torch), float16 on
+    GPU; the engine refuses one it cannot run (contract.ENGINE_COMPUTE_TYPES)."""
     language: str | None = field(default=None, metadata={"env": "ASR_LANGUAGE"})
     """Fixed language for every request; None detects (a request may still name one)."""
     output_script: str = field(default="simplified", metadata={"env": "ASR_OUTPUT_SCRIPT"})
@@ -126,6 +129,12 @@ class ServerConfig:
         default=500, metadata={"env": "ASR_STREAM_ENDPOINT_SILENCE_MS"}
     )
     """Silence (ms) that ends a stream's utterance; a start message's `endpointing_ms` wins."""
+    hotword_mode: str = field(default="decoder", metadata={"env": "ASR_HOTWORD_MODE"})
+    """torch engine: how a request's hotwords steer it: `decoder` (a context graph boosts the
+    beams), `prompt` (prompt text, as faster-whisper's) or `both` (docs/models.md)."""
+    hotword_score: float = field(default=DEFAULT_SCORE, metadata={"env": "ASR_HOTWORD_SCORE"})
+    """torch engine: boost per token (natural-log units, > 0 and <= 10) of a hotword that names
+    no `:score` of its own."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -138,6 +147,11 @@ class ServerConfig:
         if self.device == "cpu" and self.compute_type in contract.GPU_ONLY_COMPUTE_TYPES:
             raise ConfigError(f"ASR_COMPUTE_TYPE {self.compute_type} needs ASR_DEVICE cuda or auto")
         _check_choice("ASR_LOG_FORMAT", self.log_format, LOG_FORMATS)
+        _check_choice("ASR_HOTWORD_MODE", self.hotword_mode, HOTWORD_MODES)
+        if not 0 < self.hotword_score <= MAX_SCORE:  # also refuses nan
+            raise ConfigError(
+                f"ASR_HOTWORD_SCORE must be > 0 and <= {MAX_SCORE:g}, got {self.hotword_score!r}"
+            )
         if not self.model:
             raise ConfigError("ASR_MODEL must not be empty")
         if not 0 < self.port < 65536:
@@ -209,4 +223,6 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "stream_max_utterance_s": float,
     "stream_encoder_context": str,
     "stream_endpoint_silence_ms": int,
+    "hotword_mode": str,
+    "hotword_score": float,
 }

@@ -37,6 +37,12 @@ class Settings:
         default="ghcr.io/asrfleet/asr-server:0.1.0", metadata=_env("ASRFLEET_INFERENCE_IMAGE")
     )
     """Default inference image (repository:tag) when a SpeechRecognizer names none."""
+    torch_inference_image: str = field(
+        default="ghcr.io/asrfleet/asr-server:0.1.0-torch",
+        metadata=_env("ASRFLEET_TORCH_INFERENCE_IMAGE"),
+    )
+    """Default inference image for `model.engine: torch` (the inference image's build with
+    PyTorch; the default one does not carry it)."""
     image_pull_policy: str = field(
         default="IfNotPresent", metadata=_env("ASRFLEET_IMAGE_PULL_POLICY")
     )
@@ -65,6 +71,8 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.inference_image:
             raise SettingsError("ASRFLEET_INFERENCE_IMAGE must not be empty")
+        if not self.torch_inference_image:
+            raise SettingsError("ASRFLEET_TORCH_INFERENCE_IMAGE must not be empty")
         if self.image_pull_policy not in PULL_POLICIES:
             raise SettingsError(
                 f"ASRFLEET_IMAGE_PULL_POLICY must be one of {', '.join(PULL_POLICIES)};"
@@ -92,6 +100,10 @@ class Settings:
     @property
     def clusterwide(self) -> bool:
         return not self.namespaces
+
+    def inference_image_for(self, engine: str) -> str:
+        """The default inference image of an engine (`spec.model.engine`)."""
+        return self.torch_inference_image if engine == "torch" else self.inference_image
 
 
 def values_from_env(

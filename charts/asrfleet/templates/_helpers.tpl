@@ -63,6 +63,12 @@ app.kubernetes.io/component: operator
 {{- printf "%s:%s" .Values.inference.image.repository (default .Chart.AppVersion .Values.inference.image.tag) }}
 {{- end }}
 
+{{/* The inference image's PyTorch build (model.engine: torch): torchTag, else the tag + "-torch". */}}
+{{- define "asrfleet.torchInferenceImage" -}}
+{{- $tag := printf "%s-torch" (default .Chart.AppVersion .Values.inference.image.tag) }}
+{{- printf "%s:%s" .Values.inference.image.repository (default $tag .Values.inference.image.torchTag) }}
+{{- end }}
+
 {{/* The console: object names, pod labels, and the namespaces it shows. */}}
 {{- define "asrfleet.consoleName" -}}
 {{- printf "%s-console" (include "asrfleet.fullname" .) | trunc 63 | trimSuffix "-" }}

@@ -18,6 +18,7 @@ from asr_server.engines.base import ASREngine
 
 ENGINES: dict[str, str] = {
     "faster-whisper": "asr_server.engines.whisper",
+    "torch": "asr_server.engines.torch",
     "fake": "asr_server.engines.fake",
 }
 """Engine name -> the module of its `create` factory."""

@@ -55,13 +55,18 @@ class ModelLayout:
         return wanted
 
 
+CTRANSLATE2_WHISPER = ModelLayout(
+    required=("model.bin", "config.json", "tokenizer.json", "vocabulary.*"),
+    optional=("preprocessor_config.json",),
+)
+"""A CTranslate2 Whisper directory. Without tokenizer.json faster-whisper would download the
+tokenizer from the Hub when the server starts, so it is required."""
+
 LAYOUTS: dict[str, ModelLayout] = {
-    # A CTranslate2 Whisper directory. Without tokenizer.json faster-whisper would download
-    # the tokenizer from the Hub when the server starts, so it is required.
-    "faster-whisper": ModelLayout(
-        required=("model.bin", "config.json", "tokenizer.json", "vocabulary.*"),
-        optional=("preprocessor_config.json",),
-    ),
+    "faster-whisper": CTRANSLATE2_WHISPER,
+    # The torch engine converts a CTranslate2 Whisper directory into its checkpoint once, at
+    # load (engines/torch/convert.py); fetching a `.pt` checkpoint is not supported yet.
+    "torch": CTRANSLATE2_WHISPER,
 }
 """Engine name -> the files its models consist of."""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from asrfleet_operator.settings import Settings
 from asrfleet_operator.spec import ImageSpec
 from asrfleet_operator.spec import contract as c
 
@@ -28,11 +27,12 @@ def tmp_mount() -> dict[str, Any]:
     return {"name": "tmp", "mountPath": "/tmp"}
 
 
-def image_ref(image: ImageSpec, settings: Settings) -> str:
-    """repository:tag, each part falling back to the operator's default inference image."""
-    default_repo, _, default_tag = settings.inference_image.rpartition(":")
+def image_ref(image: ImageSpec, default_image: str) -> str:
+    """repository:tag, each part falling back to `default_image`, the operator's default
+    inference image for the engine (`Settings.inference_image_for`)."""
+    default_repo, _, default_tag = default_image.rpartition(":")
     if "/" in default_tag or not default_repo:  # a registry port, not a tag
-        default_repo, default_tag = settings.inference_image, "latest"
+        default_repo, default_tag = default_image, "latest"
     repository = image.repository or default_repo
     tag = image.tag or (default_tag if not image.repository else "latest")
     return f"{repository}@{tag}" if tag.startswith("sha256:") else f"{repository}:{tag}"

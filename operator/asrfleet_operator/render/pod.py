@@ -137,7 +137,7 @@ def pod_template(
     config_checksum: str,
     cached: CachedModel | None = None,
 ) -> dict[str, Any]:
-    image = image_ref(spec.image, settings)
+    image = image_ref(spec.image, settings.inference_image_for(spec.model.engine))
     pull_policy = spec.image.pull_policy or settings.image_pull_policy
     volumes, mounts, init = volumes_and_init(spec, settings, image, pull_policy, cached)
     container: dict[str, Any] = {

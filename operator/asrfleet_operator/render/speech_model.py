@@ -143,7 +143,7 @@ def fetch_job(
     as every server pod, the credentials Secret in its container only."""
     rev = revision(spec)
     container = fetch_container(
-        image=image_ref(ImageSpec(), settings),
+        image=image_ref(ImageSpec(), settings.inference_image),  # fetch-model: every build has it
         pull_policy=settings.image_pull_policy,
         uri=spec.uri,
         dest=f"{CACHE_MOUNT}/{model_path(name)}",

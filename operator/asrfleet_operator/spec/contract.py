@@ -92,11 +92,24 @@ MODELS = ("whisper-tiny.en", "whisper-base")
 """The inference server's model catalogue (asr_server/engines/whisper/catalogue.py); other
 models come by uri."""
 ENGLISH_ONLY_MODELS = ("whisper-tiny.en",)
-ENGINES = ("faster-whisper",)
+ENGINES = ("faster-whisper", "torch")
+"""The inference server's engines: CTranslate2 (faster-whisper) and Whisper on PyTorch with
+hotword biasing in the decoder (asr_server/engines/torch/)."""
 COMPUTE_TYPES = ("auto", "int8", "int8_float16", "int8_float32", "float16", "float32")
-"""CTranslate2 compute types; auto is int8 on CPU and float16 on GPU."""
+"""Compute types in CTranslate2's names; auto is int8 on CPU and float16 on GPU for
+faster-whisper, float32 on CPU and float16 on GPU for torch."""
 GPU_ONLY_COMPUTE_TYPES = ("float16", "int8_float16")
-CPU_ONLY_COMPUTE_TYPES: tuple[str, ...] = ()
+ENGINE_COMPUTE_TYPES: dict[str, tuple[str, ...]] = {
+    "faster-whisper": COMPUTE_TYPES,
+    "torch": ("auto", "int8", "int8_float32", "float16", "float32"),
+}
+"""The compute types each engine runs: PyTorch has no int8_float16 (its dynamic quantisation
+computes in float32, so int8_float32 means int8)."""
+ENGINE_CPU_ONLY_COMPUTE_TYPES: dict[str, tuple[str, ...]] = {
+    "faster-whisper": (),
+    "torch": ("int8", "int8_float32"),
+}
+"""Compute types an engine runs on the CPU only (PyTorch's dynamic quantisation is CPU-only)."""
 OUTPUT_SCRIPTS = ("simplified", "traditional", "as-is")
 ENCODER_CONTEXTS = ("full", "trimmed")
 """The padded 30 s window, or the audio plus a margin (much cheaper on CPU)."""

@@ -86,9 +86,12 @@ def _check_replicas(r: Reader, replicas: int | None, autoscaling: AutoscalingSpe
 def _check_device(r: Reader, model: ModelSpec | None, gpu: GpuSpec) -> None:
     """The compute type and the GPU product need the device the spec asks for."""
     if model is not None:
-        if gpu.count == 0 and model.compute_type in c.GPU_ONLY_COMPUTE_TYPES:
-            r.problem(c.COMPUTE_TYPE.path, f"{model.compute_type} needs gpu.count >= 1")
-        if gpu.count > 0 and model.compute_type in c.CPU_ONLY_COMPUTE_TYPES:
-            r.problem(c.COMPUTE_TYPE.path, f"{model.compute_type} is for CPU only")
+        engine, compute_type = model.engine, model.compute_type
+        if compute_type not in c.ENGINE_COMPUTE_TYPES[engine]:
+            r.problem(c.COMPUTE_TYPE.path, f"{compute_type} is not one the {engine} engine runs")
+        elif gpu.count == 0 and compute_type in c.GPU_ONLY_COMPUTE_TYPES:
+            r.problem(c.COMPUTE_TYPE.path, f"{compute_type} needs gpu.count >= 1")
+        elif gpu.count > 0 and compute_type in c.ENGINE_CPU_ONLY_COMPUTE_TYPES[engine]:
+            r.problem(c.COMPUTE_TYPE.path, f"{compute_type} runs on the CPU only with {engine}")
     if gpu.count == 0 and gpu.product:
         r.problem(c.GPU_PRODUCT.path, "needs gpu.count >= 1")

@@ -19,7 +19,8 @@ from .conftest import HERE, Install
 # Validated against the Kubernetes schemas; the rest are custom resources.
 CUSTOM_KINDS = {"ClusterKopfPeering", "KopfPeering", "ServiceMonitor"}
 OPERATOR_ENV = {
-    "ASRFLEET_INFERENCE_IMAGE", "ASRFLEET_IMAGE_PULL_POLICY", "ASRFLEET_NAMESPACES",
+    "ASRFLEET_INFERENCE_IMAGE", "ASRFLEET_TORCH_INFERENCE_IMAGE", "ASRFLEET_IMAGE_PULL_POLICY",
+    "ASRFLEET_NAMESPACES",
     "ASRFLEET_RESYNC_SECONDS", "ASRFLEET_PEERING", "ASRFLEET_HEALTH_PORT", "ASRFLEET_LOG_FORMAT",
     "ASRFLEET_DEFAULT_CPU_REQUEST", "ASRFLEET_DEFAULT_MEMORY_REQUEST",
     "ASRFLEET_MODEL_CACHE_SIZE", "ASRFLEET_CLUSTER_DOMAIN",
@@ -81,6 +82,7 @@ async def test_default_install(install: Install) -> None:
     env = container_env(deployment)
     assert set(env) == OPERATOR_ENV
     assert env["ASRFLEET_INFERENCE_IMAGE"] == "ghcr.io/asrfleet/asr-server:0.1.0"
+    assert env["ASRFLEET_TORCH_INFERENCE_IMAGE"] == "ghcr.io/asrfleet/asr-server:0.1.0-torch"
     assert env["ASRFLEET_NAMESPACES"] == "" and env["ASRFLEET_PEERING"] == ""
     assert "Next, declare a speech recognizer" in installed.stdout  # NOTES.txt
     assert_valid(installed)
@@ -162,6 +164,7 @@ async def test_install_with_every_option(install: Install) -> None:
     assert env["ASRFLEET_PEERING"] == "speech-ha"
     assert env["ASRFLEET_HEALTH_PORT"] == "9091"
     assert env["ASRFLEET_INFERENCE_IMAGE"] == "registry.example.com/asrfleet/asr-server:9.9.9"
+    assert env["ASRFLEET_TORCH_INFERENCE_IMAGE"] == "registry.example.com/asrfleet/asr-server:t1"
     assert env["ASRFLEET_DEFAULT_MEMORY_REQUEST"] == "3Gi"
     assert env["HTTPS_PROXY"] == "http://proxy.example.com:3128"
 

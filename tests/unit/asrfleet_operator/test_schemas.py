@@ -148,6 +148,7 @@ def test_all_the_examples_exist() -> None:
         "mig-slice.yaml",
         "large-v3-from-hf.yaml",
         "s3-model.yaml",
+        "torch-hotwords.yaml",
     }
 
 

@@ -9,6 +9,9 @@ from asrfleet_operator.settings import Settings, SettingsError, env_table
 def test_defaults() -> None:
     s = Settings.from_env({})
     assert s.inference_image == "ghcr.io/asrfleet/asr-server:0.1.0"
+    assert s.torch_inference_image == "ghcr.io/asrfleet/asr-server:0.1.0-torch"
+    assert s.inference_image_for("faster-whisper") == s.inference_image
+    assert s.inference_image_for("torch") == s.torch_inference_image
     assert s.clusterwide and s.resync_seconds == 60 and s.health_port == 8081
     assert s.peering == ""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from asr_server import contract
 from asr_server.model_sources.errors import ExitCode, FetchError
 from asr_server.model_sources.layout import LAYOUTS, model_root
 
@@ -45,3 +46,9 @@ def test_model_root_unwraps_one_folder(tmp_path: Path) -> None:
     assert model_root(tmp_path) == tmp_path / "whisper-x"
     (tmp_path / "model.bin").write_bytes(b"m")
     assert model_root(tmp_path) == tmp_path
+
+
+def test_every_engine_the_contract_admits_has_a_layout() -> None:
+    """A SpeechModel's download Job runs `fetch-model --engine ENGINE` for each of them."""
+    assert set(LAYOUTS) == set(contract.ENGINES)
+    assert LAYOUTS["torch"] == CT2  # converted at load (engines/torch/convert.py)

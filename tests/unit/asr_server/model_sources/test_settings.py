@@ -38,7 +38,7 @@ def test_defaults() -> None:
     ("environ", "flags", "message"),
     [
         ({"ASR_S3_ADDRESSING_STYLE": "dns"}, {}, "ASR_S3_ADDRESSING_STYLE must be one of"),
-        ({}, {"engine": "torch"}, "unknown engine 'torch'"),
+        ({}, {"engine": "onnx"}, "unknown engine 'onnx'"),
         ({}, {"max_bytes": 0}, "must be positive"),
     ],
 )

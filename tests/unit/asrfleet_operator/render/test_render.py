@@ -60,6 +60,18 @@ def test_image_from_spec_or_settings() -> None:
     ]
 
 
+def test_the_default_image_follows_the_engine() -> None:
+    torch = {"model": {"name": "whisper-base", "engine": "torch"}}
+    assert container(torch)["image"] == "ghcr.io/asrfleet/asr-server:0.1.0-torch"
+    assert env(torch)["ASR_ENGINE"] == "torch"
+    assert container({**torch, "image": {"tag": "dev"}})["image"] == (
+        "ghcr.io/asrfleet/asr-server:dev"
+    )
+    assert container({**torch, "image": {"repository": "my.reg/asr"}})["image"] == (
+        "my.reg/asr:latest"
+    )
+
+
 def test_gpu_limits_toleration_node_selector_and_safe_rollout() -> None:
     spec = {**GPU, "gpu": {"count": 2, "product": "NVIDIA-A100-SXM4-40GB"}}
     c = container(spec)

@@ -131,6 +131,34 @@ def test_semantic_problems_name_the_field(spec: dict[str, object], path: str) ->
     assert path in [p.split(":")[0] for p in problems(spec)]
 
 
+TORCH = {"name": "whisper-base", "engine": "torch"}
+
+
+@pytest.mark.parametrize(
+    ("compute_type", "gpus", "what"),
+    [
+        ("int8_float16", 1, "int8_float16 is not one the torch engine runs"),
+        ("int8", 1, "int8 runs on the CPU only with torch"),
+        ("int8_float32", 1, "int8_float32 runs on the CPU only with torch"),
+        ("float16", 0, "float16 needs gpu.count >= 1"),
+    ],
+)
+def test_torch_compute_types_the_engine_cannot_run_are_refused(
+    compute_type: str, gpus: int, what: str
+) -> None:
+    spec = {"model": {**TORCH, "computeType": compute_type}, "gpu": {"count": gpus}}
+    assert problems(spec) == [f"spec.model.computeType: {what}"]
+
+
+@pytest.mark.parametrize(
+    ("compute_type", "gpus"),
+    [("auto", 0), ("float32", 0), ("int8", 0), ("int8_float32", 0), ("float16", 1), ("auto", 1)],
+)
+def test_torch_runs_its_compute_types(compute_type: str, gpus: int) -> None:
+    spec = parse_spec({"model": {**TORCH, "computeType": compute_type}, "gpu": {"count": gpus}})
+    assert spec.model.engine == "torch" and spec.model.compute_type == compute_type
+
+
 def test_long_names_are_refused_because_they_name_the_children() -> None:
     assert problems({"model": {"name": "whisper-base"}}, name="a" * 60)[0].startswith(
         "metadata.name"

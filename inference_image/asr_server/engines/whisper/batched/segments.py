@@ -3,6 +3,9 @@ splitting and word alignment, so both paths time words alike)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
@@ -42,6 +45,20 @@ def keep_segments(
         ends = [w["end"] for s in segments for w in s.get("words", [])]
         if not single_ending and ends and ends[-1] > window.time_offset:
             next_seek = round(ends[-1] * FRAMES_PER_SECOND)
+    keep_timed(window, tried, tokenizer, segments)
+    return int(next_seek)
+
+
+def keep_timed(
+    window: Window,
+    tried: fallback.Attempt,
+    tokenizer: Tokenizer,
+    segments: Iterable[dict[str, Any]],
+) -> None:
+    """Keep a window's timed segments (`start`, `end`, `tokens`, ...) that hold text on its
+    item, with the attempt's figures; in seek mode their tokens become the next prompt. Both
+    engines keep segments this way (the torch engine splits the tokens itself)."""
+    item = window.item
     kept = []
     for segment in segments:
         text = tokenizer.decode(segment["tokens"])
@@ -60,4 +77,3 @@ def keep_segments(
             }
         )
     item.segments[window.order] = kept
-    return int(next_seek)

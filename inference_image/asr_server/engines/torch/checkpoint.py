@@ -1,0 +1,73 @@
+"""openai-whisper's checkpoint format: `{"dims": {...}, "model_state_dict": {...}}`.
+
+This is what openai-whisper publishes and `whisper.load_model(path)` reads, so a user's own
+`.pt` files load here and a converted catalogue model loads there. Reading uses
+`torch.load(weights_only=True, mmap=True)`: no pickled code runs, and float32 weights are
+mapped from the file instead of copied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from asr_server.engines.base import ModelError
+
+CHECKPOINT_FILE = "model.pt"
+TOKENIZER_FILE = "tokenizer.json"
+
+
+@dataclass(frozen=True)
+class ModelDimensions:
+    """openai-whisper's `ModelDimensions` (the checkpoint's "dims")."""
+
+    n_mels: int
+    n_audio_ctx: int
+    n_audio_state: int
+    n_audio_head: int
+    n_audio_layer: int
+    n_vocab: int
+    n_text_ctx: int
+    n_text_state: int
+    n_text_head: int
+    n_text_layer: int
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> ModelDimensions:
+        names = [f.name for f in fields(cls)]
+        if not isinstance(raw, dict) or any(not isinstance(raw.get(n), int) for n in names):
+            raise ModelError(f"checkpoint dims must have integer fields {', '.join(names)}")
+        return cls(**{n: int(raw[n]) for n in names})
+
+    @property
+    def multilingual(self) -> bool:
+        """openai-whisper's rule: the English-only models have 51864 tokens."""
+        return self.n_vocab >= 51865
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    dims: ModelDimensions
+    state_dict: dict[str, torch.Tensor]
+    path: Path
+
+
+def save_checkpoint(dims: ModelDimensions, state_dict: dict[str, torch.Tensor], path: Path) -> None:
+    torch.save({"dims": asdict(dims), "model_state_dict": state_dict}, path)
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    """Read `path` (mapped, no code executed); ModelError when it is not such a checkpoint."""
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # torch raises RuntimeError, UnpicklingError, ... for bad files
+        raise ModelError(f"{path} is not a readable PyTorch checkpoint: {exc}") from None
+    if not isinstance(raw, dict) or "dims" not in raw or "model_state_dict" not in raw:
+        raise ModelError(
+            f"{path} is not an openai-whisper checkpoint "
+            "(expected a dict with 'dims' and 'model_state_dict')"
+        )
+    return Checkpoint(ModelDimensions.from_dict(raw["dims"]), dict(raw["model_state_dict"]), path)

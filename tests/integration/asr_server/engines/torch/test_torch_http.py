@@ -1,0 +1,91 @@
+"""The torch engine behind the real HTTP server on a real socket: ASR_ENGINE=torch through the
+registry, hotwords through the API's `hotwords` field, and its refusals as 4xx JSON errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from asr_server.config import ServerConfig
+from asr_server.engines.torch.engine import TorchWhisperEngine
+from conftest import Clip
+from support.asr_http import Server, StartServer, start_server_on_socket, wait_ready
+from support.rare_words import RARE_SENTENCES, hotword_hits, speak
+from support.text import word_error_rate
+
+pytestmark = pytest.mark.model
+
+PARAFORMER = RARE_SENTENCES[6]
+
+
+async def post(server: Server, audio: bytes, **fields: str) -> aiohttp.ClientResponse:
+    form = aiohttp.FormData()
+    form.add_field("file", audio, filename="audio.wav")
+    form.add_field("model", "whisper-1")
+    for name, value in fields.items():
+        form.add_field(name.replace("__", "[]"), value)
+    response = await server.http.post(f"{server.url}/v1/audio/transcriptions", data=form)
+    await response.read()
+    return response
+
+
+async def test_asr_engine_torch_serves_jfk_word_for_word(
+    torch_model_dir: Path, jfk_clip: Clip
+) -> None:
+    """ASR_ENGINE=torch: the registry builds the engine, the server loads and serves it."""
+    config = ServerConfig(engine="torch", model="whisper-tiny.en", model_dir=torch_model_dir)
+    runners: list[web.AppRunner] = []
+    server = await start_server_on_socket(None, config, runners)
+    try:
+        await wait_ready(server)
+        await check_jfk(server, jfk_clip)
+    finally:
+        await server.http.close()
+        for runner in runners:
+            await runner.cleanup()
+
+
+async def check_jfk(server: Server, jfk_clip: Clip) -> None:
+    response = await post(server, jfk_clip.path.read_bytes(), response_format="verbose_json")
+    assert response.status == 200
+    body = await response.json()
+    assert word_error_rate(jfk_clip.transcript, body["text"]) == 0, body["text"]
+    assert body["segments"] and body["language"] == "english"
+    async with server.http.get(f"{server.url}/v1/models") as models:
+        listed = await models.text()
+    assert "whisper-tiny.en" in listed and '"torch"' in listed
+
+
+async def test_hotwords_reach_the_decoder_through_the_api(
+    start_server: StartServer, torch_tiny: TorchWhisperEngine, tmp_path: Path
+) -> None:
+    speak(PARAFORMER.text, tmp_path, "paraformer")
+    wav = (tmp_path / "paraformer.wav").read_bytes()
+    server = await start_server(torch_tiny)
+    plain = await (await post(server, wav, language="en")).json()
+    biased = await (await post(server, wav, language="en", hotwords="Paraformer:3")).json()
+    assert hotword_hits(("Paraformer",), plain["text"]) == 0, plain["text"]
+    assert hotword_hits(("Paraformer",), biased["text"]) == 1, biased["text"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"response_format": "verbose_json", "timestamp_granularities__": "word"}, "word"),
+        ({"hotwords": "Paraformer:99"}, "score"),
+    ],
+)
+async def test_requests_the_engine_refuses_get_a_400(
+    start_server: StartServer,
+    torch_tiny: TorchWhisperEngine,
+    jfk_clip: Clip,
+    fields: dict[str, str],
+    message: str,
+) -> None:
+    server = await start_server(torch_tiny)
+    response = await post(server, jfk_clip.path.read_bytes(), **fields)
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert message in error["message"]
