@@ -132,10 +132,12 @@ image-clean: ## Remove .images/ and image-test's private podman storage (.podman
 
 ##@ Maintenance
 
-.PHONY: docs reference contract
-docs: reference ## Regenerate generated documentation
+.PHONY: docs reference api-reference contract
+docs: reference api-reference ## Regenerate generated documentation
 reference: venv ## Regenerate the SpeechRecognizer and SpeechModel reference (docs/reference.md) from the CRDs
 	$(PY) scripts/gen_reference.py
+api-reference: venv ## Regenerate the HTTP API reference in docs/server-api.md from the server's OpenAPI document
+	$(PY) scripts/gen_api_reference.py
 contract: venv ## Write the SpeechRecognizer contract (operator spec/contract.py) into the CRDs and the server, then the reference
 	$(PY) scripts/gen_contract.py
 	$(PY) scripts/gen_reference.py

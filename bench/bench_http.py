@@ -26,6 +26,8 @@ class Server:
     url: str = ""
     reason: str = ""
     """Why the server could not be run (empty when it runs)."""
+    pid: int = 0
+    """The server's process (for its RSS)."""
 
 
 @dataclass
@@ -153,7 +155,7 @@ def _process(
                 yield Server(reason=f"not ready after {timeout:.0f}s")
                 return
             time.sleep(0.5)
-        yield Server(url=base)
+        yield Server(url=base, pid=process.pid)
     finally:
         process.terminate()
         try:

@@ -15,10 +15,12 @@ from asr_server.config import ServerConfig
 from asr_server.dataplane import DataPlane
 from asr_server.engines.base import ASREngine, HasStreamQuality
 from asr_server.engines.registry import create_engine
+from asr_server.fields import FieldContext
 from asr_server.keys import (
     CONFIG,
     DATAPLANE,
     ENGINE,
+    FIELDS,
     METRICS,
     SCHEDULER,
     STATE,
@@ -32,6 +34,14 @@ from asr_server.streaming.quality import PLAIN
 
 ROUTES = (ops, openai, recognize, asrt, stream, realtime)
 
+HANDLER_ARGS = {
+    "access_log": None,
+    # A client that disconnects cancels its handler, so its queued work leaves the queue.
+    "handler_cancellation": True,
+    # Content-Encoding bodies are refused (routes/body.py), never inflated by aiohttp.
+    "auto_decompress": False,
+}
+
 
 def create_app(config: ServerConfig, engine: ASREngine | None = None) -> web.Application:
     if engine is None:
@@ -39,20 +49,21 @@ def create_app(config: ServerConfig, engine: ASREngine | None = None) -> web.App
     app = web.Application(
         client_max_size=int(config.max_body_mb * 1024 * 1024),
         middlewares=[middleware.observe],
-        handler_args={"access_log": None},
+        handler_args=HANDLER_ARGS,
     )
     metrics = Metrics.create()
     dataplane = DataPlane(config, engine, metrics)
+    metrics.saturated.set_function(lambda: float(dataplane.scheduler.refusing))
     quality = engine.stream_quality() if isinstance(engine, HasStreamQuality) else PLAIN
+    fields = FieldContext(config.language, lambda: engine.info.languages)
     app[CONFIG] = config
     app[ENGINE] = engine
     app[METRICS] = metrics
     app[STATE] = ServerState()
     app[DATAPLANE] = dataplane
     app[SCHEDULER] = dataplane.scheduler
-    app[STREAMS] = StreamHub(
-        StreamLimits.from_config(config, quality), dataplane, metrics, language=config.language
-    )
+    app[FIELDS] = fields
+    app[STREAMS] = StreamHub(StreamLimits.from_config(config, quality), dataplane, metrics, fields)
     app.cleanup_ctx.extend([lifecycle.engine_and_scheduler, lifecycle.streams])
     for module in ROUTES:
         module.setup(app)

@@ -1,6 +1,7 @@
 """Optional bearer-key authentication (`ASR_API_KEY`).
 
-Health, readiness and metrics stay open so probes and Prometheus need no key.
+Health, readiness, metrics and the API's OpenAPI document stay open so probes, Prometheus
+and API tooling need no key.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from aiohttp import web
 
 from asr_server import errors
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json"})
 
 
 def check_api_key(request: web.Request, api_key: str | None) -> None:

@@ -89,6 +89,10 @@ class PendingRequest:
     decode, the moment the audio it needs had arrived."""
     progress: Progress | None = None
     """Told how far the decode has got, when the engine can say (engines/base.ReportsProgress)."""
+    abandoned: str = "cancelled"
+    """Why, if it is not decoded: `cancelled` (its requester gave up: an HTTP client that
+    disconnected, a stream that ended or no longer needs the decode) unless the scheduler saw
+    its deadline pass (`deadline`)."""
     settings: TranscribeOptions = field(init=False)
     """batch_settings(options), derived once: compared with every batch taken while it waits."""
 

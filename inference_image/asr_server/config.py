@@ -73,6 +73,13 @@ class ServerConfig:
     """Largest request body accepted (413 beyond)."""
     request_timeout_s: float = field(default=120.0, metadata={"env": "ASR_REQUEST_TIMEOUT_S"})
     """Time a request may wait and decode before it gets 504."""
+    body_timeout_s: float = field(default=60.0, metadata={"env": "ASR_BODY_TIMEOUT_S"})
+    """Time a client may take to send its request body before it gets 408 (slow or stalled
+    uploads must not hold a connection and a body buffer indefinitely)."""
+    max_connections: int = field(default=256, metadata={"env": "ASR_MAX_CONNECTIONS"})
+    """Open TCP connections the pod accepts (HTTP and streams); one more is answered 503
+    `too_many_connections` and closed. Bounds the memory of bodies being read (docs/server-api.md,
+    "Memory")."""
     batch_max_size: int = field(default=0, metadata={"env": "ASR_BATCH_MAX_SIZE"})
     """Most requests decoded in one batch; 0 chooses from the device."""
     batch_max_wait_ms: float = field(default=10.0, metadata={"env": "ASR_BATCH_MAX_WAIT_MS"})
@@ -149,6 +156,10 @@ class ServerConfig:
             raise ConfigError("ASR_MODEL must not be empty")
         if not 0 < self.port < 65536:
             raise ConfigError(f"ASR_PORT must be a TCP port (1-65535), got {self.port}")
+        if not self.body_timeout_s > 0:
+            raise ConfigError(f"ASR_BODY_TIMEOUT_S must be positive, got {self.body_timeout_s}")
+        if self.max_connections < 1:
+            raise ConfigError(f"ASR_MAX_CONNECTIONS must be at least 1, got {self.max_connections}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: Any) -> ServerConfig:
@@ -194,6 +205,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_audio_seconds": float,
     "max_body_mb": float,
     "request_timeout_s": float,
+    "body_timeout_s": float,
+    "max_connections": int,
     "batch_max_size": int,
     "batch_max_wait_ms": float,
     "encoder_context": str,

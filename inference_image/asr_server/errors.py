@@ -72,6 +72,22 @@ class UnsupportedMediaType(ASRError):
     type = "invalid_request_error"
 
 
+class BodyTimeout(ASRError):
+    """The request body did not arrive within body_timeout_s (408)."""
+
+    code = "body_timeout"
+    type = "invalid_request_error"
+
+
+class ClientGone(ASRError):
+    """The client closed the connection before its answer: not an error of anyone's that a
+    response could report. The middleware logs it at info and counts it as code 499 (nginx's
+    "client closed request"); nothing is sent."""
+
+    code = "client_closed_request"
+    type = "invalid_request_error"
+
+
 class QueueFull(ASRError):
     """Admission refused: every worker busy and the queue full (429 with Retry-After)."""
 
@@ -99,16 +115,26 @@ class RequestTimeout(ASRError):
     code = "timeout"
 
 
+class TooManyConnections(ASRError):
+    """The pod already holds ASR_MAX_CONNECTIONS open connections (503 with Retry-After,
+    written by `listen.py` before the connection is closed)."""
+
+    code = "too_many_connections"
+
+
 HTTP_STATUS: dict[type[ASRError], int] = {
     BadRequest: 400,
     Unauthorized: 401,
     NotFound: 404,
     MethodNotAllowed: 405,
+    BodyTimeout: 408,
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     QueueFull: 429,
+    ClientGone: 499,
     NotReady: 503,
     Draining: 503,
+    TooManyConnections: 503,
     RequestTimeout: 504,
 }
 
@@ -143,6 +169,7 @@ def error_response(
     )
     if isinstance(error, QueueFull):
         response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
+
     return response
 
 

@@ -15,6 +15,7 @@ from aiohttp import web
 from asr_server.config import ServerConfig
 from asr_server.dataplane import DataPlane, Usage
 from asr_server.engines.base import ASREngine
+from asr_server.fields import FieldContext
 from asr_server.metrics import Metrics
 from asr_server.scheduler import Scheduler
 from asr_server.streaming.hub import StreamHub
@@ -48,6 +49,8 @@ SCHEDULER = web.AppKey("scheduler", Scheduler)
 METRICS = web.AppKey("metrics", Metrics)
 STREAMS = web.AppKey("streams", StreamHub)
 STATE = web.AppKey("state", ServerState)
+FIELDS = web.AppKey("fields", FieldContext)
+"""What validating a request's options needs (the server's language, the model's)."""
 
 REQUEST_ID = web.RequestKey("request_id", str)
 USAGE = web.RequestKey("usage", Usage)

@@ -25,8 +25,11 @@ STREAM_PROTOCOLS = ("stream", "realtime")
 class Metrics:
     registry: CollectorRegistry
     requests_total: Counter
-    """Finished HTTP requests by route (the route's path pattern) and status code."""
+    """Finished HTTP requests by route (the route's path pattern) and status code; a client
+    that went away before its answer is code 499 (nothing was sent), never a 5xx."""
     request_duration_seconds: Histogram
+    """HTTP request latency by route (WebSocket streams are not requests: their latency is
+    the stream_* histograms')."""
     audio_seconds_total: Counter
     """Seconds of audio recognised (HTTP and streams)."""
     realtime_factor: Histogram
@@ -39,6 +42,17 @@ class Metrics:
     """Requests decoded together in one engine call."""
     queue_wait_seconds: Histogram
     """Time from admission to the start of the request's decode."""
+    cancelled_requests_total: Counter
+    """Admitted work not decoded, by reason: `cancelled` (its requester gave up: an HTTP
+    client that disconnected, a stream that ended) or `deadline` (request_timeout_s passed
+    while it waited)."""
+    saturated: Gauge
+    """1 while the next request would get 429 with Retry-After (the queue is full, or the work
+    ahead would put its result past request_timeout_s), else 0."""
+    open_connections: Gauge
+    """Open TCP connections (HTTP and streams), at most ASR_MAX_CONNECTIONS."""
+    refused_connections_total: Counter
+    """Connections answered 503 `too_many_connections` (over ASR_MAX_CONNECTIONS)."""
     model_load_seconds: Gauge
     cache_hits_total: Counter
     cache_misses_total: Counter
@@ -62,6 +76,7 @@ class Metrics:
             request_duration_seconds=Histogram(
                 "asr_request_duration_seconds",
                 "HTTP request duration",
+                ["route"],
                 buckets=_LATENCY_BUCKETS,
                 registry=reg,
             ),
@@ -85,6 +100,19 @@ class Metrics:
                 "asr_queue_wait_seconds",
                 "Time from admission to decode start",
                 buckets=_WAIT_BUCKETS,
+                registry=reg,
+            ),
+            cancelled_requests_total=Counter(
+                "asr_cancelled_requests_total",
+                "Admitted work dropped before decoding",
+                ["reason"],
+                registry=reg,
+            ),
+            saturated=Gauge("asr_saturated", "1 while new requests get 429", registry=reg),
+            open_connections=Gauge("asr_open_connections", "Open TCP connections", registry=reg),
+            refused_connections_total=Counter(
+                "asr_refused_connections_total",
+                "Connections refused over max_connections",
                 registry=reg,
             ),
             model_load_seconds=Gauge(

@@ -45,6 +45,8 @@ log = logging.getLogger("asr_server.scheduler")
 BatchResult = list[Transcription | EngineError]
 """What one engine call returns: a result or the item's own error, slot for slot."""
 
+DEADLINE = "deadline"
+"""asr_cancelled_requests_total's reason for work whose request_timeout_s passed."""
 _EWMA_WEIGHT = 0.3
 """Weight of the newest batch in the decode-time estimate behind Retry-After."""
 
@@ -69,7 +71,8 @@ class Scheduler:
         self._draining = False
         self._decoding = 0
         self._batch_seconds = 1.0
-        """Recent seconds per batch decode (EWMA), for Retry-After."""
+        """Recent seconds per batch decode (EWMA), for Retry-After and the admission estimate."""
+        self._batches_timed = 0
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -134,7 +137,7 @@ class Scheduler:
 
     @property
     def saturated(self) -> bool:
-        """True when the next request would get 429."""
+        """True when the queue is full (the next request gets 429; see also `refusing`)."""
         if self._queue is None:
             return False
         return len(self._queue) >= self.max_queue + self._queue.idle_takers
@@ -147,9 +150,36 @@ class Scheduler:
         rounds = math.ceil((self.queue_depth + 1) / per_round)
         return max(1, math.ceil(rounds * self._batch_seconds))
 
+    def expected_seconds(self) -> float | None:
+        """Rough seconds from now to the result of work admitted now (the rounds of batches
+        ahead of it and its own, half a round more while one decodes), or None while the
+        server is idle or no decode has been timed yet."""
+        assert self.settings is not None
+        if not self._batches_timed or not (self.queue_depth or self._decoding):
+            return None
+        per_round = self.settings.concurrency * self.settings.max_batch_size
+        rounds = math.ceil((self.queue_depth + 1) / per_round) + (0.5 if self._decoding else 0)
+        return rounds * self._batch_seconds
+
+    def _too_late(self) -> float | None:
+        """The expected seconds to a result when they exceed request_timeout_s, else None."""
+        if not self.request_timeout_s or self.settings is None:
+            return None
+        expected = self.expected_seconds()
+        return expected if expected is not None and expected > self.request_timeout_s else None
+
+    @property
+    def refusing(self) -> bool:
+        """True when the next request would get 429: the queue is full, or its result would
+        come after request_timeout_s (`asr_saturated`)."""
+        return self.saturated or self._too_late() is not None
+
     def check_admission(self, *, finishing: bool = False) -> None:
         """Raise what `submit` would refuse with now: Draining (unless `finishing`), NotReady
-        or QueueFull. Routes call it before decoding audio that would be refused anyway."""
+        or QueueFull: the queue full, or (`request_timeout_s` set) work ahead that would
+        make this one's result later than its timeout: admitted, it would only cost a
+        decode and end in a 504. An idle server admits everything. Routes call it before
+        decoding audio that would be refused anyway."""
         if self._draining and not finishing:
             raise errors.Draining("the server is shutting down; retry on another replica")
         if self._queue is None or not self.engine.ready:
@@ -158,6 +188,14 @@ class Scheduler:
             seconds = self.retry_after()
             raise errors.QueueFull(
                 f"server busy: {self.queue_depth} requests queued; retry in {seconds} s",
+                retry_after=seconds,
+            )
+        expected = None if finishing else self._too_late()
+        if expected is not None:
+            seconds = self.retry_after()
+            raise errors.QueueFull(
+                f"server busy: a result would take about {expected:.0f} s, over "
+                f"request_timeout_s ({self.request_timeout_s:g} s); retry in {seconds} s",
                 retry_after=seconds,
             )
 
@@ -190,16 +228,19 @@ class Scheduler:
         try:
             return await asyncio.wait_for(asyncio.shield(item.future), self.request_timeout_s)
         except TimeoutError:
+            item.abandoned = DEADLINE
             raise errors.RequestTimeout(
                 f"no result within {self.request_timeout_s or 0:g} s (request_timeout_s)"
             ) from None
         finally:
-            # Gave up (timeout, client gone): leave the queue, or let the running decode
-            # finish in its thread and drop its result.
+            # Gave up (deadline, or cancelled: the client is gone): leave the queue; taken
+            # into a batch not yet decoding, the worker drops it; decoding already, the
+            # decode finishes in its thread and its result is dropped.
             if not item.future.done():
                 item.future.cancel()
             if self._queue.discard(item):
                 self.metrics.queue_depth.set(len(self._queue))
+                self._cancelled(item)
 
     async def _work(self) -> None:
         assert self._queue is not None and self.settings is not None
@@ -209,7 +250,7 @@ class Scheduler:
                 self.settings.max_batch_size, self.settings.max_wait_s
             )
             self.metrics.queue_depth.set(len(self._queue))
-            batch = [item for item in batch if not item.future.done()]
+            batch = self._still_wanted(batch)
             if not batch:
                 continue
             started = time.monotonic()
@@ -231,7 +272,9 @@ class Scheduler:
             finally:
                 self._decoding -= len(batch)
             elapsed = time.monotonic() - started
-            self._batch_seconds += _EWMA_WEIGHT * (elapsed - self._batch_seconds)
+            weight = _EWMA_WEIGHT if self._batches_timed else 1.0  # the first replaces the guess
+            self._batch_seconds += weight * (elapsed - self._batch_seconds)
+            self._batches_timed += 1
             if len(results) != len(batch):
                 log.error("engine returned %d results for %d items", len(results), len(batch))
                 for item in batch:
@@ -242,6 +285,19 @@ class Scheduler:
                     _fail(item, errors.engine_error(result))
                 elif not item.future.done():
                     item.future.set_result(result)
+
+    def _still_wanted(self, batch: list[PendingRequest]) -> list[PendingRequest]:
+        """The batch without the rows whose requester gave up while it was collected."""
+        wanted = []
+        for item in batch:
+            if item.future.done():
+                self._cancelled(item)
+            else:
+                wanted.append(item)
+        return wanted
+
+    def _cancelled(self, item: PendingRequest) -> None:
+        self.metrics.cancelled_requests_total.labels(reason=item.abandoned).inc()
 
     def _decode_call(self, batch: list[PendingRequest]) -> functools.partial[BatchResult]:
         """The engine call for `batch`: with the items' progress callbacks when any asked for

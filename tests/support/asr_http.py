@@ -14,6 +14,7 @@ from aiohttp import web
 from asr_server.app import create_app
 from asr_server.config import ServerConfig
 from asr_server.engines.base import ASREngine
+from asr_server.listen import Listener, listen
 
 
 @dataclass
@@ -36,16 +37,14 @@ async def wait_ready(server: Server, timeout_s: float = 120.0) -> None:
 
 
 async def start_server_on_socket(
-    engine: ASREngine | None, config: ServerConfig, runners: list[web.AppRunner]
+    engine: ASREngine | None, config: ServerConfig, listeners: list[Listener]
 ) -> Server:
+    """The app on 127.0.0.1 (a free port) behind the server's own listener (`listen.py`:
+    the connection cap), as `asr-server serve` runs it."""
     app = create_app(config, engine)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    runners.append(runner)
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    return Server(app, f"http://{host}:{port}", aiohttp.ClientSession())
+    listener = await listen(app, "127.0.0.1", 0)
+    listeners.append(listener)
+    return Server(app, f"http://127.0.0.1:{listener.port}", aiohttp.ClientSession())
 
 
 def wav_bytes(seconds: float, *, first: float = 0.0, rate: int = 16000, freq: float = 0.0) -> bytes:

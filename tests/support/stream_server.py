@@ -19,6 +19,7 @@ from asr_server.config import ServerConfig
 from asr_server.engines.base import ASREngine
 from asr_server.engines.registry import create_engine
 from asr_server.keys import STATE, STREAMS
+from asr_server.listen import Listener, listen
 from asr_server.streaming.hub import StreamHub
 
 T = TypeVar("T")
@@ -36,7 +37,7 @@ class ServerThread:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.app: web.Application | None = None
-        self.runner: web.AppRunner | None = None
+        self.listener: Listener | None = None
         self.port = 0
 
     def start(self) -> ServerThread:
@@ -47,11 +48,8 @@ class ServerThread:
     async def _start(self) -> None:
         app = create_app(self.config, self.engine)
         self.app = app
-        self.runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.listener = await listen(app, "127.0.0.1", 0)
+        self.port = self.listener.port
         load = app[STATE].load_task
         assert load is not None
         await load  # model loaded and scheduler started
@@ -94,7 +92,7 @@ class ServerThread:
         self.run(lambda: setattr(hub, "limits", dataclasses.replace(hub.limits, **changes)))
 
     def stop(self) -> None:
-        if self.runner is not None:
-            self.call(self.runner.cleanup())
+        if self.listener is not None:
+            self.call(self.listener.close())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)

@@ -17,13 +17,12 @@ import signal
 import sys
 from collections.abc import Mapping
 
-from aiohttp import web
-
 from asr_server.app import create_app
 from asr_server.config import ConfigError, ServerConfig
 from asr_server.engines.base import ASREngine
 from asr_server.keys import STATE
 from asr_server.lifecycle import drain
+from asr_server.listen import listen
 from asr_server.logging_setup import configure_logging
 
 log = logging.getLogger("asr_server.serve")
@@ -70,11 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def serve(config: ServerConfig, engine: ASREngine | None = None) -> int:
     app = create_app(config, engine)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
-    await site.start()
-    log.info("listening", extra={"host": config.host, "port": config.port})
+    listener = await listen(app, config.host, config.port)
+    log.info("listening", extra={"host": config.host, "port": listener.port})
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -87,12 +83,12 @@ async def serve(config: ServerConfig, engine: ASREngine | None = None) -> int:
     if state.load_error:
         log.error("exiting: model load failed", extra={"error": state.load_error})
         stopping.cancel()
-        await runner.cleanup()
+        await listener.close()
         return 1
     await stopping
     log.info("signal received: draining", extra={"grace_s": config.drain_seconds})
     drained = await drain(app, config.drain_seconds)
-    await runner.cleanup()
+    await listener.close()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(sig)
     log.info("stopped", extra={"drained": drained})

@@ -19,18 +19,10 @@ from typing import Any
 
 from aiohttp import web
 
-from asr_server import errors
-from asr_server.routes.common import (
-    b64decode,
-    decode_pcm16,
-    int_field,
-    language_field,
-    read_json_object,
-    recognize,
-    text_field,
-)
+from asr_server import errors, fields
+from asr_server.routes.body import read_json_object
+from asr_server.routes.common import b64decode, decode_pcm16, options, pcm_shape, recognize
 from asr_server.text import to_pinyin
-from asr_server.types import TranscribeOptions
 
 OK = 200000
 CLIENT_ERROR = 400000
@@ -78,29 +70,23 @@ async def _recognize_text(request: web.Request) -> str:
     body = await read_json_object(request)
     samples = body.get("samples")
     if not isinstance(samples, str):
-        raise errors.BadRequest("samples is required: urlsafe-base64 PCM", code="invalid_field")
-    pcm = await b64decode(samples, "samples", urlsafe=True)
-    rate = int_field(body.get("sample_rate", 16000), "sample_rate", 1000, 192000)
-    channels = int_field(body.get("channels", 1), "channels", 1, 8)
-    byte_width = int_field(body.get("byte_width", 2), "byte_width", 1, 8)
+        raise fields.invalid("samples is required: urlsafe-base64 PCM")
+    rate, channels = pcm_shape(body)
+    byte_width = fields.parse_integer(body.get("byte_width", 2), "byte_width", 1, 8)
     if byte_width != 2:
         raise UnsupportedAudioConfig(f"byte_width {byte_width} is not supported; send 16-bit PCM")
-    language = body.get("language")
-    if language is not None and not isinstance(language, str):
-        raise errors.BadRequest("language must be a string", code="invalid_field")
-    options = TranscribeOptions(
-        language=language_field(request, language),
-        prompt=text_field(body.get("prompt"), "prompt"),
-        hotwords=text_field(body.get("hotwords"), "hotwords"),
-    )
+    chosen = options(request, body, fields.ASRT)
+    pcm = await b64decode(samples, "samples", urlsafe=True)
     audio = await decode_pcm16(request, pcm, rate, channels)
-    result = await recognize(request, audio, options)
+    result = await recognize(request, audio, chosen)
     return result.text.strip()
 
 
 async def recognize_all(request: web.Request) -> web.Response:
     try:
         text = await _recognize_text(request)
+    except errors.ClientGone:
+        raise
     except errors.ASRError as exc:
         return _error_response(exc)
     return _response(OK, "all level", text)
@@ -109,6 +95,8 @@ async def recognize_all(request: web.Request) -> web.Response:
 async def recognize_speech(request: web.Request) -> web.Response:
     try:
         text = await _recognize_text(request)
+    except errors.ClientGone:
+        raise
     except errors.ASRError as exc:
         return _error_response(exc)
     pinyin = to_pinyin(text)

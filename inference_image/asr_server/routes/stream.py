@@ -11,16 +11,16 @@ from aiohttp import web
 
 from asr_server.keys import STREAMS
 from asr_server.streaming.connection import StreamConnection
+from asr_server.streaming.socket import StreamSocket
 
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/v1/stream", handle_stream)
 
 
-async def handle_stream(request: web.Request) -> web.WebSocketResponse:
+async def handle_stream(request: web.Request) -> web.StreamResponse:
     hub = request.app[STREAMS]
-    # aiohttp's own cap sits above ours so an oversized frame gets a protocol error message.
-    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=hub.limits.max_frame_bytes * 4)
+    ws = StreamSocket(max_frame_bytes=hub.limits.max_frame_bytes, heartbeat=30.0)
     await ws.prepare(request)
     await StreamConnection(ws, hub).serve()
     return ws

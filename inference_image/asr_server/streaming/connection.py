@@ -21,6 +21,7 @@ from asr_server.streaming.protocol import (
     parse_client_text,
 )
 from asr_server.streaming.session import StreamSession
+from asr_server.streaming.socket import StreamSocket
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,16 @@ class StreamConnection:
                     ProtocolError("idle_timeout", f"no data for {limits.idle_timeout_s:g} s")
                 )
                 return
-            if msg.type in _GONE or self._closing:
+            if self._closing:
                 return
             try:
+                if isinstance(self.ws, StreamSocket) and self.ws.oversized:
+                    raise ProtocolError(
+                        "frame_too_large",
+                        f"frames are limited to {limits.max_frame_bytes} bytes",
+                    )
+                if msg.type in _GONE:
+                    return
                 if msg.type == WSMsgType.BINARY:
                     self._on_audio(msg.data)
                 elif msg.type == WSMsgType.TEXT and not await self._on_text(msg.data):
@@ -85,7 +93,7 @@ class StreamConnection:
                 return
 
     async def _on_text(self, text: str) -> bool:
-        message = parse_client_text(text)
+        message = parse_client_text(text, self.hub.fields)
         if isinstance(message, StartMessage):
             if self.session is not None:
                 raise ProtocolError("already_started", "start was already sent")

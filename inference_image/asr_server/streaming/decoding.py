@@ -55,14 +55,10 @@ class StreamDecoder:
         # overruns its audio (quality.acceptable), made as a new request. Every decode but
         # that retry is given the stream's previous final as context (`in_context`).
         self.quality = quality
-        passes = quality.stream_passes(
-            TranscribeOptions(
-                language=start.language or language,
-                hotwords=start.hotwords,
-                prompt=start.prompt,
-                beam_size=start.beam_size,
-            )
-        )
+        options = start.options
+        if options.language is None and language is not None:
+            options = dataclasses.replace(options, language=language)
+        passes = quality.stream_passes(options)
         self.options, self.partial_options = passes.final, passes.partial
         self.retry_options = passes.retry
         self._decode, self._emit = decode, emit

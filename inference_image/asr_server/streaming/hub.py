@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from asr_server.config import ServerConfig
 from asr_server.dataplane import DataPlane
 from asr_server.engines.base import StreamQuality
+from asr_server.fields import FieldContext
 from asr_server.metrics import Metrics
 from asr_server.streaming.crowd import FirstPartials
 from asr_server.streaming.decoding import FINAL, PARTIAL
@@ -81,13 +82,14 @@ class StreamHub:
         limits: StreamLimits,
         dataplane: DataPlane,
         metrics: Metrics,
-        *,
-        language: str | None = None,
+        fields: FieldContext | None = None,
     ) -> None:
         self.limits = limits
         self.dataplane = dataplane
         self.metrics = metrics
-        self.language = language
+        self.fields = fields or FieldContext()
+        """How start messages are validated (fields.py): the server's language, the model's."""
+        self.language = self.fields.default_language
         self.first_partials = FirstPartials()
         self.draining = False
         self._open: dict[object, DrainCallback] = {}

@@ -4,24 +4,26 @@ dataclasses, server messages as dataclasses that serialise to the JSON of docs/s
 
 Client: `{"type":"start","sample_rate":16000,"language"?,"hotwords"?,"prompt"?,
 "interim_results"?,"endpointing_ms"?,"beam_size"?}`, then binary PCM16 little-endian mono
-frames, then `{"type":"eof"}`. `endpointing_ms` is the silence that ends an utterance for this
-stream (an integer within config.ENDPOINT_SILENCE_MS; default the server's
-ASR_STREAM_ENDPOINT_SILENCE_MS); `beam_size` the beam width of its finals (an integer within
-config.BEAM_SIZES; default the server's ASR_BEAM_SIZE; partials are always greedy).
-Server: ready, partial, final, error, busy.
+frames, then `{"type":"eof"}`. The decoding options (`language`, `hotwords`, `prompt`,
+`beam_size`) are the `fields.STREAM` options, validated by the same code as the HTTP routes'
+(a language must be one the loaded model speaks; `beam_size` within config.BEAM_SIZES, default
+ASR_BEAM_SIZE, for the finals: partials are always greedy). `endpointing_ms` is the silence
+that ends an utterance for this stream (an integer within config.ENDPOINT_SILENCE_MS; default
+the server's ASR_STREAM_ENDPOINT_SILENCE_MS). Server: ready, partial, final, error, busy.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from asr_server.config import BEAM_SIZES, ENDPOINT_SILENCE_MS
+from asr_server import errors, fields
+from asr_server.config import ENDPOINT_SILENCE_MS
+from asr_server.types import TranscribeOptions
 
 SUPPORTED_SAMPLE_RATE = 16_000
 """The only PCM rate accepted: resampling is the client's job (the CLI client does it)."""
-MAX_TEXT_FIELD_CHARS = 1000
 
 
 class ProtocolError(Exception):
@@ -36,14 +38,11 @@ class ProtocolError(Exception):
 @dataclass(frozen=True)
 class StartMessage:
     sample_rate: int = SUPPORTED_SAMPLE_RATE
-    language: str | None = None
-    hotwords: str | None = None
-    prompt: str | None = None
+    options: TranscribeOptions = field(default_factory=TranscribeOptions)
+    """The stream's decoding options (fields.STREAM), the server's language filled in."""
     interim_results: bool = True
     endpointing_ms: int | None = None
     """Silence that ends an utterance of this stream; None: the server's setting."""
-    beam_size: int | None = None
-    """Beam width of this stream's finals; None: the server's setting."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,11 @@ class EofMessage:
 ClientMessage = StartMessage | EofMessage
 
 
-def parse_client_text(text: str) -> ClientMessage:
+NO_CONTEXT = fields.FieldContext()
+"""Validation without a server: no fixed language, any language Whisper knows."""
+
+
+def parse_client_text(text: str, context: fields.FieldContext = NO_CONTEXT) -> ClientMessage:
     """Parse one text frame from the client, or raise ProtocolError."""
     try:
         data = json.loads(text)
@@ -66,11 +69,11 @@ def parse_client_text(text: str) -> ClientMessage:
     if kind == "eof":
         return EofMessage()
     if kind == "start":
-        return _parse_start(data)
+        return _parse_start(data, context)
     raise ProtocolError("unknown_type", f"unknown message type {kind!r}; expected start or eof")
 
 
-def _parse_start(data: dict[str, Any]) -> StartMessage:
+def _parse_start(data: dict[str, Any], context: fields.FieldContext) -> StartMessage:
     rate = data.get("sample_rate", SUPPORTED_SAMPLE_RATE)
     if not isinstance(rate, int) or isinstance(rate, bool):
         raise ProtocolError("invalid_field", "sample_rate must be an integer")
@@ -82,33 +85,27 @@ def _parse_start(data: dict[str, Any]) -> StartMessage:
     interim = data.get("interim_results", True)
     if not isinstance(interim, bool):
         raise ProtocolError("invalid_field", "interim_results must be true or false")
+    try:
+        options = fields.parse_options(data, fields.STREAM, context)
+    except errors.BadRequest as exc:
+        raise ProtocolError(exc.code, exc.message) from None
     return StartMessage(
         sample_rate=rate,
-        language=_optional_text(data, "language", max_chars=16),
-        hotwords=_optional_text(data, "hotwords", max_chars=MAX_TEXT_FIELD_CHARS),
-        prompt=_optional_text(data, "prompt", max_chars=MAX_TEXT_FIELD_CHARS),
+        options=options,
         interim_results=interim,
-        endpointing_ms=_optional_integer(data, "endpointing_ms", ENDPOINT_SILENCE_MS),
-        beam_size=_optional_integer(data, "beam_size", BEAM_SIZES),
+        endpointing_ms=_optional_endpointing(data),
     )
 
 
-def _optional_integer(data: dict[str, Any], name: str, bounds: tuple[int, int]) -> int | None:
-    value = data.get(name)
+def _optional_endpointing(data: dict[str, Any]) -> int | None:
+    value = data.get("endpointing_ms")
     if value is None:
         return None
-    low, high = bounds
+    low, high = ENDPOINT_SILENCE_MS
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ProtocolError("invalid_field", f"{name} must be an integer from {low} to {high}")
-    return value
-
-
-def _optional_text(data: dict[str, Any], name: str, *, max_chars: int) -> str | None:
-    value = data.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or len(value) > max_chars:
-        raise ProtocolError("invalid_field", f"{name} must be a string of <= {max_chars} chars")
+        raise ProtocolError(
+            "invalid_field", f"endpointing_ms must be an integer from {low} to {high}"
+        )
     return value
 
 

@@ -28,7 +28,8 @@ class Sample:
     requests: float = 0.0
     rejected: float = 0.0
     duration_buckets: tuple[tuple[float, float], ...] = ()
-    """(upper bound, cumulative count) of asr_request_duration_seconds, sorted by bound."""
+    """(upper bound, cumulative count) of asr_request_duration_seconds on API routes (its
+    `route` label; WebSocket streams are not in it), summed over routes, sorted by bound."""
     rtf_buckets: tuple[tuple[float, float], ...] = ()
     """(upper bound, cumulative count) of asr_realtime_factor."""
     inflight: float = 0.0
@@ -84,8 +85,9 @@ def parse_sample(text: str, time: float) -> Sample:
                     if labels.get("code") == REJECTED_CODE:
                         rejected += value
             elif name == "asr_request_duration_seconds_bucket":
-                bound = _bound(labels.get("le", "+Inf"))
-                duration[bound] = duration.get(bound, 0.0) + value
+                if labels.get("route", "").startswith(API_ROUTE_PREFIX):
+                    bound = _bound(labels.get("le", "+Inf"))
+                    duration[bound] = duration.get(bound, 0.0) + value
             elif name == "asr_realtime_factor_bucket":
                 bound = _bound(labels.get("le", "+Inf"))
                 rtf[bound] = rtf.get(bound, 0.0) + value
@@ -176,8 +178,6 @@ def fleet_load(current: ScrapeRound, previous: Mapping[str, Sample]) -> Load:
             duration[bound] = duration.get(bound, 0.0) + count
         for bound, count in _bucket_delta(now.rtf_buckets, before.rtf_buckets).items():
             rtf[bound] = rtf.get(bound, 0.0) + count
-    # asr_request_duration_seconds has no route label, so probes and scrapes are in it too:
-    # an interval without API requests shows no latency rather than the probes'.
     served = requests > 0
     return Load(
         requests_per_second=requests / seconds,

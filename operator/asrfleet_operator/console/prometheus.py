@@ -34,8 +34,8 @@ class Queries:
     def all(self) -> dict[str, str]:
         by, window = f"namespace, {self.by}", self.window
 
-        def quantile(q: float, metric: str) -> str:
-            rate = f"rate({metric}_bucket[{window}])"
+        def quantile(q: float, metric: str, selector: str = "") -> str:
+            rate = f"rate({metric}_bucket{selector}[{window}])"
             return f"histogram_quantile({q}, sum by ({by}, le) ({rate}))"
 
         return {
@@ -43,8 +43,8 @@ class Queries:
             "rejected_per_second": (
                 f'sum by ({by}) (rate(asr_requests_total{{{API},code="429"}}[{window}]))'
             ),
-            "latency_p50_seconds": quantile(0.5, "asr_request_duration_seconds"),
-            "latency_p95_seconds": quantile(0.95, "asr_request_duration_seconds"),
+            "latency_p50_seconds": quantile(0.5, "asr_request_duration_seconds", f"{{{API}}}"),
+            "latency_p95_seconds": quantile(0.95, "asr_request_duration_seconds", f"{{{API}}}"),
             "realtime_factor_p50": quantile(0.5, "asr_realtime_factor"),
             "queue_depth": f"sum by ({by}) (asr_queue_depth)",
             "inflight": f"sum by ({by}) (asr_inflight_requests)",

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
 from asr_server.config import ServerConfig
 from asr_server.engines.base import ASREngine
+from asr_server.listen import Listener
 from faster_whisper import WhisperModel, decode_audio
 from support.asr_http import Server, StartServer, start_server_on_socket, wait_ready
 from support.speech_clips import PHRASES, VOICES, Speech
@@ -19,12 +19,12 @@ from support.speech_clips import PHRASES, VOICES, Speech
 @pytest.fixture
 async def start_server() -> AsyncIterator[StartServer]:
     """`await start_server(engine, ready=True, **config_fields)` -> Server."""
-    runners: list[web.AppRunner] = []
+    listeners: list[Listener] = []
     servers: list[Server] = []
 
     async def start(engine: ASREngine | None = None, ready: bool = True, **fields: Any) -> Server:
         config = ServerConfig(**{"engine": "fake", "batch_max_wait_ms": 0.0, **fields})
-        server = await start_server_on_socket(engine, config, runners)
+        server = await start_server_on_socket(engine, config, listeners)
         servers.append(server)
         if ready:
             await wait_ready(server)
@@ -33,8 +33,8 @@ async def start_server() -> AsyncIterator[StartServer]:
     yield start
     for server in servers:
         await server.http.close()
-    for runner in runners:
-        await runner.cleanup()
+    for listener in listeners:
+        await listener.close()
 
 
 @pytest.fixture(scope="module")

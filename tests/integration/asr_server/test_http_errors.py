@@ -134,15 +134,18 @@ async def test_429_with_retry_after_when_queue_is_full(start_server: StartServer
     while scheduler.queue_depth < 1:  # noqa: ASYNC110 - waits for the server's state
         await asyncio.sleep(0.01)
     async with server.http.get(f"{server.url}/readyz") as r:
-        assert r.status == 503
-        assert (await r.json())["status"] == "saturated"
+        assert r.status == 200  # a full queue is back-pressure (429), not unreadiness
     refused = await post(0.3)
     body = await expect_error(refused, 429, "queue_full")
     assert int(refused.headers["Retry-After"]) >= 1, body
+    async with server.http.get(f"{server.url}/metrics") as r:
+        assert "asr_saturated 1.0" in await r.text()
     engine.decode_gate.set()
     assert (await busy).status == 200
     assert (await queued).status == 200
     await still_serves(server)
+    async with server.http.get(f"{server.url}/metrics") as r:
+        assert "asr_saturated 0.0" in await r.text()
 
 
 async def test_503_until_the_model_is_loaded(start_server: StartServer) -> None:

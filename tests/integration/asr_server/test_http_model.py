@@ -17,10 +17,10 @@ import numpy as np
 import openai
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from asr_server.audio import pcm16_to_audio
 from asr_server.config import ServerConfig
 from asr_server.keys import ENGINE, METRICS
+from asr_server.listen import Listener
 from asr_server.text import convert_script
 from asr_server.types import SAMPLE_RATE, TranscribeOptions, Transcription
 from conftest import Clip
@@ -42,13 +42,13 @@ async def _serve(model: str, tmp: Path, **fields: Any) -> AsyncIterator[Server]:
     config = ServerConfig(
         model=model, model_dir=tmp, api_key=API_KEY, batch_max_wait_ms=5.0, **fields
     )
-    runners: list[web.AppRunner] = []
-    server = await start_server_on_socket(None, config, runners)  # the configured engine
+    listeners: list[Listener] = []
+    server = await start_server_on_socket(None, config, listeners)  # the configured engine
     await wait_ready(server, timeout_s=300)
     yield server
     await server.http.close()
-    for runner in runners:
-        await runner.cleanup()
+    for listener in listeners:
+        await listener.close()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -116,3 +116,39 @@ async def test_invalid_setting_exits_2_with_one_line() -> None:
     assert process.returncode == 2
     lines = stderr.decode().strip().splitlines()
     assert len(lines) == 1 and "ASR_MAX_QUEUE" in lines[0]
+
+
+async def test_readiness_through_the_process_names_an_unusable_model_dir(tmp_path: Path) -> None:
+    """`asr-server serve` whose ASR_MODEL_DIR cannot be written (a path under a file): alive,
+    but not ready, and /readyz says which dir and why; the same server with a usable dir is
+    ready."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for model_dir, wanted in ((blocker / "models", 503), (tmp_path / "models", 200)):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "ASR_MODEL_DIR": str(model_dir)}
+        process = await asyncio.create_subprocess_exec(
+            str(ASR_SERVER), "serve", "--engine", "fake", "--host", "127.0.0.1",
+            "--port", str(port), env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            async with aiohttp.ClientSession() as http, asyncio.timeout(60):
+                body: dict[str, object] = {"status": "not_ready"}
+                while body["status"] == "not_ready":
+                    try:
+                        async with http.get(f"{url}/readyz") as response:
+                            status, body = response.status, await response.json()
+                    except aiohttp.ClientConnectionError:
+                        pass
+                    await asyncio.sleep(0.05)
+                assert status == wanted, body
+                if wanted == 503:
+                    assert body["status"] == "model_dir_unusable", body
+                    assert str(model_dir) in str(body["error"]), body
+                async with http.get(f"{url}/healthz") as alive:
+                    assert alive.status == 200
+        finally:
+            process.terminate()
+            await process.wait()

@@ -92,6 +92,11 @@ async def test_binary_before_start(server: ServerThread) -> None:
         ('{"type": "start", "endpointing_ms": 50}', "invalid_field"),
         ('{"type": "start", "endpointing_ms": "300"}', "invalid_field"),
         ('{"type": "eof"}', "not_started"),
+        # validated as the HTTP routes validate them (asr_server/fields.py): a language the
+        # model does not speak is refused before `ready`, not an engine_error per utterance
+        ('{"type": "start", "language": "../../etc/passwd"}', "invalid_field"),
+        ('{"type": "start", "language": "fr"}', "invalid_field"),
+        ('{"type": "start", "prompt": 7}', "invalid_field"),
     ],
 )
 async def test_bad_first_message(server: ServerThread, text: str, code: str) -> None:
@@ -124,11 +129,34 @@ async def test_the_start_message_chooses_the_endpoint_silence(
     assert all("fellow american" in f["text"].lower() for f in finals), finals
 
 
-async def test_oversized_frame(server: ServerThread) -> None:
-    too_big = b"\x00" * (server.hub.limits.max_frame_bytes + 2)
+LOST_TO_A_RESET = pytest.mark.xfail(
+    reason="known gap (issue 13): the server closes with the rest of a frame this large unread, "
+    "so its kernel resets the connection and the client can lose the error event (a linger "
+    "reading the rest, as listen.py does for refused connections, is not built yet)",
+    strict=False,
+)
+
+
+@pytest.mark.parametrize("extra", [1, pytest.param(4 * 1024 * 1024, marks=LOST_TO_A_RESET)])
+async def test_oversized_frame(server: ServerThread, extra: int) -> None:
+    # aiohttp refuses the frame from its header and would close with 1009 at once
+    # (streaming/socket.py): the documented error event still comes first, at any size
+    too_big = b"\x00" * (server.hub.limits.max_frame_bytes + extra)
     messages, code = await exchange(server, START, too_big)
     assert [m["type"] for m in messages] == ["ready", "error"]
     assert messages[1]["code"] == "frame_too_large"
+    assert code == 1008
+
+
+async def test_oversized_frame_after_speech_keeps_what_was_heard(
+    server: ServerThread, speech: bytes
+) -> None:
+    limit = server.hub.limits.max_frame_bytes
+    messages, code = await exchange(server, START, speech[:limit], b"\x00" * (limit + 1))
+    kinds = [m["type"] for m in messages]
+    assert kinds[0] == "ready" and "error" in kinds, kinds
+    assert messages[kinds.index("error")]["code"] == "frame_too_large"
+    assert kinds[-1] == "final" and "country" in messages[-1]["text"].lower(), messages
     assert code == 1008
 
 

@@ -238,3 +238,32 @@ async def test_stop_fails_queued_requests_instead_of_hanging(
     for task in (busy, queued):
         with pytest.raises(errors.Draining):
             await task
+
+
+async def test_work_that_would_outlive_its_timeout_is_refused_with_429(
+    make_scheduler: MakeScheduler,
+) -> None:
+    """Once a decode has been timed, a request that would wait behind work for longer than
+    request_timeout_s is refused up front (429) instead of admitted to end in a 504 after
+    costing a decode; an idle server still admits."""
+    engine = GatedEngine()
+    engine.decode_gate.clear()
+    scheduler = make_scheduler(engine, timeout_s=1.0)
+    slow = asyncio.create_task(scheduler.submit(tone(0.1, 0.0), EN))
+    await started(engine)
+    await asyncio.sleep(1.2)  # the timed batch takes at least this long
+    engine.decode_gate.set()
+    with pytest.raises(errors.RequestTimeout):
+        await slow
+    engine.decode_gate.clear()
+    held = asyncio.create_task(scheduler.submit(tone(0.1, 0.1), EN))
+    await started(engine)  # admitted: the server was idle
+    assert scheduler.refusing and not scheduler.saturated  # asr_saturated says so too
+    with pytest.raises(errors.QueueFull, match="over request_timeout_s") as refused:
+        await scheduler.submit(tone(0.1, 0.2), EN)
+    assert refused.value.retry_after >= 1
+    engine.decode_gate.set()
+    assert (await held).text == label(tone(0.1, 0.1))
+    assert not scheduler.refusing
+    result = await scheduler.submit(tone(0.1, 0.3), EN)  # idle again: admitted
+    assert result.text == label(tone(0.1, 0.3))

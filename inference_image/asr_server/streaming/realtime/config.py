@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from asr_server.streaming.protocol import StartMessage
 from asr_server.streaming.utterance import StreamSettings
-from asr_server.types import SAMPLE_RATE
+from asr_server.types import SAMPLE_RATE, TranscribeOptions
 
 OPENAI_INPUT_RATE = 24_000
 """The only PCM rate OpenAI accepts (beta `pcm16`, GA `audio/pcm`), and the default here."""
@@ -107,9 +107,11 @@ class SessionConfig:
         words = self.transcription
         return StartMessage(
             sample_rate=SAMPLE_RATE,
-            language=words.language or server_language,
-            hotwords=" ".join(words.keywords) or None,
-            prompt=words.prompt,
+            options=TranscribeOptions(
+                language=words.language or server_language,
+                hotwords=" ".join(words.keywords) or None,
+                prompt=words.prompt,
+            ),
             interim_results=True,
         )
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from asr_server.config import ENDPOINT_SILENCE_MS
+from asr_server.fields import MAX_TEXT_CHARS
 from asr_server.languages import LANGUAGE_NAMES
-from asr_server.streaming.protocol import MAX_TEXT_FIELD_CHARS
 from asr_server.streaming.realtime.config import (
     DEFAULT_DELAY,
     DELAYS,
@@ -307,9 +307,9 @@ def _transcription(parent: dict[str, Any], path: str, *, beta: bool = False) -> 
         raise RealtimeError(
             "keywords must be a list of strings", code="invalid_type", param=f"{path}.keywords"
         )
-    if sum(len(k) + 1 for k in keywords) > MAX_TEXT_FIELD_CHARS:
+    if sum(len(k) + 1 for k in keywords) > MAX_TEXT_CHARS:
         raise RealtimeError(
-            f"keywords must add up to at most {MAX_TEXT_FIELD_CHARS} characters",
+            f"keywords must add up to at most {MAX_TEXT_CHARS} characters",
             code="invalid_value",
             param=f"{path}.keywords",
         )
@@ -323,7 +323,7 @@ def _transcription(parent: dict[str, Any], path: str, *, beta: bool = False) -> 
     return InputTranscription(
         model=model,
         language=_language(words, path),
-        prompt=_text(words, "prompt", f"{path}.prompt", MAX_TEXT_FIELD_CHARS),
+        prompt=_text(words, "prompt", f"{path}.prompt", MAX_TEXT_CHARS),
         keywords=tuple(k.strip() for k in keywords if k.strip()),
         delay=delay,
     )

@@ -48,7 +48,7 @@ from support.s3_server import SETUP_KEY, moto_s3
 config = pytest.importorskip("asr_server.config", reason="the inference server package is absent")
 model_sources = pytest.importorskip("asr_server.model_sources")
 models = pytest.importorskip("asr_server.engines.whisper.catalogue")
-common = pytest.importorskip("asr_server.routes.common")
+fields = pytest.importorskip("asr_server.fields")
 errors = pytest.importorskip("asr_server.errors")
 protocol = pytest.importorskip("asr_server.streaming.protocol")
 
@@ -263,8 +263,18 @@ def test_crd_operator_and_server_agree(case: Case) -> None:
             config.ServerConfig.from_env({var: str(case.value)})
 
 
+def request_option(name: str) -> Callable[[object], object]:
+    """The routes' parser of option `name` (fields.py, the one table of request options)."""
+
+    def parse(value: object) -> object:
+        chosen = fields.parse_options({name: value}, fields.RECOGNIZE, fields.FieldContext())
+        return getattr(chosen, name)
+
+    return parse
+
+
 REQUEST_FIELDS: dict[str, tuple[str, Callable[[object], object]]] = {
-    c.BEAM_SIZE.path: ("beam_size", common.beam_size_field),
+    c.BEAM_SIZE.path: ("beam_size", request_option("beam_size")),
 }
 """Spec fields that set the server's default for a field each request may set for itself:
 the request field's name (HTTP and stream start message) and the routes' parser of it."""
@@ -286,7 +296,8 @@ def test_a_request_may_ask_exactly_what_the_fleet_may_default_to(case: Case) -> 
         assert accepted == case.allowed, f"HTTP {name}={value!r}"
     start = json.dumps({"type": "start", name: case.value})
     try:
-        stream_accepts = getattr(protocol.parse_client_text(start), name) == case.value
+        message = protocol.parse_client_text(start)
+        stream_accepts = getattr(message.options, name) == case.value
     except protocol.ProtocolError:
         stream_accepts = False
     assert stream_accepts == case.allowed, start

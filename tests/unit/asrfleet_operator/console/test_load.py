@@ -29,7 +29,7 @@ def serve(
     metrics: Metrics, route: str, code: int, seconds: float, rtf: float | None = None
 ) -> None:
     metrics.requests_total.labels(route=route, code=str(code)).inc()
-    metrics.request_duration_seconds.observe(seconds)
+    metrics.request_duration_seconds.labels(route=route).observe(seconds)
     if rtf is not None:
         metrics.realtime_factor.observe(rtf)
 
@@ -42,6 +42,7 @@ def test_rates_and_quantiles_over_one_interval_from_two_servers() -> None:
     for _ in range(2):
         serve(b, "/v1/recognize", 429, 0.01)
     serve(b, "/metrics", 200, 0.001)  # the console's own scrape: not load
+    serve(b, "/readyz", 200, 60.0)  # nor a probe's latency (a slow one would show as p95)
     a.queue_depth.set(3)
     b.inflight_requests.set(2)
     b.active_streams.set(5)
@@ -49,6 +50,7 @@ def test_rates_and_quantiles_over_one_interval_from_two_servers() -> None:
     assert load.requests_per_second == pytest.approx(1.0)
     assert load.rejected_per_second == pytest.approx(0.2)
     assert 0.25 <= load.latency_p50_seconds <= 0.5  # type: ignore[operator]
+    assert load.latency_p95_seconds <= 0.5  # type: ignore[operator]
     assert 0.02 <= load.realtime_factor_p50 <= 0.05  # type: ignore[operator]
     assert (load.queue_depth, load.inflight, load.active_streams) == (3, 2, 5)
     assert (load.servers_scraped, load.servers_failed) == (2, 0)

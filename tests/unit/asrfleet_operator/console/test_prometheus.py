@@ -18,6 +18,9 @@ def test_queries_group_by_namespace_and_the_name_label() -> None:
         'sum by (namespace, service) (rate(asr_requests_total{route=~"/v1/.*"}[2m]))'
     )
     assert queries["latency_p95_seconds"].startswith("histogram_quantile(0.95, sum by")
+    assert (
+        'asr_request_duration_seconds_bucket{route=~"/v1/.*"}[2m]' in queries["latency_p95_seconds"]
+    )
     assert "le)" in queries["realtime_factor_p50"]
 
 

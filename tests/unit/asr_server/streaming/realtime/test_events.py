@@ -49,7 +49,7 @@ def test_a_ga_update_sets_rate_language_keywords_and_turn_detection() -> None:
     assert config.input_rate == 16000
     assert config.transcription.language == "en" and config.transcription.keywords == ("Ask",)
     assert config.turn_detection == ServerVad(silence_duration_ms=300)
-    assert config.start_message(None).hotwords == "Ask"
+    assert config.start_message(None).options.hotwords == "Ask"
 
 
 def test_a_beta_update_keeps_what_it_does_not_name() -> None:

@@ -1,0 +1,31 @@
+"""The stream's WebSocket: aiohttp's, with the frame limit reported by the protocol.
+
+aiohttp refuses a frame over `max_msg_size` from its header (nothing of it is buffered) and
+then closes at once with 1009 from inside `receive()`, so the client would never hear why. Here
+that close is held back: `receive()` returns the error, `oversized` is set, and the
+connection reports `frame_too_large`, finalises what was heard and closes itself (the
+documented order, docs/streaming.md). Behaviour of aiohttp's `receive()` this relies on (it
+calls `close(code=1009)`) is pinned by the version in requirements/constraints.txt and
+tested in tests/integration/asr_server/test_stream_protocol.py.
+"""
+
+from __future__ import annotations
+
+from aiohttp import WSCloseCode, web
+
+
+class StreamSocket(web.WebSocketResponse):
+    def __init__(self, *, max_frame_bytes: int, heartbeat: float) -> None:
+        # aiohttp refuses a frame of max_msg_size bytes or more
+        super().__init__(heartbeat=heartbeat, max_msg_size=max_frame_bytes + 1)
+        self.max_frame_bytes = max_frame_bytes
+        self.oversized = False
+        """A frame over the limit arrived; nothing more can be read."""
+
+    async def close(
+        self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
+    ) -> bool:
+        if code == WSCloseCode.MESSAGE_TOO_BIG and not self.oversized:
+            self.oversized = True
+            return False
+        return await super().close(code=code, message=message, drain=drain)
