@@ -20,7 +20,9 @@ def setup(app: web.Application) -> None:
 
 async def handle_stream(request: web.Request) -> web.StreamResponse:
     hub = request.app[STREAMS]
-    ws = StreamSocket(max_frame_bytes=hub.limits.max_frame_bytes, heartbeat=30.0)
+    ws = StreamSocket(
+        max_frame_bytes=hub.limits.max_frame_bytes, heartbeat=30.0, transport=request.transport
+    )
     await ws.prepare(request)
     await StreamConnection(ws, hub).serve()
     return ws
