@@ -3,7 +3,7 @@
 A scrape of one server becomes a `Sample` (cumulative counters and histogram buckets, current
 gauges); two samples of the same server a moment apart give rates and latency quantiles over
 that moment, and the fleet's figure sums (or merges the buckets of) its servers. The metric
-names are the inference server's contract in DESIGN.md (prefix `asr_`).
+names are the inference server's contract in docs/server-api.md "Metrics" (prefix `asr_`).
 """
 
 from __future__ import annotations

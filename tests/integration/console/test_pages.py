@@ -50,7 +50,10 @@ def test_uploading_jfk_shows_the_reference_words(
     page.fill("#hotwords", "Americans")  # passed on to the recognizer, which accepts it
     page.click("#transcribe")
     transcript = page.locator("#transcript")
-    transcript.wait_for(timeout=120_000)
+    # Either the transcript or the error the page shows instead (named in the failure).
+    page.locator("#transcript, #upload-result .error").wait_for(timeout=120_000)
+    error = page.locator("#upload-result .error")
+    assert not error.count(), error.inner_text()
     assert word_error_rate(jfk_clip.transcript, transcript.inner_text()) <= 0.1
     details = page.locator("#upload-result").inner_text()
     assert "confidence" in details and "answered in" in details

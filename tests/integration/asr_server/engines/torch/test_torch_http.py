@@ -7,9 +7,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 from asr_server.config import ServerConfig
 from asr_server.engines.torch.engine import TorchWhisperEngine
+from asr_server.listen import Listener
 from conftest import Clip
 from support.asr_http import Server, StartServer, start_server_on_socket, wait_ready
 from support.rare_words import RARE_SENTENCES, hotword_hits, speak
@@ -36,15 +36,15 @@ async def test_asr_engine_torch_serves_jfk_word_for_word(
 ) -> None:
     """ASR_ENGINE=torch: the registry builds the engine, the server loads and serves it."""
     config = ServerConfig(engine="torch", model="whisper-tiny.en", model_dir=torch_model_dir)
-    runners: list[web.AppRunner] = []
-    server = await start_server_on_socket(None, config, runners)
+    listeners: list[Listener] = []
+    server = await start_server_on_socket(None, config, listeners)
     try:
         await wait_ready(server)
         await check_jfk(server, jfk_clip)
     finally:
         await server.http.close()
-        for runner in runners:
-            await runner.cleanup()
+        for listener in listeners:
+            await listener.close()
 
 
 async def check_jfk(server: Server, jfk_clip: Clip) -> None:
