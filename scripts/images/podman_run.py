@@ -13,7 +13,9 @@ account would bring, and, where a pod uses them, the directory standing in for e
 PersistentVolumeClaim (`claims`: a bind mount, read-only where the pod mounts it so) and the
 Secrets its env references (`secrets`: each secretKeyRef resolved as the kubelet resolves it,
 an optional key that is absent left unset; the values reach podman through its environment,
-`--env NAME`, never its argv). Scheduling fields (requests, node selectors, tolerations) mean
+`--env NAME`, never its argv), and the pod's own metadata for the downward API (`pod`:
+env `fieldRef`s to metadata.name, metadata.namespace and spec.serviceAccountName resolve as
+the kubelet resolves them). Scheduling fields (requests, node selectors, tolerations) mean
 nothing on one machine. What a kubelet would do and podman cannot here (other volumes, other
 valueFrom, init containers, GPUs) is refused with `UnsupportedPodSpec` rather than left out
 silently.
@@ -38,6 +40,14 @@ PROBE_KINDS = ("startup", "readiness", "liveness")
 
 class UnsupportedPodSpec(ValueError):
     """The pod spec asks for something this mapping cannot reproduce with podman."""
+
+
+@dataclass(frozen=True)
+class PodMeta:
+    """What the downward API tells a container about its pod."""
+
+    name: str
+    namespace: str
 
 
 @dataclass(frozen=True)
@@ -77,10 +87,11 @@ def podman_run(
     *,
     claims: Mapping[str, Path] | None = None,
     secrets: Mapping[str, Mapping[str, str]] | None = None,
+    pod: PodMeta | None = None,
 ) -> PodmanRun:
     """Map `pod_spec` (a Deployment's or Job's spec.template.spec) for its container
     `container_name`; `claims`: claim name -> the directory standing in for it; `secrets`:
-    Secret name -> its data."""
+    Secret name -> its data; `pod`: the pod's name and namespace, for env fieldRefs."""
     if pod_spec.get("initContainers"):
         names = ", ".join(c.get("name", "?") for c in pod_spec["initContainers"])
         raise UnsupportedPodSpec(f"init containers ({names}) are not run by this mapping")
@@ -95,7 +106,7 @@ def podman_run(
         *_identity(pod_spec, container),
         *_security(pod_spec, container),
         *_volumes(pod_spec, container, claims or {}),
-        *_env(container),
+        *_env(pod_spec, container, pod),
         *(item for name in secret_env for item in ("--env", name)),  # values: podman's env
         *_limits(container),
         *_publish(ports),
@@ -243,14 +254,34 @@ def _secret_env(
     return found
 
 
-def _env(container: Mapping[str, Any]) -> list[str]:
+def _field_value(pod_spec: Mapping[str, Any], pod: PodMeta | None, path: str) -> str | None:
+    """A downward-API fieldPath the mapping knows, resolved (None: not one of those)."""
+    if path == "spec.serviceAccountName":
+        return str(pod_spec.get("serviceAccountName", "default"))
+    if path in ("metadata.name", "metadata.namespace"):
+        if pod is None:
+            raise UnsupportedPodSpec(f"the env asks for {path}: pass the pod's name and namespace")
+        return pod.name if path == "metadata.name" else pod.namespace
+    return None
+
+
+def _env(
+    pod_spec: Mapping[str, Any], container: Mapping[str, Any], pod: PodMeta | None
+) -> list[str]:
     options: list[str] = []
     for entry in container.get("env", []):
+        source = entry.get("valueFrom") or {}
         if "value" in entry:
             options += ["--env", f"{entry['name']}={entry['value']}"]
-        elif "secretKeyRef" not in (entry.get("valueFrom") or {}):
+        elif "fieldRef" in source:
+            path = str(source["fieldRef"].get("fieldPath", ""))
+            value = _field_value(pod_spec, pod, path)
+            if value is None:
+                raise UnsupportedPodSpec(f"env {entry['name']} reads {path}, not mapped here")
+            options += ["--env", f"{entry['name']}={value}"]
+        elif "secretKeyRef" not in source:
             raise UnsupportedPodSpec(
-                f"env {entry['name']} comes from a valueFrom other than a Secret"
+                f"env {entry['name']} comes from a valueFrom other than a Secret or a fieldRef"
             )
     if container.get("envFrom"):
         raise UnsupportedPodSpec("envFrom is not run by this mapping")

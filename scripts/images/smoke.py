@@ -42,7 +42,7 @@ from demo_support import (
 )
 from faster_whisper import decode_audio
 from podman_cli import Podman
-from podman_run import PodmanRun, podman_run
+from podman_run import PodmanRun, PodMeta, podman_run
 from support.text import char_error_rate, word_error_rate
 
 # slirp4netns gives each container its own network namespace, as a pod has, without a
@@ -232,7 +232,8 @@ def start_operator(
     deployment = kubectl_json(kubeconfig, "deployment", RELEASE, OPERATOR_NAMESPACE)
     if deployment is None:
         raise StepFailed(f"the chart created no Deployment {OPERATOR_NAMESPACE}/{RELEASE}")
-    run = podman_run(deployment["spec"]["template"]["spec"], OPERATOR_CONTAINER)
+    pod = PodMeta(name=f"{RELEASE}-0", namespace=OPERATOR_NAMESPACE)  # as a ReplicaSet names it
+    run = podman_run(deployment["spec"]["template"]["spec"], OPERATOR_CONTAINER, pod=pod)
     print(f"    helm install {RELEASE} {chart.relative_to(chart.parents[1])}: operator"
           f" Deployment {OPERATOR_NAMESPACE}/{RELEASE} runs {run.image}")  # fmt: skip
     inside = state / "kubeconfig.container"

@@ -15,7 +15,7 @@ from asrfleet_operator.render import DEPLOYMENT, desired_children
 from asrfleet_operator.render.speech_model import CachedModel, fetch_job
 from asrfleet_operator.settings import Settings
 from asrfleet_operator.spec import parse_spec, parse_speech_model
-from podman_run import HttpProbe, PodmanRun, UnsupportedPodSpec, podman_run
+from podman_run import HttpProbe, PodmanRun, PodMeta, UnsupportedPodSpec, podman_run
 
 REPO = Path(__file__).resolve().parents[4]
 CONTAINER = "asr-server"
@@ -153,6 +153,30 @@ def test_secret_env_other_volumes_and_root_are_refused(pod_spec: dict[str, Any])
             podman_run(spec, CONTAINER)
     with pytest.raises(UnsupportedPodSpec, match="no container 'operator'"):
         podman_run(pod_spec, "operator")
+
+
+def test_downward_api_env_resolves_as_the_kubelet_does(pod_spec: dict[str, Any]) -> None:
+    """The chart's operator reads its Lease namespace from metadata.namespace (a fieldRef)."""
+    spec = copy.deepcopy(pod_spec)
+    spec["serviceAccountName"] = "asrfleet"
+    for name, path in (
+        ("POD_NAMESPACE", "metadata.namespace"),
+        ("POD_NAME", "metadata.name"),
+        ("ACCOUNT", "spec.serviceAccountName"),
+    ):
+        spec["containers"][0]["env"].append(
+            {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+        )
+    run = podman_run(spec, CONTAINER, pod=PodMeta(name="asrfleet-0", namespace="asrfleet"))
+    env = values_of(run, "--env")
+    assert {"POD_NAMESPACE=asrfleet", "POD_NAME=asrfleet-0", "ACCOUNT=asrfleet"} <= set(env)
+    with pytest.raises(UnsupportedPodSpec, match="pass the pod's name and namespace"):
+        podman_run(spec, CONTAINER)
+    spec["containers"][0]["env"].append(
+        {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+    )
+    with pytest.raises(UnsupportedPodSpec, match=r"IP reads status\.podIP"):
+        podman_run(spec, CONTAINER, pod=PodMeta(name="p", namespace="n"))
 
 
 def test_a_speech_models_job_mounts_its_claim_and_takes_the_secret_from_podmans_env(
