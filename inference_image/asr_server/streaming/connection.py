@@ -4,7 +4,6 @@ limits, client disconnect and server drain. `routes/stream.py` only wires this t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -21,7 +20,7 @@ from asr_server.streaming.protocol import (
     parse_client_text,
 )
 from asr_server.streaming.session import StreamSession
-from asr_server.streaming.socket import StreamSocket
+from asr_server.streaming.socket import StreamSocket, close_quietly, send_if_open
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +36,7 @@ class StreamConnection:
         self._drain_task: asyncio.Task[None] | None = None
 
     async def send(self, message: ServerMessage) -> None:
-        """Send, unless the client is gone (a vanished client is not an error here)."""
-        if self.ws.closed:
-            return
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.send_str(message.to_json())
+        await send_if_open(self.ws, message.to_json())
 
     async def serve(self) -> None:
         if not self.hub.try_admit(self, self._drain):
@@ -144,8 +139,7 @@ class StreamConnection:
 
     async def _close(self, code: int) -> None:
         self._closing = True
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.close(code=code)
+        await close_quietly(self.ws, code)
 
     def _drain(self) -> asyncio.Task[None]:
         """Called by the hub on SIGTERM: finalise open utterances, then close with 1001."""

@@ -16,6 +16,7 @@ kernel does not answer the unread bytes with a reset that loses the error and cl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from aiohttp import WSCloseCode, web
 
@@ -46,3 +47,17 @@ class StreamSocket(web.WebSocketResponse):
         if self.oversized:
             linger_on_close(self._connection_transport, LINGER_FRAMES * self.max_frame_bytes)
         return await super().close(code=code, message=message, drain=drain)
+
+
+async def send_if_open(ws: web.WebSocketResponse, text: str) -> None:
+    """Send, unless the client is gone (a vanished client is not an error for a stream)."""
+    if ws.closed:
+        return
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.send_str(text)
+
+
+async def close_quietly(ws: web.WebSocketResponse, code: int) -> None:
+    """Close with `code`; a client already gone makes this a no-op, not an error."""
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.close(code=code)

@@ -12,7 +12,6 @@ client that goes away cancels its work.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -30,6 +29,7 @@ from asr_server.streaming.realtime.events import (
 )
 from asr_server.streaming.realtime.items import RealtimeSession
 from asr_server.streaming.realtime.server_events import ServerEvents, new_id
+from asr_server.streaming.socket import close_quietly, send_if_open
 
 log = logging.getLogger(__name__)
 
@@ -184,16 +184,11 @@ class RealtimeConnection:
                 await self._send(item)
 
     async def _send(self, text: str) -> None:
-        """Send, unless the client is gone (a vanished client is not an error here)."""
-        if self.ws.closed:
-            return
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.send_str(text)
+        await send_if_open(self.ws, text)
 
     async def _close(self, code: int) -> None:
         self._closing = True
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.close(code=code)
+        await close_quietly(self.ws, code)
 
     def _drain(self) -> asyncio.Task[None]:
         """Called by the hub on SIGTERM: commit and transcribe the buffer, close with 1001."""
