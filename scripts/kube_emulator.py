@@ -130,13 +130,16 @@ async def running_emulator(
         for key, info in custom_resources(crd_files(crds)):
             emulator.resources[key] = cast(Any, info)
         url = str(emulator.url).rstrip("/")
-        await asyncio.to_thread(_write_text, kubeconfig, kubeconfig_yaml(url))
+        await asyncio.to_thread(write_whole, kubeconfig, kubeconfig_yaml(url))
         yield RunningEmulator(url=url, kubeconfig=kubeconfig, emulator=emulator)
 
 
-def _write_text(path: Path, text: str) -> None:
+def write_whole(path: Path, text: str) -> None:
+    # Readers wait for the file to exist: write beside it and rename, so it never exists empty.
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
 
 
 async def _serve(args: argparse.Namespace) -> None:
