@@ -168,7 +168,9 @@ def decode(
         if len(still_alive) != len(alive):
             row_positions = [alive.index(index) for index in still_alive]
             cache.keep_rows(torch.tensor(row_positions, device=device))
-        if parents != list(range(len(parents))):
+        # `offset` sequences are cached: the kept ones may be fewer (rows done) even when
+        # they keep their order.
+        if parents != list(range(offset)):
             cache.reorder(torch.tensor(parents, device=device))
         cache.beams = len(rows[still_alive[0]].beams)
         alive = still_alive
