@@ -8,7 +8,11 @@ The anchor is faster-whisper's own `WhisperModel.transcribe` called in-process a
 compute type and beam size (temperature fallback on, as the engines); the engines are this
 server's `faster-whisper` engine (its batched decoder, what the HTTP routes use) and the
 `torch` engine. Each (engine, model, compute type) runs in a process of its own so that its
-peak RSS is its own; ratios are against the anchor of the same row group, measured in the
+peak RSS is its own, and the three are loaded together: each timed clip goes to the anchor and
+then to each engine in turn (per clip the median of `--repeats` rounds), so that the shared
+machine's changing load falls on all alike. The torch engine's model cache is filled first (its
+conversion and int8 quantisation, once per cache, their peak RSS printed apart), so the table
+measures the starts that follow. Ratios are against the anchor of the same row group, in the
 same run. Then a hotword table: recall of the rare words of tests/support/rare_words.py and
 WER with no hotwords, with prompt-style hotwords (faster-whisper's `hotwords`, and the torch
 engine's prompt mode), with decoder biasing, and jfk with unrelated hotwords.
@@ -31,7 +35,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -127,29 +131,97 @@ def make_transcriber(job: Job, hotword_mode: str = "decoder") -> Any:
 
 
 def run_job(job: Job) -> dict[str, Any]:
+    """A one-shot job: a first start (no beams) or a hotword job."""
+    from asr_server.audio import decode_audio
+
+    if not job.beams:  # a first start: fills the model cache (conversion, int8), measures it
+        make_transcriber(job)
+        return {"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    audio = {c.name: decode_audio(Path(c.path).read_bytes()) for c in job.clips}
+    return {"hotwords": {mode: hotword_texts(job, mode, audio) for mode in job.hotword_modes}}
+
+
+def serve_job(job: Job, requests: TextIO, replies: TextIO) -> None:
+    """A timing worker: loads the job's engine, then transcribes one clip per request line
+    (`{"clip", "beam"}`) and replies with its text, wall and CPU seconds; `{}` ends it with the
+    process's peak RSS. The parent alternates requests between the engines' workers."""
     from asr_server.audio import decode_audio
 
     audio = {c.name: decode_audio(Path(c.path).read_bytes()) for c in job.clips}
-    if job.hotword_modes:
-        return {"hotwords": {mode: hotword_texts(job, mode, audio) for mode in job.hotword_modes}}
+    clips = {c.name: c for c in job.clips}
     transcribe = make_transcriber(job)
     first = job.clips[0]
     transcribe(audio[first.name], first.language, 1, None)  # warm-up, not measured
-    rows = []
-    for beam in job.beams:
-        texts, wall, cpu = {}, 0.0, 0.0
-        for clip in job.clips:
-            walls, cpus = [], []
-            for _ in range(job.repeats):
-                started, started_cpu = time.perf_counter(), time.process_time()
-                texts[clip.name] = transcribe(audio[clip.name], clip.language, beam, None)
-                walls.append(time.perf_counter() - started)
-                cpus.append(time.process_time() - started_cpu)
-            wall += statistics.median(walls)
-            cpu += statistics.median(cpus)
-        rows.append({"beam": beam, "texts": texts, "wall": wall, "cpu": cpu})
+    print(json.dumps({"ready": True}), file=replies, flush=True)
+    for line in requests:
+        request = json.loads(line)
+        if not request:
+            break
+        clip = clips[request["clip"]]
+        started, started_cpu = time.perf_counter(), time.process_time()
+        text = transcribe(audio[clip.name], clip.language, request["beam"], None)
+        wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+        print(json.dumps({"text": text, "wall": wall, "cpu": cpu}), file=replies, flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"rows": rows, "peak_mb": peak}
+    print(json.dumps({"peak_mb": peak}), file=replies, flush=True)
+
+
+class Worker:
+    """A `serve_job` process (its own, so that its peak RSS is its engine's alone)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", json.dumps(asdict(job))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.ask(None)
+
+    def ask(self, request: dict[str, Any] | None) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        if request is not None:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            job = self.job
+            raise SystemExit(f"{job.engine}/{job.model}/{job.compute_type} worker failed")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def close(self) -> float:
+        peak = float(self.ask({})["peak_mb"])
+        self.process.wait()
+        return peak
+
+
+def measure(jobs: dict[str, Job], beams: list[int], repeats: int) -> dict[str, dict[str, Any]]:
+    """Each engine's rows (per beam: texts, summed per-clip median wall and CPU seconds) and
+    peak RSS. All engines are loaded at once and every clip run goes to each of them in turn,
+    so a change in the machine's load falls on anchor and subjects alike."""
+    workers = {engine: Worker(job) for engine, job in jobs.items()}
+    clips = next(iter(jobs.values())).clips
+    results: dict[str, dict[str, Any]] = {engine: {"rows": []} for engine in jobs}
+    for beam in beams:
+        runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for _ in range(repeats):
+            for clip in clips:
+                for engine, worker in workers.items():
+                    reply = worker.ask({"clip": clip.name, "beam": beam})
+                    runs.setdefault((engine, clip.name), []).append(reply)
+        for engine in jobs:
+            done = [runs[(engine, c.name)] for c in clips]
+            results[engine]["rows"].append({
+                "beam": beam,
+                "texts": {c.name: r[-1]["text"] for c, r in zip(clips, done, strict=True)},
+                "wall": sum(statistics.median(x["wall"] for x in r) for r in done),
+                "cpu": sum(statistics.median(x["cpu"] for x in r) for r in done),
+            })  # fmt: skip
+    for engine, worker in workers.items():
+        results[engine]["peak_mb"] = worker.close()
+    return results
 
 
 def hotword_texts(job: Job, mode: str, audio: dict[str, Any]) -> dict[str, str]:
@@ -298,17 +370,24 @@ def print_hotwords(clips: list[Clip], jfk: Clip, texts: dict[str, dict[str, str]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="beam 1, float32 only")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: the CPU limit)")
     parser.add_argument("--repeats", type=int, default=1, help="timed runs per clip (median)")
     parser.add_argument("--no-hotwords", action="store_true", help="skip the hotword table")
     args = parser.parse_args()
-    if args.worker:
-        job = json.loads(args.worker)
-        job["clips"] = tuple(Clip(**{**c, "hotwords": tuple(c["hotwords"])}) for c in job["clips"])
-        job = Job(**{**job, "beams": tuple(job["beams"]),
-                     "hotword_modes": tuple(job["hotword_modes"])})  # fmt: skip
-        print(json.dumps(run_job(job)))
+    if args.worker or args.serve:
+        raw = json.loads(args.worker or args.serve)
+        raw["clips"] = tuple(Clip(**{**c, "hotwords": tuple(c["hotwords"])}) for c in raw["clips"])
+        job = Job(**{**raw, "beams": tuple(raw["beams"]),
+                     "hotword_modes": tuple(raw["hotword_modes"])})  # fmt: skip
+        if args.worker:
+            print(json.dumps(run_job(job)))
+            return 0
+        # Replies on a private copy of stdout; anything else the engines print goes to stderr.
+        replies = os.fdopen(os.dup(1), "w")
+        os.dup2(2, 1)
+        serve_job(job, sys.stdin, replies)
         return 0
     from asr_server.engines.hardware import container_cpu_limit, cpu_threads
 
@@ -320,14 +399,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="asr-accuracy-") as temp:
         directory, model_dir = Path(temp), Path(temp) / "models"
         sets = [("whisper-tiny.en", english_clips(directory)), ("whisper-base", mandarin_clips())]
-        groups = []
+        groups, first_starts = [], []
         for model, clips in sets:
             results = {}
             for compute in compute_types:
-                for engine in ENGINES:
-                    job = Job(engine, model, compute, tuple(beams), tuple(clips),
-                              str(model_dir), threads, args.repeats)  # fmt: skip
-                    results[(engine, compute)] = spawn(job)
+                # The torch engine converts (and for int8 quantises) once per model cache; the
+                # table measures later starts, as a server with a filled cache makes them.
+                job = Job("torch", model, compute, (), tuple(clips), str(model_dir), threads, 1)
+                first_starts.append(f"torch {model} {compute}: {spawn(job)['peak_mb']:.0f} MB")
+                jobs = {engine: Job(engine, model, compute, tuple(beams), tuple(clips),
+                                    str(model_dir), threads, args.repeats)
+                        for engine in ENGINES}  # fmt: skip
+                for engine, result in measure(jobs, beams, args.repeats).items():
+                    results[(engine, compute)] = result
             groups.append((model, clips, results))
         verdicts = print_table(groups, compute_types, beams)
         if not args.no_hotwords:
@@ -344,6 +428,8 @@ def main() -> int:
                 for mode, result in spawn(job)["hotwords"].items():
                     texts[f"{engine}:{mode}"] = result
             print_hotwords(rare, Clip(jfk.name, jfk.path, "en", jfk.reference), texts)
+    print("\npeak RSS of the torch engine's first start (filling the model cache): "
+          + "; ".join(first_starts))  # fmt: skip
     print()
     for verdict in verdicts:
         print(verdict)
