@@ -8,6 +8,7 @@ mapped from the file instead of copied.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -59,10 +60,15 @@ def save_checkpoint(dims: ModelDimensions, state_dict: dict[str, torch.Tensor], 
     torch.save({"dims": asdict(dims), "model_state_dict": state_dict}, path)
 
 
-def load_checkpoint(path: Path) -> Checkpoint:
-    """Read `path` (mapped, no code executed); ModelError when it is not such a checkpoint."""
+def load_checkpoint(path: Path, mmap: bool = True) -> Checkpoint:
+    """Read `path` (no code executed; mapped unless `mmap` is false: a file whose tensors are
+    repacked at load, as int8 ones, is better read, so that each can be released); ModelError
+    when it is not such a checkpoint."""
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        with warnings.catch_warnings():  # torch's own rebuilding of int8 tensors warns so
+            warnings.filterwarnings("ignore", message="TypedStorage is deprecated")
+            warnings.filterwarnings("ignore", message=".*quantized tensor creation functions")
+            raw = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:  # torch raises RuntimeError, UnpicklingError, ... for bad files
         raise ModelError(f"{path} is not a readable PyTorch checkpoint: {exc}") from None
     if not isinstance(raw, dict) or "dims" not in raw or "model_state_dict" not in raw:
@@ -70,4 +76,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
             f"{path} is not an openai-whisper checkpoint "
             "(expected a dict with 'dims' and 'model_state_dict')"
         )
-    return Checkpoint(ModelDimensions.from_dict(raw["dims"]), dict(raw["model_state_dict"]), path)
+    state_dict = raw["model_state_dict"]
+    if not isinstance(state_dict, dict):
+        raise ModelError(f"{path}: 'model_state_dict' is not a mapping of tensors")
+    return Checkpoint(ModelDimensions.from_dict(raw["dims"]), dict(state_dict), path)

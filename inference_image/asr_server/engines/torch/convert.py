@@ -76,13 +76,10 @@ def convert_directory(source: Path, target: Path) -> Path:
     log.info("converting %s into a PyTorch Whisper checkpoint in %s", source, target)
     atomic_write(target / CHECKPOINT_FILE, lambda out: save_checkpoint(dims, state_dict, out))
     atomic_write(target / TOKENIZER_FILE, functools.partial(_copy, tokenizer))
-    stamp = {
-        "format": STAMP_FORMAT,
-        "source": {"path": str(model_bin), **file_identity(model_bin)},
-        "checkpoint": file_identity(target / CHECKPOINT_FILE),
-        "dims": asdict(dims),
-    }
-    atomic_write(target / STAMP_FILE, functools.partial(_write_json, stamp))
+    write_stamp(
+        target / STAMP_FILE, model_bin, target / CHECKPOINT_FILE,
+        format=STAMP_FORMAT, dims=asdict(dims),
+    )  # fmt: skip
     return target / CHECKPOINT_FILE
 
 
@@ -103,24 +100,45 @@ def ensure_converted(source: Path, target: Path) -> Path:
 
 
 def is_converted(source: Path, target: Path) -> bool:
-    try:
-        stamp = json.loads((target / STAMP_FILE).read_text())
-        checkpoint_size = (target / CHECKPOINT_FILE).stat().st_size
-        source_size = (source / "model.bin").stat().st_size
-    except (OSError, ValueError):
-        return False
-    if not isinstance(stamp, dict) or stamp.get("format") != STAMP_FORMAT:
-        return False
     if not (target / TOKENIZER_FILE).is_file():
         return False
-    stamped_source, stamped_checkpoint = stamp.get("source", {}), stamp.get("checkpoint", {})
+    return stamp_matches(
+        target / STAMP_FILE, source / "model.bin", target / CHECKPOINT_FILE, format=STAMP_FORMAT
+    )
+
+
+def write_stamp(stamp: Path, source: Path, checkpoint: Path, **fields: Any) -> None:
+    """Record that `checkpoint` was made from `source` (sizes and SHA-256), with `fields`."""
+    value = {
+        **fields,
+        "source": {"path": str(source), **file_identity(source)},
+        "checkpoint": file_identity(checkpoint),
+    }
+    atomic_write(stamp, functools.partial(_write_json, value))
+
+
+def stamp_matches(stamp: Path, source: Path, checkpoint: Path, **fields: Any) -> bool:
+    """Whether `stamp` says `checkpoint` was made from `source` as it is now, with `fields`:
+    the stamped fields equal, the checkpoint of the stamped size, the source of the stamped
+    size and hash."""
+    try:
+        value = json.loads(stamp.read_text())
+        checkpoint_size = checkpoint.stat().st_size
+        source_size = source.stat().st_size
+    except (OSError, ValueError):
+        return False
+    if not isinstance(value, dict) or any(value.get(k) != v for k, v in fields.items()):
+        return False
+    stamped_source, stamped_checkpoint = value.get("source"), value.get("checkpoint")
+    if not isinstance(stamped_source, dict) or not isinstance(stamped_checkpoint, dict):
+        return False
     if stamped_source.get("size") != source_size:
         return False
     if stamped_checkpoint.get("size") != checkpoint_size:
         return False
     # The source's hash is checked once per process start: a package upgrade that keeps the
     # size but changes the weights must not be served from a stale conversion.
-    return bool(stamped_source.get("sha256") == sha256(source / "model.bin"))
+    return bool(stamped_source.get("sha256") == sha256(source))
 
 
 def whisper_state_dict(

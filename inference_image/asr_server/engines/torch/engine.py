@@ -8,7 +8,9 @@ tensors to it, float32 ones mapped from the file as they are. Then, by compute t
 - `float16`: half precision, CUDA only (as CTranslate2, it refuses the CPU, where half
   precision matrix products are slower than float32);
 - `int8` / `int8_float32`: dynamic quantisation of every linear layer (quantize.py), CPU only:
-  PyTorch's dynamically quantised kernels exist for the CPU alone.
+  PyTorch's dynamically quantised kernels exist for the CPU alone. The float checkpoint is
+  quantised once into an int8 checkpoint beside it (int8_checkpoint.py), which later starts
+  load without ever holding the float32 weights.
 One encoder pass over a silent window warms the kernels up before the engine reports ready.
 
 Results go through the same Chinese script conversion as the faster-whisper engine
@@ -34,8 +36,8 @@ from asr_server.engines.torch.checkpoint import load_checkpoint
 from asr_server.engines.torch.context_graph import DEFAULT_SCORE, HOTWORD_MODES, MAX_SCORE
 from asr_server.engines.torch.model import Whisper
 from asr_server.engines.torch.pipeline import Biasing, Pipeline
-from asr_server.engines.torch.quantize import quantize
-from asr_server.engines.torch.resolve import resolve_checkpoint, tokenizer_for
+from asr_server.engines.torch.quantize import load_int8
+from asr_server.engines.torch.resolve import resolve_checkpoint, resolve_int8, tokenizer_for
 from asr_server.engines.torch.vocabulary import Vocabulary
 from asr_server.engines.whisper.batched.windows import WINDOW_FRAMES
 from asr_server.engines.whisper.options import ENCODER_CONTEXTS
@@ -71,6 +73,10 @@ class TorchEngineOptions:
     """full | trimmed (engines/windows.py); a request may choose its own."""
     cpu_threads: int = 0
     """PyTorch intra-op threads on CPU; 0: one per CPU of the container's limit."""
+    decode_threads: int = 0
+    """Intra-op threads of the decoding steps on CPU; 0: 1 at int8, else `cpu_threads`. int8's
+    kernels split even a one-row product across every thread, and on shared cores the threads
+    then wait on each other at every layer (docs/models.md, "Cost and accuracy")."""
     hotword_score: float = DEFAULT_SCORE
     """Boost per hotword token (log-probability units) for hotwords that name no score."""
     hotword_mode: str = "decoder"
@@ -94,8 +100,10 @@ class TorchEngineOptions:
                     f"torch engine: {name} must be one of {', '.join(allowed)}; "
                     f"got {getattr(self, name)!r}"
                 )
-        if self.batch_max_size < 0 or self.cpu_threads < 0:
-            raise ValueError("torch engine: batch_max_size and cpu_threads must be >= 0")
+        if self.batch_max_size < 0 or self.cpu_threads < 0 or self.decode_threads < 0:
+            raise ValueError(
+                "torch engine: batch_max_size, cpu_threads and decode_threads must be >= 0"
+            )
         if not 0 < self.hotword_score <= MAX_SCORE:
             raise ValueError(f"torch engine: hotword_score must be in (0, {MAX_SCORE:g}]")
 
@@ -123,6 +131,17 @@ def choose_precision(device: str, compute_type: str, cuda_available: bool) -> tu
     if compute_type == "float16" and device != "cuda":
         raise ModelError("float16 needs a CUDA device (on the CPU use float32 or int8)")
     return device, compute_type
+
+
+def decode_threads(
+    options: TorchEngineOptions, device: str, compute_type: str, threads: int
+) -> int:
+    """Intra-op threads of the decoding steps (0: as set for the encoder; see the option)."""
+    if device != "cpu":
+        return 0
+    if options.decode_threads:
+        return options.decode_threads
+    return 1 if compute_type == "int8" else threads
 
 
 class TorchWhisperEngine:
@@ -159,13 +178,19 @@ class TorchWhisperEngine:
             threads = options.cpu_threads or cpu_threads(container_cpu_limit())
             torch.set_num_threads(threads)
         source = resolve_checkpoint(options.model, options.model_dir)
-        checkpoint = load_checkpoint(source.checkpoint)
+        if compute_type == "int8":
+            # Read, not mapped: load_int8 releases each int8 tensor once it is packed.
+            checkpoint = load_checkpoint(resolve_int8(source, options.model_dir), mmap=False)
+            model = load_int8(checkpoint.dims, checkpoint.state_dict)
+        else:
+            checkpoint = load_checkpoint(source.checkpoint)
+            model = build_model(checkpoint.dims, checkpoint.state_dict, device, compute_type)
         vocabulary = Vocabulary(
             tokenizer_for(source, checkpoint.dims, options.model_dir),
             checkpoint.dims,
             options.model,
         )
-        model = build_model(checkpoint.dims, checkpoint.state_dict, device, compute_type)
+        loaded = checkpoint.path
         del checkpoint
         dtype = torch.float16 if compute_type == "float16" else torch.float32
         batch = batch_size(options.batch_max_size, device, container_cpu_limit())
@@ -178,6 +203,7 @@ class TorchWhisperEngine:
             encoder_context=options.encoder_context,
             biasing=Biasing(options.hotword_score, options.hotword_mode),
             seed=options.seed,
+            decode_threads=decode_threads(options, device, compute_type, threads),
         )
         with torch.inference_mode():  # first calls pay for kernel selection: not a request
             model.encoder(
@@ -189,15 +215,15 @@ class TorchWhisperEngine:
             engine=ENGINE_NAME,
             device=device,
             compute_type=compute_type,
-            path=str(source.checkpoint),
+            path=str(loaded),
             languages=vocabulary.languages,
             load_seconds=seconds,
-            details={"cpu_threads": threads},
+            details={"cpu_threads": threads, "decode_threads": pipeline.decode_threads or threads},
         )
         self.model, self.vocabulary, self.pipeline = model, vocabulary, pipeline
         log.info(
             "loaded %s from %s on %s/%s (%d CPU threads) in %.2f s",
-            options.model, source.checkpoint, device, compute_type, threads, seconds,
+            options.model, loaded, device, compute_type, threads, seconds,
         )  # fmt: skip
 
     def max_batch_size(self) -> int:
@@ -237,18 +263,9 @@ class TorchWhisperEngine:
 def build_model(
     dims: Any, state_dict: dict[str, torch.Tensor], device: str, compute_type: str
 ) -> Whisper:
-    """The model with the checkpoint's weights, at `compute_type` on `device`, for inference.
-    Built on the meta device so no weight is initialised only to be overwritten."""
-    with torch.device("meta"):
-        model = Whisper(dims)
-    try:
-        model.load_state_dict(state_dict, strict=True, assign=True)
-    except RuntimeError as exc:  # missing/unexpected keys or shape mismatches
-        raise ModelError(f"the checkpoint does not fit a Whisper {dims}: {exc}") from None
-    model.eval().requires_grad_(False)
+    """The float model with the checkpoint's weights, at `compute_type` (float32 | float16)
+    on `device`, for inference."""
+    model = Whisper.from_state_dict(dims, state_dict)
     if compute_type == "float16":
         return model.to(device=device, dtype=torch.float16)
-    model = model.float()  # openai's own checkpoints hold float16 weights
-    if compute_type == "int8":
-        return quantize(model)
-    return model.to(device)
+    return model.float().to(device)  # openai's own checkpoints hold float16 weights

@@ -18,9 +18,10 @@ does, and in `both` modes both.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,6 +81,20 @@ class _Request:
     prompt_hotwords: str | None
 
 
+@contextlib.contextmanager
+def intra_op_threads(threads: int) -> Iterator[None]:
+    """PyTorch's intra-op threads set to `threads` (0: left as they are) for the block."""
+    before = torch.get_num_threads()
+    if threads <= 0 or threads == before:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class Pipeline:
     def __init__(
         self,
@@ -91,6 +106,7 @@ class Pipeline:
         encoder_context: str = "full",
         biasing: Biasing = Biasing(),
         seed: int | None = None,
+        decode_threads: int = 0,
     ) -> None:
         if encoder_context not in ENCODER_CONTEXTS:
             raise ValueError(f"encoder_context must be one of {ENCODER_CONTEXTS}")
@@ -105,6 +121,8 @@ class Pipeline:
         self.generator = torch.Generator(device=device)
         if seed is not None:
             self.generator.manual_seed(seed)
+        self.decode_threads = decode_threads
+        """PyTorch intra-op threads for the decoding steps on the CPU (0: as the encoder)."""
 
     def transcribe(
         self, items: Sequence[tuple[Audio, TranscribeOptions]]
@@ -182,15 +200,16 @@ class Pipeline:
             hypotheses=decode_pass.hypotheses,
             temperature=decode_pass.temperature,
         )
-        results = decode(
-            self.model,
-            encoding,
-            prompts,
-            self.vocabulary.rules,
-            search,
-            self.vocabulary.no_speech,
-            self.generator,
-        )
+        with intra_op_threads(self.decode_threads):
+            results = decode(
+                self.model,
+                encoding,
+                prompts,
+                self.vocabulary.rules,
+                search,
+                self.vocabulary.no_speech,
+                self.generator,
+            )
         follow_ups = []
         for window, result in zip(windows, results, strict=True):
             try:  # after a good batch call, a failure here is this item's alone

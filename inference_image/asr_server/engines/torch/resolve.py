@@ -6,6 +6,9 @@
   `<model cache>/torch/<dir name>-<hash of its path>/`.
 - A `.pt` file, or a directory holding `model.pt`: used as it is.
 
+int8 loads the checkpoint's int8 form (`model.int8.pt`), quantised once beside the conversion,
+or for a `.pt` of the user's into `<model cache>/torch/<name>-<hash of its path>-int8/`.
+
 The tokenizer is the `tokenizer.json` beside the checkpoint or, failing that, the bundled
 packages' tokenizer for the checkpoint's vocabulary size (51864 tokens: the English-only
 models; 51865: the multilingual ones up to large-v2), so openai's own `.pt` files need no
@@ -21,6 +24,7 @@ from pathlib import Path
 from asr_server.engines.base import ModelError
 from asr_server.engines.torch.checkpoint import CHECKPOINT_FILE, TOKENIZER_FILE, ModelDimensions
 from asr_server.engines.torch.convert import ConversionError, ensure_converted
+from asr_server.engines.torch.int8_checkpoint import ensure_quantized, int8_directory
 from asr_server.engines.whisper.catalogue import CATALOGUE, resolve_model
 
 CACHE_SUBDIR = "torch"
@@ -64,6 +68,13 @@ def resolve_checkpoint(name_or_path: str, cache_dir: Path) -> CheckpointSource:
     except ConversionError as exc:
         raise ModelError(str(exc)) from None
     return CheckpointSource(checkpoint, _beside(checkpoint))
+
+
+def resolve_int8(source: CheckpointSource, cache_dir: Path) -> Path:
+    """The int8 checkpoint of `source`, quantised once into the cache (int8_checkpoint.py)."""
+    return ensure_quantized(
+        source.checkpoint, int8_directory(source.checkpoint, cache_dir / CACHE_SUBDIR)
+    )
 
 
 def tokenizer_for(source: CheckpointSource, dims: ModelDimensions, cache_dir: Path) -> Path:

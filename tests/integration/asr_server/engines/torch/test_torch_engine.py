@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from asr_server.engines.base import EngineError
-from asr_server.engines.torch.engine import TorchWhisperEngine
+from asr_server.engines.torch.engine import TorchEngineOptions, TorchWhisperEngine
+from asr_server.engines.torch.int8_checkpoint import INT8_CHECKPOINT_FILE, is_quantized
+from asr_server.engines.torch.model import Whisper
 from asr_server.engines.torch.quantize import float_linear_layers, quantized_linear_layers
 from asr_server.engines.whisper.catalogue import resolve_model
 from asr_server.engines.whisper.options import WhisperOptions
@@ -167,11 +169,37 @@ def test_bad_items_fail_alone(torch_tiny: TorchWhisperEngine, jfk_audio: np.ndar
 
 
 def test_int8_really_quantises_and_still_transcribes(
-    load_torch: LoadTorch, jfk_audio: np.ndarray, jfk_clip: Clip
+    load_torch: LoadTorch, torch_model_dir: Path, jfk_audio: np.ndarray, jfk_clip: Clip
 ) -> None:
     engine = load_torch("whisper-tiny.en", compute_type="int8")
     assert engine.info.compute_type == "int8" and engine.model is not None
     assert float_linear_layers(engine.model) == []
     assert len(quantized_linear_layers(engine.model)) == 4 * 6 + 4 * 10 + 1
+    # Loaded from the int8 checkpoint quantised once beside the float conversion.
+    converted = torch_model_dir / "torch" / "whisper-tiny.en"
+    assert engine.info.path == str(converted / INT8_CHECKPOINT_FILE)
+    assert is_quantized(converted / "model.pt", converted)
     result = engine.transcribe(jfk_audio, TranscribeOptions())
     assert word_error_rate(jfk_clip.transcript, result.text) <= 0.1, result.text
+
+
+def test_a_later_int8_start_never_builds_the_float_model(
+    load_torch: LoadTorch,
+    torch_model_dir: Path,
+    jfk_audio: np.ndarray,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = load_torch("whisper-tiny.en", compute_type="int8")  # fills the cache (once)
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("an int8 start built the float32 model")
+
+    monkeypatch.setattr(Whisper, "from_state_dict", refuse)
+    later = TorchWhisperEngine(
+        TorchEngineOptions(
+            model="whisper-tiny.en", model_dir=torch_model_dir, compute_type="int8", cpu_threads=1
+        )
+    )
+    later.load()
+    expected = first.transcribe(jfk_audio, TranscribeOptions()).text
+    assert later.transcribe(jfk_audio, TranscribeOptions()).text == expected

@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 from asr_server.config import ServerConfig
 from asr_server.engines.base import ModelError
-from asr_server.engines.torch.engine import TorchEngineOptions, TorchWhisperEngine, choose_precision
+from asr_server.engines.torch.engine import (
+    TorchEngineOptions,
+    TorchWhisperEngine,
+    choose_precision,
+    decode_threads,
+)
 
 
 def test_options_follow_the_server_config() -> None:
@@ -43,6 +48,7 @@ def test_the_hotword_settings_come_from_the_server_environment() -> None:
         {"hotword_score": 0.0},
         {"hotword_score": 11.0},
         {"cpu_threads": -1},
+        {"decode_threads": -1},
         {"encoder_context": "half"},
     ],
 )
@@ -95,3 +101,12 @@ def test_the_package_factory_builds_an_unloaded_engine_from_server_settings() ->
     engine = torch_engine.create(ServerConfig(model="whisper-base", compute_type="int8"))
     assert isinstance(engine, TorchWhisperEngine) and not engine.ready
     assert (engine.options.model, engine.options.compute_type) == ("whisper-base", "int8")
+
+
+def test_int8_decodes_on_one_thread_unless_told() -> None:
+    """int8's kernels split every one-row product across all threads (docs/models.md)."""
+    default = TorchEngineOptions()
+    assert decode_threads(default, "cpu", "int8", 2) == 1
+    assert decode_threads(default, "cpu", "float32", 2) == 2
+    assert decode_threads(TorchEngineOptions(decode_threads=2), "cpu", "int8", 2) == 2
+    assert decode_threads(default, "cuda", "float16", 0) == 0
