@@ -10,10 +10,12 @@ CONSTRAINTS := requirements/constraints.txt
 VENV_STAMP := $(VENV)/.installed
 CHART := charts/asrfleet
 
-# One version for both images: the chart's appVersion (override: make images VERSION=0.2.0).
+# One version for all images: the chart's appVersion (override: make images VERSION=0.2.0).
 VERSION ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' $(CHART)/Chart.yaml)
 REGISTRY ?= ghcr.io/asrfleet
 SERVER_IMAGE := $(REGISTRY)/asr-server:$(VERSION)
+# The server image's PyTorch build (engine: torch), named as the chart and operator default it.
+TORCH_SERVER_IMAGE := $(SERVER_IMAGE)-torch
 OPERATOR_IMAGE := $(REGISTRY)/operator:$(VERSION)
 # `make images`: docker where its daemon answers, else podman (or IMAGE_ENGINE=...), found once.
 ifndef IMAGE_ENGINE
@@ -22,6 +24,10 @@ IMAGE_ENGINE = $(eval IMAGE_ENGINE := $(shell if docker info >/dev/null 2>&1; th
 endif
 # The images' base (default: the Dockerfiles' python:3.11-slim).
 BASE_IMAGE ?=
+# Where the PyTorch build's pip finds torch's CPU build (default: the Dockerfile's, PyTorch's
+# CPU index); TORCH_INDEX_URL= (empty) for the build machine's own pip sources.
+TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
+torch_flags = --build-arg ENGINE_EXTRAS=torch --build-arg TORCH_INDEX_URL=$(TORCH_INDEX_URL)
 # podman 4 reads no <Dockerfile>.dockerignore, and its default OCI format drops HEALTHCHECK.
 image_flags = $(if $(filter podman,$(IMAGE_ENGINE)),--format docker --ignorefile $(1).dockerignore) \
   $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE))
@@ -116,14 +122,16 @@ chart: sync-crds helm-lint ## Sync the chart's CRDs and lint it
 ##@ Images
 
 .PHONY: images image-test image-clean
-images: ## Build both images tagged $(VERSION): docker where its daemon runs, else podman (BASE_IMAGE=...)
+images: ## Build the server image, its PyTorch build (-torch) and the operator image tagged $(VERSION): docker, else podman (BASE_IMAGE=..., TORCH_INDEX_URL=...)
 	@test -n "$(IMAGE_ENGINE)" || { echo "images: neither docker (with a running daemon) nor podman is available here" >&2; exit 1; }
 	$(IMAGE_ENGINE) build $(call image_flags,inference_image/Dockerfile) -f inference_image/Dockerfile -t $(SERVER_IMAGE) .
+	$(IMAGE_ENGINE) build $(call image_flags,inference_image/Dockerfile) $(torch_flags) -f inference_image/Dockerfile -t $(TORCH_SERVER_IMAGE) .
 	$(IMAGE_ENGINE) build $(call image_flags,operator/Dockerfile) -f operator/Dockerfile -t $(OPERATOR_IMAGE) .
-	@echo "built $(SERVER_IMAGE) and $(OPERATOR_IMAGE) with $(IMAGE_ENGINE)"
+	@echo "built $(SERVER_IMAGE), $(TORCH_SERVER_IMAGE) and $(OPERATOR_IMAGE) with $(IMAGE_ENGINE)"
 
-image-test: venv ## Build both images here from nothing with podman and run them as their manifests do (archives in .images/)
-	$(PY) scripts/images/image_test.py --server-image $(SERVER_IMAGE) --operator-image $(OPERATOR_IMAGE)
+image-test: venv ## Build the images here from nothing with podman and run them as their manifests do (archives in .images/)
+	$(PY) scripts/images/image_test.py --server-image $(SERVER_IMAGE) \
+	  --torch-server-image $(TORCH_SERVER_IMAGE) --operator-image $(OPERATOR_IMAGE)
 
 image-clean: ## Remove .images/ and image-test's private podman storage (.podman/)
 	@if [ -f $(PODMAN_WORK)/containers.conf ]; then \

@@ -9,10 +9,7 @@ that decoding costs. Run: `.venv/bin/python bench/audio_decode.py` (never part o
 from __future__ import annotations
 
 import io
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,19 +21,10 @@ from asr_server.config import ServerConfig  # noqa: E402
 from asr_server.engines.whisper.engine import WhisperEngine  # noqa: E402
 from asr_server.types import SAMPLE_RATE, TranscribeOptions  # noqa: E402
 from support.encode import FLAC, MP3, OGG_OPUS, WAV_8K_STEREO, encode  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 JFK = ROOT.parent / "shared" / "audio" / "jfk.flac"
 REPEATS = 15
-
-
-def best_of(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    """Median seconds of `repeats` runs (the machine is shared: the median resists noise)."""
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -48,13 +36,15 @@ def main() -> None:
         )
     print(f"{'clip (11 s of speech)':<32} {'ours ms':>8} {'anchor ms':>10} {'ratio':>6}")
     for name, data in clips.items():
-        ours = best_of(lambda data=data: decode_audio(data))
-        anchor = best_of(lambda data=data: faster_whisper.decode_audio(io.BytesIO(data)))
+        ours = median_seconds(lambda data=data: decode_audio(data), REPEATS)
+        anchor = median_seconds(
+            lambda data=data: faster_whisper.decode_audio(io.BytesIO(data)), REPEATS
+        )
         print(f"{name:<32} {ours * 1e3:>8.1f} {anchor * 1e3:>10.1f} {ours / anchor:>6.2f}")
     engine = WhisperEngine(ServerConfig(model="whisper-tiny.en"))
     engine.load()
-    decode_s = best_of(lambda: decode_audio(clips["flac (44.1k stereo, original)"]))
-    transcribe_s = best_of(lambda: engine.transcribe(samples, TranscribeOptions()), repeats=5)
+    decode_s = median_seconds(lambda: decode_audio(clips["flac (44.1k stereo, original)"]), REPEATS)
+    transcribe_s = median_seconds(lambda: engine.transcribe(samples, TranscribeOptions()), 5)
     print(
         f"tiny.en transcribe of the same clip: {transcribe_s * 1e3:.0f} ms; decoding is "
         f"{decode_s / transcribe_s:.1%} of it"

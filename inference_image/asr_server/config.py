@@ -41,6 +41,11 @@ class ConfigError(ValueError):
     """A setting with a value the server cannot use; the message names the variable."""
 
 
+DEFAULT_BODIES_MB = 512.0
+"""The body budget ASR_MAX_BODIES_MB=0 chooses (unless one body may be larger): 20 bodies at
+the default ASR_MAX_BODY_MB, far more of ordinary uploads."""
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     model: str = field(default="whisper-tiny.en", metadata={"env": "ASR_MODEL"})
@@ -80,6 +85,11 @@ class ServerConfig:
     """Open TCP connections the pod accepts (HTTP and streams); one more is answered 503
     `too_many_connections` and closed. Bounds the memory of bodies being read (docs/server-api.md,
     "Memory")."""
+    max_bodies_mb: float = field(default=0.0, metadata={"env": "ASR_MAX_BODIES_MB"})
+    """Request bodies the pod holds at once, summed over every request from its first byte to
+    its answer (a body without Content-Length counts as ASR_MAX_BODY_MB); one more gets 429
+    `bodies_full`. At least ASR_MAX_BODY_MB; 0 chooses 512, or ASR_MAX_BODY_MB when that is
+    larger (docs/server-api.md, "Memory")."""
     batch_max_size: int = field(default=0, metadata={"env": "ASR_BATCH_MAX_SIZE"})
     """Most requests decoded in one batch; 0 chooses from the device."""
     batch_max_wait_ms: float = field(default=10.0, metadata={"env": "ASR_BATCH_MAX_WAIT_MS"})
@@ -160,6 +170,16 @@ class ServerConfig:
             raise ConfigError(f"ASR_BODY_TIMEOUT_S must be positive, got {self.body_timeout_s}")
         if self.max_connections < 1:
             raise ConfigError(f"ASR_MAX_CONNECTIONS must be at least 1, got {self.max_connections}")
+        if self.max_bodies_mb != 0 and not self.max_bodies_mb >= self.max_body_mb:  # and nan
+            raise ConfigError(
+                f"ASR_MAX_BODIES_MB must be at least ASR_MAX_BODY_MB ({self.max_body_mb:g}), "
+                f"got {self.max_bodies_mb!r}"
+            )
+
+    @property
+    def bodies_budget_mb(self) -> float:
+        """ASR_MAX_BODIES_MB, or what 0 chooses."""
+        return self.max_bodies_mb or max(DEFAULT_BODIES_MB, self.max_body_mb)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: Any) -> ServerConfig:
@@ -207,6 +227,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "request_timeout_s": float,
     "body_timeout_s": float,
     "max_connections": int,
+    "max_bodies_mb": float,
     "batch_max_size": int,
     "batch_max_wait_ms": float,
     "encoder_context": str,

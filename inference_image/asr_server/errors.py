@@ -99,6 +99,13 @@ class QueueFull(ASRError):
         self.retry_after = retry_after
 
 
+class BodiesFull(QueueFull):
+    """Admission refused: the bodies of requests in progress fill ASR_MAX_BODIES_MB (429 with
+    Retry-After, before the body is read; bodies.py)."""
+
+    code = "bodies_full"
+
+
 class NotReady(ASRError):
     """Model not loaded yet (503)."""
 

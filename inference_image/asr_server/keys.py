@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from asr_server.bodies import BodyBudget
 from asr_server.config import ServerConfig
 from asr_server.dataplane import DataPlane, Usage
 from asr_server.engines.base import ASREngine
@@ -49,6 +50,8 @@ SCHEDULER = web.AppKey("scheduler", Scheduler)
 METRICS = web.AppKey("metrics", Metrics)
 STREAMS = web.AppKey("streams", StreamHub)
 STATE = web.AppKey("state", ServerState)
+BODIES = web.AppKey("bodies", BodyBudget)
+"""The bytes of request bodies the server may hold at once (the middleware charges them)."""
 FIELDS = web.AppKey("fields", FieldContext)
 """What validating a request's options needs (the server's language, the model's)."""
 

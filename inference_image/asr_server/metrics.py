@@ -49,6 +49,9 @@ class Metrics:
     saturated: Gauge
     """1 while the next request would get 429 with Retry-After (the queue is full, or the work
     ahead would put its result past request_timeout_s), else 0."""
+    request_body_bytes: Gauge
+    """Bytes of request bodies held now (what requests in progress are charged; at most
+    ASR_MAX_BODIES_MB)."""
     open_connections: Gauge
     """Open TCP connections (HTTP and streams), at most ASR_MAX_CONNECTIONS."""
     refused_connections_total: Counter
@@ -109,6 +112,9 @@ class Metrics:
                 registry=reg,
             ),
             saturated=Gauge("asr_saturated", "1 while new requests get 429", registry=reg),
+            request_body_bytes=Gauge(
+                "asr_request_body_bytes", "Bytes of request bodies held", registry=reg
+            ),
             open_connections=Gauge("asr_open_connections", "Open TCP connections", registry=reg),
             refused_connections_total=Counter(
                 "asr_refused_connections_total",

@@ -1,7 +1,7 @@
 """The one middleware every request passes: it gives the request an id and a usage record,
-checks the API key, refuses new work while draining, counts the request in flight, renders every
-error as `{"error": {"code", "message", "type"}}` (errors.py), logs one line and records the
-request metrics.
+checks the API key, refuses new work while draining, counts the request in flight, charges its
+body to the server's budget (bodies.py), renders every error as `{"error": {"code", "message",
+"type"}}` (errors.py), logs one line and records the request metrics.
 
 A client that goes away before its answer (its connection closed: aiohttp then cancels the
 handler, `listen.py`/app.py; or it stopped sending its body) is nobody's error: logged at info
@@ -22,7 +22,7 @@ from asr_server import errors
 from asr_server.auth import OPEN_PATHS, check_api_key
 from asr_server.dataplane import Usage
 from asr_server.engines.base import EngineError
-from asr_server.keys import CONFIG, METRICS, REQUEST_ID, STATE, USAGE
+from asr_server.keys import BODIES, CONFIG, METRICS, REQUEST_ID, STATE, USAGE
 from asr_server.routes import body
 
 log = logging.getLogger("asr_server.app")
@@ -57,7 +57,11 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
                 raise errors.Draining("the server is shutting down; retry on another replica")
             if request.body_exists:
                 body.refuse_encoded(request)
-            response = await handler(request)
+                bodies = app[BODIES]
+                with bodies.hold(bodies.charge_for(request.content_length)):
+                    response = await handler(request)
+            else:
+                response = await handler(request)
         except (errors.ClientGone, ConnectionError):
             gone = True
             response = web.Response(status=errors.http_status(errors.ClientGone("")))

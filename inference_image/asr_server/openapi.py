@@ -72,7 +72,7 @@ ERROR_STATUSES = {
     408: "The body did not arrive within ASR_BODY_TIMEOUT_S.",
     413: "The body is over ASR_MAX_BODY_MB.",
     415: "A content type the route does not take, or a Content-Encoding (send audio as is).",
-    429: "Queue full: retry after Retry-After seconds.",
+    429: "Queue full, or the bodies in progress fill ASR_MAX_BODIES_MB: see Retry-After.",
     500: "A server fault (logged with the request id).",
     503: "The model is loading, the server is draining, or it holds ASR_MAX_CONNECTIONS.",
     504: "No result within ASR_REQUEST_TIMEOUT_S.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,20 +37,37 @@ class Podman:
             raise PodmanFailed(f"podman {' '.join(args[:3])}: {done.stderr.strip()[-2000:]}")
         return done.stdout
 
-    def build(self, dockerfile: str, tag: str, base_image: str, context: Path, log: Path) -> float:
-        """Build `tag` from `dockerfile` on `base_image` (never pulled); the seconds it took."""
+    def build(
+        self, dockerfile: str, tag: str, base_image: str, context: Path, log: Path, *,
+        build_args: Mapping[str, str] | None = None, mounts: Sequence[Path] = (),
+        mounts_stage: str = "build",
+    ) -> float:  # fmt: skip
+        """Build `tag` from `dockerfile` on `base_image` (never pulled) with `build_args`; the
+        seconds it took. The directories `mounts` are bind-mounted read-only at their own paths
+        into the RUN steps of the stage `mounts_stage` alone: that stage is built first with
+        them, then the image without them from its cached layers, because a bind mount leaves
+        its mount point behind as an empty directory in every layer a RUN step makes."""
         ignore = f"{dockerfile}.dockerignore"  # podman 4 does not look for it by itself
         argv = ["podman", "build", "--pull=never", "--format", "docker",  # OCI drops HEALTHCHECK
                 "--ignorefile", ignore, "--volume", f"{CA_BUNDLE}:{CA_BUNDLE}:ro",
-                "--build-arg", f"BASE_IMAGE={base_image}",
-                "-f", dockerfile, "-t", tag, str(context)]  # fmt: skip
+                "--build-arg", f"BASE_IMAGE={base_image}"]  # fmt: skip
+        for name, value in (build_args or {}).items():
+            argv += ["--build-arg", f"{name}={value}"]
+        passes = [[*argv, "-f", dockerfile, "-t", tag, str(context)]]
+        if mounts:
+            volumes = [item for path in mounts for item in ("--volume", f"{path}:{path}:ro")]
+            stage = [*argv, *volumes, "--target", mounts_stage, "-f", dockerfile, str(context)]
+            passes.insert(0, stage)
         started = time.monotonic()
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("wb") as out:
-            done = subprocess.run(argv, env=dict(self.env), cwd=context, stdout=out,
-                                  stderr=subprocess.STDOUT, check=False)  # fmt: skip
-        if done.returncode != 0:
-            raise PodmanFailed(f"podman build {tag} failed ({log}):\n{log_tail(log)}")
+            for command in passes:
+                out.write(f"$ {' '.join(command)}\n".encode())
+                out.flush()
+                done = subprocess.run(command, env=dict(self.env), cwd=context, stdout=out,
+                                      stderr=subprocess.STDOUT, check=False)  # fmt: skip
+                if done.returncode != 0:
+                    raise PodmanFailed(f"podman build {tag} failed ({log}):\n{log_tail(log)}")
         return time.monotonic() - started
 
     def image_exists(self, tag: str) -> bool:

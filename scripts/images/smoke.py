@@ -5,9 +5,11 @@ The chain is the one a cluster would run: the chart's operator Deployment runs t
 image against a Kubernetes API (kmock's emulator, as `make demo` uses); the Deployment that
 operator renders for examples/cpu-english.yaml runs the server image, which transcribes and
 streams jfk.flac and drains on SIGTERM; a Mandarin SpeechRecognizer's Deployment runs
-whisper-base from the image's bundled models; a SpeechModel's download Job fetches
-whisper-tiny.en from moto's S3 server into a claim directory, and the server runs on it
-mounted read-only.
+whisper-base from the image's bundled models; a `model.engine: torch` SpeechRecognizer's
+Deployment runs the image's PyTorch build (the operator's choice by engine), which converts
+tiny.en at load into its model emptyDir and serves jfk word for word; a SpeechModel's download
+Job fetches whisper-tiny.en from moto's S3 server into a claim directory, and the server runs
+on it mounted read-only.
 """
 
 from __future__ import annotations
@@ -61,6 +63,14 @@ MANDARIN = {
     "kind": "SpeechRecognizer",
     "metadata": {"name": "mandarin", "namespace": "default"},
     "spec": {"model": {"name": "whisper-base", "language": "zh", "outputScript": "simplified"}},
+}
+# A fleet on the torch engine (examples/torch-hotwords.yaml's, with tiny.en at the operator's
+# default resources): the operator picks its image by the engine.
+TORCH: dict[str, Any] = {
+    "apiVersion": "asrfleet.io/v1alpha1",
+    "kind": "SpeechRecognizer",
+    "metadata": {"name": "torch", "namespace": "default"},
+    "spec": {"model": {"name": "whisper-tiny.en", "engine": "torch", "language": "en"}},
 }
 FINAL_LINE = re.compile(r"^\[[ \d.]+-[ \d.]+\]\s*")
 
@@ -256,11 +266,21 @@ def start_operator(
 
 
 def image_values(images: Mapping[str, str]) -> dict[str, str]:
-    """Chart values that make it run the images just built (their repository and tag)."""
+    """Chart values that make it run the images just built (their repository and tag). The
+    PyTorch build's tag is left to the chart's default (the server's tag plus `-torch`) when
+    it follows that naming, so the smoke test proves the default; else it is set."""
     values: dict[str, str] = {}
     for prefix, key in (("image", "operator"), ("inference.image", "server")):
         repository, _, tag = images[key].rpartition(":")
         values[f"{prefix}.repository"], values[f"{prefix}.tag"] = repository, tag
+    if "server-torch" in images:
+        repository, _, tag = images["server-torch"].rpartition(":")
+        server_repository = values["inference.image.repository"]
+        if repository != server_repository:
+            raise StepFailed(f"the chart runs the PyTorch build from the server's repository"
+                             f" {server_repository}, not {repository}")  # fmt: skip
+        if tag != f"{values['inference.image.tag']}-torch":
+            values["inference.image.torchTag"] = tag
     return values
 
 
@@ -292,27 +312,83 @@ def in_background(work: Callable[[], str]) -> tuple[threading.Thread, dict[str, 
     return thread, result
 
 
-def smoke_english(
-    containers: Containers, pod_spec: Mapping[str, Any], jfk: Reference, state: Path
-) -> float:
-    """The server as the rendered english pod: ready, transcribes, streams, drains."""
+def start_server(
+    containers: Containers, pod_spec: Mapping[str, Any], name: str
+) -> tuple[Container, float]:
+    """The server container of a rendered pod, ready and confined as the pod spec says; the
+    seconds it took to answer /readyz."""
     run = podman_run(pod_spec, SERVER_CONTAINER)
-    print(f"    {' '.join(run.argv('--name', 'asrfleet-image-test-english'))}")
-    server = containers.start(run, "asrfleet-image-test-english", "--network", POD_NETWORK)
+    print(f"    {' '.join(run.argv('--name', name))}")
+    server = containers.start(run, name, "--network", POD_NETWORK)
     ready_s = wait_ready(server)
     check_confined(server, mount_paths(run))
-    base_url = server.base_url(run.ports["http"])
+    return server, ready_s
+
+
+def serve_jfk(server: Container, jfk: Reference, state: Path, max_wer: float = MAX_WER) -> None:
+    """jfk through the OpenAI route and over /v1/stream, then SIGTERM with one in flight."""
+    base_url = server.base_url(server.run.ports["http"])
     text = transcribe(base_url, jfk.path)
     wer = word_error_rate(jfk.transcript, text)
     print(f"    transcript: {text.strip()} (WER {wer:.2f})")
-    if wer > MAX_WER:
-        raise StepFailed(f"the transcript's WER {wer:.2f} is over {MAX_WER}")
+    if wer > max_wer:
+        raise StepFailed(f"the transcript's WER {wer:.2f} is over {max_wer}")
     finals = [FINAL_LINE.sub("", line) for line in stream(base_url, jfk.path)]
     streamed_wer = word_error_rate(jfk.transcript, " ".join(finals))
     print(f"    streamed over /v1/stream: {len(finals)} finals, WER {streamed_wer:.2f}")
     if not finals or streamed_wer > MAX_STREAM_WER:
         raise StepFailed(f"the stream's finals {finals} are off (WER over {MAX_STREAM_WER})")
     drain(server, base_url, jfk, state)
+
+
+def smoke_english(
+    containers: Containers, pod_spec: Mapping[str, Any], jfk: Reference, state: Path
+) -> float:
+    """The server as the rendered english pod: ready, transcribes, streams, drains."""
+    server, ready_s = start_server(containers, pod_spec, "asrfleet-image-test-english")
+    serve_jfk(server, jfk, state)
+    return ready_s
+
+
+def smoke_torch(
+    operator: Operator, containers: Containers, torch_image: str, jfk: Reference, state: Path
+) -> float:
+    """A `model.engine: torch` fleet: the operator picks the PyTorch build for its pod, which
+    converts the bundled tiny.en into a PyTorch checkpoint in the pod's model emptyDir (the
+    root filesystem is read-only) and serves jfk word for word."""
+    from asr_server.engines.torch.checkpoint import CHECKPOINT_FILE
+    from asr_server.engines.torch.convert import STAMP_FILE
+    from asr_server.engines.torch.resolve import CACHE_SUBDIR
+
+    manifest = state / "torch.yaml"
+    manifest.write_text(yaml.safe_dump(TORCH), encoding="utf-8")
+    pod_spec = operator.reconcile(manifest)
+    container = next(c for c in pod_spec["containers"] if c["name"] == SERVER_CONTAINER)
+    if container["image"] != torch_image:
+        raise StepFailed(f"the operator runs {container['image']} for engine torch,"
+                         f" not the PyTorch build {torch_image}")  # fmt: skip
+    env = {e["name"]: e.get("value") for e in container.get("env", [])}
+    print(f"    engine torch -> {container['image']} (ASR_ENGINE={env.get('ASR_ENGINE')})")
+    server, ready_s = start_server(containers, pod_spec, "asrfleet-image-test-torch")
+    model = TORCH["spec"]["model"]["name"]
+    converted = f"{env['ASR_MODEL_DIR']}/{CACHE_SUBDIR}/{model}"
+    probe = (
+        "import json, os, sys\n"
+        "d = sys.argv[1]\n"
+        "stamp = json.load(open(os.path.join(d, sys.argv[2])))\n"
+        "st = os.stat(os.path.join(d, sys.argv[3]))\n"
+        "print(st.st_uid, st.st_size, stamp['checkpoint']['size'])\n"
+    )
+    done = server.podman.exec(server.name, "python3", "-c", probe, converted, STAMP_FILE,
+                              CHECKPOINT_FILE)  # fmt: skip
+    if done.returncode != 0:
+        raise StepFailed(f"no converted checkpoint in {converted}: {done.stderr.strip()}")
+    uid, size, stamped = done.stdout.split()
+    if size != stamped:
+        raise StepFailed(f"{converted}/{CHECKPOINT_FILE} is {size} bytes, its stamp says {stamped}")
+    print(f"    {model} converted at load into {converted}/{CHECKPOINT_FILE}"
+          f" ({int(size) / 1e6:.0f} MB, owner uid {uid}; the model emptyDir)")  # fmt: skip
+    serve_jfk(server, jfk, state, max_wer=0.0)
     return ready_s
 
 

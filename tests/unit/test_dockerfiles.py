@@ -189,3 +189,43 @@ def test_installed_package_runs_help(instructions: list[Instruction], tmp_path: 
     )
     assert result.returncode == 0, result.stderr
     assert "ASRFLEET_" in result.stdout, "--help should list the operator's settings"
+
+
+SERVER_DOCKERFILE = REPO / "inference_image" / "Dockerfile"
+
+
+@pytest.fixture(scope="module")
+def server() -> list[Instruction]:
+    return parse(SERVER_DOCKERFILE)
+
+
+def test_the_torch_build_is_opt_in_and_cpu_by_default(server: list[Instruction]) -> None:
+    assert arg_default(server, "ENGINE_EXTRAS") == '""'
+    assert arg_default(server, "TORCH_BUILD") == "cpu"
+    # PyPI's torch is the CUDA build: a production build takes the CPU wheel from PyTorch.
+    assert arg_default(server, "TORCH_INDEX_URL") == "https://download.pytorch.org/whl/cpu"
+
+
+def test_the_torch_layer_comes_after_the_shared_dependency_layer(
+    server: list[Instruction],
+) -> None:
+    # An ARG changes the cache key of every RUN after it: declared after the base dependency
+    # layer, the two builds share that layer and the PyTorch build adds one of its own.
+    build = [i for i in server if i.stage == 0]
+    shared = next(
+        n for n, i in enumerate(build) if i.keyword == "RUN" and "--base models" in i.args
+    )
+    for name in ("ENGINE_EXTRAS", "TORCH_BUILD", "TORCH_INDEX_URL"):
+        declared = next(n for n, i in enumerate(build)
+                        if i.keyword == "ARG" and i.args.startswith(f"{name}="))  # fmt: skip
+        assert declared > shared, f"ARG {name} before the shared dependency layer"
+    torch_run = next(i.args for i in build if i.keyword == "RUN" and "ENGINE_EXTRAS" in i.args)
+    assert "-c /tmp/constraints.txt" in torch_run and "build_deps.py slim" in torch_run
+
+
+def test_the_machines_pip_sources_stay_in_the_build_stage(server: list[Instruction]) -> None:
+    final = max(i.stage for i in server)
+    for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "TORCH_INDEX_URL"):
+        stages = {i.stage for i in server if i.keyword == "ARG" and i.args.startswith(name)}
+        assert stages == {0}, f"ARG {name} in stages {stages}"
+        assert not any(name in i.args for i in server if i.stage == final)

@@ -1,6 +1,6 @@
-"""The Makefile: `make help` lists every documented target in its group, one version tags both
-images, `make images` builds with docker or podman (with the flags podman needs), and without
-either says so and fails instead of half-working."""
+"""The Makefile: `make help` lists every documented target in its group, one version tags the
+images (named as the operator's defaults name them), `make images` builds with docker or podman
+(with the flags podman needs), and without either says so and fails instead of half-working."""
 
 from __future__ import annotations
 
@@ -43,18 +43,36 @@ def builds(*args: str) -> list[str]:
     return [line for line in result.stdout.splitlines() if " build " in line]
 
 
-def test_both_images_are_tagged_from_one_version() -> None:
+def tag(line: str) -> str:
+    return line.split(" -t ")[1].split()[0]
+
+
+def test_the_images_are_tagged_from_one_version() -> None:
     lines = builds("IMAGE_ENGINE=docker", "VERSION=9.8.7")
-    assert len(lines) == 2 and all(line.startswith("docker build") for line in lines)
-    assert all(line.split(" -t ")[1].split()[0].endswith(":9.8.7") for line in lines)
+    assert len(lines) == 3 and all(line.startswith("docker build") for line in lines)
+    assert [tag(line).rpartition(":")[2] for line in lines] == ["9.8.7", "9.8.7-torch", "9.8.7"]
     assert any("-f operator/Dockerfile" in b for b in lines)
     assert any("-f inference_image/Dockerfile" in b for b in lines)
     assert not any("--ignorefile" in b for b in lines)  # BuildKit finds it by itself
 
 
+def test_the_tags_are_the_operators_default_images() -> None:
+    from asrfleet_operator.settings import Settings
+
+    settings = Settings()
+    server, torch, _ = builds("IMAGE_ENGINE=docker")
+    assert [tag(server), tag(torch)] == [settings.inference_image, settings.torch_inference_image]
+    assert "--build-arg ENGINE_EXTRAS=torch" in torch
+    assert "ENGINE_EXTRAS" not in server
+    # PyTorch's CPU index by default (PyPI's torch is the CUDA build); overridable.
+    assert "--build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in torch
+    _, local, _ = builds("IMAGE_ENGINE=docker", "TORCH_INDEX_URL=")
+    assert "--build-arg TORCH_INDEX_URL= " in local
+
+
 def test_podman_gets_the_ignore_file_and_docker_format() -> None:
     lines = builds("IMAGE_ENGINE=podman", "BASE_IMAGE=localhost/base:1")
-    assert len(lines) == 2 and all(line.startswith("podman build") for line in lines)
+    assert len(lines) == 3 and all(line.startswith("podman build") for line in lines)
     for line in lines:
         dockerfile = line.split(" -f ")[1].split()[0]
         assert f"--ignorefile {dockerfile}.dockerignore" in line

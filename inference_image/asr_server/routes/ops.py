@@ -119,6 +119,7 @@ async def models(request: web.Request) -> web.Response:
                 "request_timeout_s": config.request_timeout_s,
                 "max_audio_seconds": config.max_audio_seconds,
                 "max_body_mb": config.max_body_mb,
+                "max_bodies_mb": config.bodies_budget_mb,
                 "body_timeout_s": config.body_timeout_s,
                 "max_connections": config.max_connections,
             },

@@ -8,6 +8,7 @@ import asyncio
 import gc
 import gzip
 import logging
+import re
 import tempfile
 import threading
 import zlib
@@ -294,6 +295,53 @@ async def test_connections_over_the_cap_get_503_with_retry_after(
     async with server.http.get(f"{server.url}/metrics") as r:
         text = await r.text()
     assert "asr_refused_connections_total 0.0" not in text, text
+
+
+async def body_bytes_held(server: Server) -> float:
+    async with server.http.get(f"{server.url}/metrics") as r:
+        text = await r.text()
+    return float(re.search(r"^asr_request_body_bytes (\S+)$", text, re.M).group(1))  # type: ignore[union-attr]
+
+
+async def test_bodies_over_the_servers_budget_get_429_before_they_are_read(
+    start_server: StartServer,
+) -> None:
+    """docs/server-api.md, "Memory": ASR_MAX_BODIES_MB bounds the bodies of every request in
+    progress together; the connection count no longer multiplies the body limit."""
+    server = await start_server(GatedEngine(), max_body_mb=1.0, max_bodies_mb=2.0)
+    host, port = server.url.removeprefix("http://").split(":")
+    declared = 900 * 1024
+    head = post("/v1/recognize", "audio/wav", b"\0" * declared)[:-declared]
+    uploading = []
+    for _ in range(2):  # two uploads under way: 1.8 of the 2 MB held
+        _, writer = await asyncio.open_connection(host, int(port))
+        writer.write(head + GOOD_WAV[:100])
+        await writer.drain()
+        uploading.append(writer)
+    for _ in range(100):
+        if await body_bytes_held(server) == 2 * declared:
+            break
+        await asyncio.sleep(0.05)
+    assert await body_bytes_held(server) == 2 * declared
+    # A third that declares 0.5 MB, and a chunked one (charged the whole 1 MB body limit).
+    third = await raw_exchange(server, post("/v1/recognize", "audio/wav", b"\0" * 512 * 1024))
+    assert status_and_code(third) == (429, "bodies_full"), third[:300]
+    assert b"Retry-After: 1" in third
+    chunked = (
+        b"POST /v1/recognize HTTP/1.1\r\nHost: t\r\nContent-Type: audio/wav\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n10\r\n" + b"\0" * 16 + b"\r\n0\r\n\r\n"
+    )
+    assert status_and_code(await raw_exchange(server, chunked))[1] == "bodies_full"
+    async with server.http.get(f"{server.url}/healthz") as r:
+        assert r.status == 200  # requests without a body are not charged
+    for writer in uploading:  # the uploads' clients go away: their share comes back
+        writer.close()
+    for _ in range(100):
+        if await body_bytes_held(server) == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert await body_bytes_held(server) == 0
+    await still_serves(server)
 
 
 async def test_a_client_gone_mid_upload_is_499_at_info_not_a_500(

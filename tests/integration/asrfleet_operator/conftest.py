@@ -43,8 +43,9 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
             yield Cluster(emu=emu, kubeconfig=kubeconfig, ctx=ctx, tmp=tmp_path)
         finally:
             stop.set()
-            # kopf stops its watchers gracefully; kmock's watch streams never end on their own.
-            done, _ = await asyncio.wait([operator], timeout=5)
+            # kopf would stop its watchers gracefully, but kmock's watch streams never end on
+            # their own: a second's grace (five cost ~2 min of the suite), then cancel.
+            done, _ = await asyncio.wait([operator], timeout=1)
             if not done:
                 operator.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

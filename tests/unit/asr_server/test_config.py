@@ -54,6 +54,8 @@ def test_env_values_are_parsed_into_typed_fields() -> None:
         ({"ASR_BEAM_SIZE": "0"}, "ASR_BEAM_SIZE must be 1-10"),
         ({"ASR_BEAM_SIZE": "11"}, "ASR_BEAM_SIZE"),
         ({"ASR_DEVICE": "cpu", "ASR_COMPUTE_TYPE": "float16"}, "ASR_COMPUTE_TYPE float16 needs"),
+        ({"ASR_MAX_BODIES_MB": "10"}, r"ASR_MAX_BODIES_MB must be at least ASR_MAX_BODY_MB \(25\)"),
+        ({"ASR_MAX_BODIES_MB": "nan"}, "ASR_MAX_BODIES_MB must be at least"),
     ],
 )
 def test_invalid_env_names_the_variable(env: dict[str, str], names: str) -> None:
@@ -77,3 +79,9 @@ def test_invalid_flag_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) 
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "ASR_MAX_QUEUE" in err
+
+
+def test_the_body_budget_defaults_to_512_mb_or_one_body_when_that_is_larger() -> None:
+    assert ServerConfig.from_env({}).bodies_budget_mb == 512
+    assert ServerConfig.from_env({"ASR_MAX_BODY_MB": "1000"}).bodies_budget_mb == 1000
+    assert ServerConfig.from_env({"ASR_MAX_BODIES_MB": "64"}).bodies_budget_mb == 64

@@ -87,14 +87,23 @@ def test_installs_the_models_extra_with_the_ci_pins(
     dockerfile: list[Instruction], repo_root: Path
 ) -> None:
     runs = " ".join(rest for kw, rest in dockerfile if kw == "RUN")
-    # The dependencies get their own layer: the build lists them from pyproject.toml (run that
-    # command here), installs them with the CI pins, then the package without deps.
-    listing = next(part for part in runs.split("&&") if "tomllib" in part)
+    # The dependencies get their own layer: the build lists them from pyproject.toml with the
+    # script it copies in (run that command here, on the script in the repository), installs
+    # them with the CI pins, then the package without deps.
+    listing = next(part for part in runs.split("&&") if "requirements --base" in part)
     command, _, target = listing.partition(">")
     argv = shlex.split(command)
     assert argv[0] == "python3" and target.strip() == "/tmp/requirements.txt"
+    copied = {
+        args[-1]: args[0] for kw, rest in dockerfile if kw == "COPY" for args in [rest.split()]
+    }
+    script = repo_root / copied[argv[1]]
     listed = subprocess.run(
-        [sys.executable, *argv[1:]], cwd=repo_root, capture_output=True, text=True, check=True
+        [sys.executable, str(script), *argv[2:]],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     project = tomllib.loads((repo_root / "inference_image" / "pyproject.toml").read_text())
     deps = (

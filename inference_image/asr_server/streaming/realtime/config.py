@@ -25,7 +25,9 @@ DELAYS = {"minimal": 1, "low": 2, "medium": 3, "high": 4, "xhigh": None}
 is sent as a delta (deltas.py); None: deltas come from the final only. OpenAI: "how long the
 model waits before emitting transcription text; higher values can improve transcription
 accuracy at the cost of latency"."""
-DEFAULT_DELAY = "medium"
+DEFAULT_DELAY = "low"
+"""Deltas while the speaker talks at the final's accuracy on jfk (docs/streaming.md "Deltas
+and revisions": medium sent none before jfk's short utterances ended)."""
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,15 @@ A stream's partial replaces the previous one and may revise it ("like your count
 your country can do"); a delta cannot be taken back. So a token (a word with the space before
 it, or one CJK character) is sent only once `agreement` consecutive partials of the utterance
 agree on it and on everything before it (local agreement of n hypotheses, as whisper_streaming's
-LocalAgreement-2 does with two): each partial decodes more audio, so agreement means more audio
-did not change it. With tiny.en on jfk two partials agreed on "like" (the final: "what") and
-on "As" ("Ask"), so the default (GA `delay` medium) asks three. The final then closes the
-item: its text after the part already sent is the last delta, and the completed transcript is
-exactly the deltas joined. When the final disagrees with what was sent (rare: the agreed
-prefix was wrong), the sent text stays and the final's words after the point the sent text
-aligns to follow it; `revised` records that it happened.
+LocalAgreement-2 does with two), and only where it is not among the last EDGE_TOKENS of any of
+those partials: each partial decodes more audio, and its last words sit at the edge of what
+it decoded (a word cut short, a guess the next words correct). Recorded with tiny.en on jfk,
+two partials agreed on "like" (the final: "what") and on "As" ("Ask"); with the edge rule
+`low` (two partials) no longer sends "like". The final then closes the item: its text after
+the part already sent is the last delta, and the completed transcript is exactly the deltas
+joined. When the final disagrees with what was sent (rare: the agreed prefix was wrong), the
+sent text stays and the final's words after the point the sent text aligns to follow it;
+`revised` records that it happened.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from collections import deque
 _CJK = "\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
 _TOKEN = re.compile(rf"\s*(?:[{_CJK}]|[^\s{_CJK}]+)")
 _NOT_WORD = re.compile(r"[^\w]+", re.UNICODE)
+EDGE_TOKENS = 2
+"""A partial's last tokens, never agreed on (the module doc; 1 let "like" through on jfk)."""
 
 
 def tokens(text: str) -> list[str]:
@@ -60,9 +64,8 @@ class StableText:
         if len(self._recent) < (self._agreement or 1):
             return ""
         agreed = 0
-        # Never the newest partial's last token: it sits at the edge of the audio decoded (a
-        # word cut short, a period because the audio stopped there).
-        for column in zip(*self._recent, current[:-1], strict=False):
+        inner = [partial[: max(len(partial) - EDGE_TOKENS, 0)] for partial in self._recent]
+        for column in zip(*inner, strict=False):
             if len({token.strip() for token in column}) > 1:
                 break
             agreed += 1
