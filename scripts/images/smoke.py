@@ -354,8 +354,8 @@ def smoke_torch(
     operator: Operator, containers: Containers, torch_image: str, jfk: Reference, state: Path
 ) -> float:
     """A `model.engine: torch` fleet: the operator picks the PyTorch build for its pod, which
-    converts the bundled tiny.en into a PyTorch checkpoint in the pod's model emptyDir (the
-    root filesystem is read-only) and serves jfk word for word."""
+    serves jfk word for word from the PyTorch checkpoint of tiny.en its build converted
+    (ASR_BUNDLED_MODEL_DIR/torch/), converting nothing into the pod's model emptyDir."""
     from asr_server.engines.torch.checkpoint import CHECKPOINT_FILE
     from asr_server.engines.torch.convert import STAMP_FILE
     from asr_server.engines.torch.resolve import CACHE_SUBDIR
@@ -371,23 +371,26 @@ def smoke_torch(
     print(f"    engine torch -> {container['image']} (ASR_ENGINE={env.get('ASR_ENGINE')})")
     server, ready_s = start_server(containers, pod_spec, "asrfleet-image-test-torch")
     model = TORCH["spec"]["model"]["name"]
-    converted = f"{env['ASR_MODEL_DIR']}/{CACHE_SUBDIR}/{model}"
     probe = (
         "import json, os, sys\n"
-        "d = sys.argv[1]\n"
-        "stamp = json.load(open(os.path.join(d, sys.argv[2])))\n"
-        "st = os.stat(os.path.join(d, sys.argv[3]))\n"
-        "print(st.st_uid, st.st_size, stamp['checkpoint']['size'])\n"
+        "model, stamp_file, checkpoint, subdir = sys.argv[1:]\n"
+        "bundled = os.path.join(os.environ['ASR_BUNDLED_MODEL_DIR'], subdir, model)\n"
+        "cache = os.path.join(os.environ['ASR_MODEL_DIR'], subdir, model)\n"
+        "stamp = json.load(open(os.path.join(bundled, stamp_file)))\n"
+        "st = os.stat(os.path.join(bundled, checkpoint))\n"
+        "print(bundled, st.st_size, stamp['checkpoint']['size'], cache, os.path.exists(cache))\n"
     )
-    done = server.podman.exec(server.name, "python3", "-c", probe, converted, STAMP_FILE,
-                              CHECKPOINT_FILE)  # fmt: skip
+    done = server.podman.exec(server.name, "python3", "-c", probe, model, STAMP_FILE,
+                              CHECKPOINT_FILE, CACHE_SUBDIR)  # fmt: skip
     if done.returncode != 0:
-        raise StepFailed(f"no converted checkpoint in {converted}: {done.stderr.strip()}")
-    uid, size, stamped = done.stdout.split()
+        raise StepFailed(f"no checkpoint of {model} in the image: {done.stderr.strip()}")
+    bundled, size, stamped, cache, converted_at_start = done.stdout.split()
     if size != stamped:
-        raise StepFailed(f"{converted}/{CHECKPOINT_FILE} is {size} bytes, its stamp says {stamped}")
-    print(f"    {model} converted at load into {converted}/{CHECKPOINT_FILE}"
-          f" ({int(size) / 1e6:.0f} MB, owner uid {uid}; the model emptyDir)")  # fmt: skip
+        raise StepFailed(f"{bundled}/{CHECKPOINT_FILE} is {size} bytes, its stamp says {stamped}")
+    if converted_at_start != "False":
+        raise StepFailed(f"the pod converted {model} again at start, into {cache}")
+    print(f"    {model} from the checkpoint its build converted, {bundled}/{CHECKPOINT_FILE}"
+          f" ({int(size) / 1e6:.0f} MB); nothing converted into {cache}")  # fmt: skip
     serve_jfk(server, jfk, state, max_wer=0.0)
     return ready_s
 

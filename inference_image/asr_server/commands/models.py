@@ -1,6 +1,7 @@
 """`asr-server models`: the Whisper engine's catalogue (engines/whisper/catalogue.py), what is
-installed and prepared; `--prepare` joins whisper-base ahead of time (the Dockerfile runs it at
-build time)."""
+installed and prepared; `--prepare` joins whisper-base ahead of time, and with `--engine torch`
+converts catalogue models into the torch engine's checkpoints (the Dockerfile runs both at
+build time, so pods neither join nor convert at start)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="prepare these catalogue models (all when no name is given) in --model-dir",
     )
     parser.add_argument("--model-dir", type=Path, help="cache dir (default: ASR_MODEL_DIR)")
+    parser.add_argument(
+        "--engine",
+        choices=("faster-whisper", "torch"),
+        default="faster-whisper",
+        help="with --prepare: torch also converts each model into a PyTorch checkpoint "
+        "(needs the torch extra)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -46,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"asr-server models: {name!r} is not in the catalogue", file=sys.stderr)
                 return 2
             try:
-                path = models.resolve_model(name, config.model_dir, prepared_dirs=())
+                path = _prepare(name, config.model_dir, args.engine)
             except ModelError as exc:
                 print(f"asr-server models: {exc}", file=sys.stderr)
                 return 1
@@ -65,3 +73,17 @@ def run(args: argparse.Namespace) -> int:
     if not all(e.installed or e.prepared for e in entries):
         print(f"\n{models.INSTALL_HINT}")
     return 0
+
+
+def _prepare(name: str, model_dir: Path, engine: str) -> Path:
+    """The prepared model in `model_dir`: the joined CTranslate2 directory, or for torch the
+    converted checkpoint (ModelError when it cannot be made)."""
+    if engine != "torch":
+        return models.resolve_model(name, model_dir, prepared_dirs=())
+    try:
+        from asr_server.engines.torch.resolve import resolve_checkpoint
+    except ImportError as exc:  # torch is an optional extra
+        raise ModelError(
+            f"the torch engine is not installed ({exc.name}); install asr-server[torch]"
+        ) from None
+    return resolve_checkpoint(name, model_dir, prepared_dirs=()).checkpoint

@@ -1,7 +1,10 @@
 """Which PyTorch Whisper checkpoint and tokenizer a model name means for the torch engine.
 
 - A catalogue name (`whisper-tiny.en`, `whisper-base`): its bundled CTranslate2 package (as
-  `engines/whisper/catalogue.py` resolves it), converted once into `<model cache>/torch/<name>/`.
+  `engines/whisper/catalogue.py` resolves it), converted once into `<model cache>/torch/<name>/`,
+  unless the image's prepared models (`ASR_BUNDLED_MODEL_DIR/torch/<name>/`, written at build
+  time by `asr-server models --prepare --engine torch`) hold its conversion, stamped from
+  exactly that source: then that one is read where it lies.
 - A CTranslate2 Whisper directory (has `model.bin`): converted likewise, into
   `<model cache>/torch/<dir name>-<hash of its path>/`.
 - A `.pt` file, or a directory holding `model.pt`: used as it is.
@@ -18,14 +21,15 @@ download either.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from asr_server.engines.base import ModelError
 from asr_server.engines.torch.checkpoint import CHECKPOINT_FILE, TOKENIZER_FILE, ModelDimensions
-from asr_server.engines.torch.convert import ConversionError, ensure_converted
+from asr_server.engines.torch.convert import ConversionError, ensure_converted, is_converted
 from asr_server.engines.torch.int8_checkpoint import ensure_quantized, int8_directory
-from asr_server.engines.whisper.catalogue import CATALOGUE, resolve_model
+from asr_server.engines.whisper.catalogue import BUNDLED_MODEL_DIR, CATALOGUE, resolve_model
 
 CACHE_SUBDIR = "torch"
 """Converted checkpoints live in `<model cache>/torch/`, apart from the CTranslate2 copies."""
@@ -42,12 +46,20 @@ class CheckpointSource:
     """tokenizer.json beside the checkpoint, when there is one (else see `tokenizer_for`)."""
 
 
-def resolve_checkpoint(name_or_path: str, cache_dir: Path) -> CheckpointSource:
-    """The checkpoint `name_or_path` means, converting a CTranslate2 model once if needed.
-    ModelError when it names nothing loadable or the conversion is refused."""
+def resolve_checkpoint(
+    name_or_path: str, cache_dir: Path, *, prepared_dirs: Sequence[Path] = (BUNDLED_MODEL_DIR,)
+) -> CheckpointSource:
+    """The checkpoint `name_or_path` means, converting a CTranslate2 model once if needed (a
+    catalogue model's conversion in one of `prepared_dirs` is used as it is). ModelError when
+    it names nothing loadable or the conversion is refused."""
     path = Path(name_or_path).expanduser()
     if name_or_path in CATALOGUE:
         source = resolve_model(name_or_path, cache_dir)
+        for prepared in (d / CACHE_SUBDIR / name_or_path for d in prepared_dirs):
+            if is_converted(source, prepared):
+                return CheckpointSource(
+                    prepared / CHECKPOINT_FILE, _beside(prepared / CHECKPOINT_FILE)
+                )
         target = cache_dir / CACHE_SUBDIR / name_or_path
     elif path.is_file() and path.suffix == ".pt":
         return CheckpointSource(path, _beside(path))

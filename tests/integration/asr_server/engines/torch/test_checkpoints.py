@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from asr_server.__main__ import main
 from asr_server.engines.base import ModelError
 from asr_server.engines.torch.convert import STAMP_FILE, ensure_converted, is_converted
 from asr_server.engines.torch.engine import TorchEngineOptions, TorchWhisperEngine
@@ -48,6 +49,41 @@ def test_a_damaged_conversion_is_redone(tiny_source: Path, tmp_path: Path) -> No
     ensure_converted(tiny_source, tmp_path)
     assert is_converted(tiny_source, tmp_path)
     assert not list(tmp_path.glob(".model.pt.*"))  # no temporary file left behind
+
+
+def test_a_conversion_prepared_at_build_time_is_read_where_it_lies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As the torch image's build does it: `asr-server models --prepare --engine torch`.
+    image, cache = tmp_path / "image", tmp_path / "cache"
+    assert main(["models", "--prepare", "whisper-tiny.en", "--engine", "torch",
+                 "--model-dir", str(image)]) == 0  # fmt: skip
+    prepared = image / "torch" / "whisper-tiny.en" / "model.pt"
+    assert capsys.readouterr().out.strip() == f"whisper-tiny.en: {prepared}"
+    found = resolve_checkpoint("whisper-tiny.en", cache, prepared_dirs=(image,))
+    assert found.checkpoint == prepared and found.tokenizer == prepared.parent / "tokenizer.json"
+    assert not (cache / "torch").exists()  # nothing converted or written at start
+    with prepared.open("r+b") as handle:  # a prepared copy that no longer matches its stamp
+        handle.truncate(1000)
+    found = resolve_checkpoint("whisper-tiny.en", cache, prepared_dirs=(image,))
+    assert found.checkpoint == cache / "torch" / "whisper-tiny.en" / "model.pt"
+    assert prepared.stat().st_size == 1000  # the image's copy is read, never written
+
+
+def test_preparing_for_torch_names_a_model_outside_the_catalogue_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "models",
+        "--prepare",
+        "whisper-huge",
+        "--engine",
+        "torch",
+        "--model-dir",
+        str(tmp_path),
+    ]
+    assert main(argv) == 2
+    assert "not in the catalogue" in capsys.readouterr().err
 
 
 def test_the_checkpoint_is_in_openai_whispers_format(torch_tiny: TorchWhisperEngine) -> None:
