@@ -119,15 +119,21 @@ def test_the_build_time_model_preparation_is_a_valid_command(
     dockerfile: list[Instruction],
 ) -> None:
     runs = [rest for kw, rest in dockerfile if kw == "RUN" and "asr-server models" in rest]
-    assert len(runs) == 1
-    command = shlex.split(runs[0].split("&&")[0])
+    assert len(runs) == 2  # every build joins whisper-base; the PyTorch one also converts
+    joined = build_parser().parse_args(shlex.split(runs[0].split("&&")[0])[1:])
+    assert joined.prepare == ["whisper-base"] and joined.engine == "faster-whisper"
+    torch_case = runs[1].split(")", 1)[1].split(";;")[0]
+    assert "*torch*" in runs[1] and "ENGINE_EXTRAS" in runs[1]
+    command = shlex.split(torch_case)
     assert Path(command[0]).name == "asr-server"
-    args = build_parser().parse_args(command[1:])
-    assert args.prepare == ["whisper-base"]
+    converted = build_parser().parse_args(command[1:])
+    assert converted.prepare == ["whisper-tiny.en", "whisper-base"]
+    assert converted.engine == "torch"
     env = dict(
         item.split("=", 1) for kw, rest in dockerfile if kw == "ENV" for item in shlex.split(rest)
     )
-    assert str(args.model_dir) == env["ASR_MODEL_DIR"] == env["ASR_BUNDLED_MODEL_DIR"]
+    for args in (joined, converted):
+        assert str(args.model_dir) == env["ASR_MODEL_DIR"] == env["ASR_BUNDLED_MODEL_DIR"]
 
 
 def test_healthcheck_is_exec_form_python(dockerfile: list[Instruction]) -> None:
