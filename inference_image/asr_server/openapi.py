@@ -102,21 +102,44 @@ def _json_response(description: str, schema: Schema) -> Schema:
     return {"description": description, "content": {JSON: {"schema": schema}}}
 
 
-def _transcriptions(languages: Sequence[str]) -> Schema:
-    form = {
+def _openai_form(transport: str, languages: Sequence[str], **extra: Schema) -> Schema:
+    """The multipart body OpenAI's audio routes share: the file, a model name, the response
+    format, `extra` fields and the transport's options."""
+    return {
         "type": "object",
         "required": ["file"],
         "properties": {
             "file": {"type": "string", "format": "binary", "description": "The audio file."},
             "model": {"type": "string", "description": "Any name: the loaded model answers."},
             "response_format": {"type": "string", "enum": list(RESPONSE_FORMATS)},
-            "timestamp_granularities[]": {
-                "type": "array",
-                "items": {"type": "string", "enum": list(GRANULARITIES)},
-            },
-            **option_properties(fields.OPENAI, as_text=True, languages=languages),
+            **extra,
+            **option_properties(transport, as_text=True, languages=languages),
         },
     }
+
+
+def _openai_responses(description: str) -> Schema:
+    """An OpenAI audio route's answers: its text as JSON or plain text, or an error."""
+    return {
+        "200": {
+            "description": description,
+            "content": {
+                JSON: {"schema": {"oneOf": [ref("OpenAIText"), ref("VerboseTranscription")]}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        },
+        **_error_responses(RECOGNITION_ERRORS),
+    }
+
+
+def _transcriptions(languages: Sequence[str]) -> Schema:
+    granularities = {
+        "timestamp_granularities[]": {
+            "type": "array",
+            "items": {"type": "string", "enum": list(GRANULARITIES)},
+        }
+    }
+    form = _openai_form(fields.OPENAI, languages, **granularities)
     return {
         "summary": "OpenAI-compatible transcription",
         "requestBody": {
@@ -128,43 +151,16 @@ def _transcriptions(languages: Sequence[str]) -> Schema:
                 }
             },
         },
-        "responses": {
-            "200": {
-                "description": "The transcription in the response_format asked for.",
-                "content": {
-                    JSON: {"schema": {"oneOf": [ref("OpenAIText"), ref("VerboseTranscription")]}},
-                    "text/plain": {"schema": {"type": "string"}},
-                },
-            },
-            **_error_responses(RECOGNITION_ERRORS),
-        },
+        "responses": _openai_responses("The transcription in the response_format asked for."),
     }
 
 
 def _translations() -> Schema:
-    form = {
-        "type": "object",
-        "required": ["file"],
-        "properties": {
-            "file": {"type": "string", "format": "binary", "description": "The audio file."},
-            "model": {"type": "string", "description": "Any name: the loaded model answers."},
-            "response_format": {"type": "string", "enum": list(RESPONSE_FORMATS)},
-            **option_properties(fields.TRANSLATIONS, as_text=True, languages=()),
-        },
-    }
+    form = _openai_form(fields.TRANSLATIONS, ())
     return {
         "summary": "OpenAI-compatible translation: speech in any language to English text",
         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": form}}},
-        "responses": {
-            "200": {
-                "description": "The English text in the response_format asked for.",
-                "content": {
-                    JSON: {"schema": {"oneOf": [ref("OpenAIText"), ref("VerboseTranscription")]}},
-                    "text/plain": {"schema": {"type": "string"}},
-                },
-            },
-            **_error_responses(RECOGNITION_ERRORS),
-        },
+        "responses": _openai_responses("The English text in the response_format asked for."),
     }
 
 
