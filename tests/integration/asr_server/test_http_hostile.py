@@ -8,7 +8,6 @@ import asyncio
 import gc
 import gzip
 import logging
-import re
 import tempfile
 import threading
 import zlib
@@ -17,7 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from asr_server.keys import SCHEDULER
+from asr_server.keys import METRICS, SCHEDULER
 from support.asr_engines import GatedEngine
 from support.asr_http import Server, StartServer, wav_bytes
 
@@ -297,10 +296,14 @@ async def test_connections_over_the_cap_get_503_with_retry_after(
     assert "asr_refused_connections_total 0.0" not in text, text
 
 
-async def body_bytes_held(server: Server) -> float:
-    async with server.http.get(f"{server.url}/metrics") as r:
-        text = await r.text()
-    return float(re.search(r"^asr_request_body_bytes (\S+)$", text, re.M).group(1))  # type: ignore[union-attr]
+async def body_bytes_held_become(server: Server, expected: float) -> float:
+    """`asr_request_body_bytes` once it equals `expected` (or after 5 s: what it is then)."""
+    registry = server.app[METRICS].registry
+    for _ in range(100):
+        if registry.get_sample_value("asr_request_body_bytes") == expected:
+            break
+        await asyncio.sleep(0.05)
+    return registry.get_sample_value("asr_request_body_bytes") or 0.0
 
 
 async def test_bodies_over_the_servers_budget_get_429_before_they_are_read(
@@ -318,11 +321,7 @@ async def test_bodies_over_the_servers_budget_get_429_before_they_are_read(
         writer.write(head + GOOD_WAV[:100])
         await writer.drain()
         uploading.append(writer)
-    for _ in range(100):
-        if await body_bytes_held(server) == 2 * declared:
-            break
-        await asyncio.sleep(0.05)
-    assert await body_bytes_held(server) == 2 * declared
+    assert await body_bytes_held_become(server, 2 * declared) == 2 * declared
     # A third that declares 0.5 MB, and a chunked one (charged the whole 1 MB body limit).
     third = await raw_exchange(server, post("/v1/recognize", "audio/wav", b"\0" * 512 * 1024))
     assert status_and_code(third) == (429, "bodies_full"), third[:300]
@@ -336,11 +335,7 @@ async def test_bodies_over_the_servers_budget_get_429_before_they_are_read(
         assert r.status == 200  # requests without a body are not charged
     for writer in uploading:  # the uploads' clients go away: their share comes back
         writer.close()
-    for _ in range(100):
-        if await body_bytes_held(server) == 0:
-            break
-        await asyncio.sleep(0.05)
-    assert await body_bytes_held(server) == 0
+    assert await body_bytes_held_become(server, 0) == 0
     await still_serves(server)
 
 
