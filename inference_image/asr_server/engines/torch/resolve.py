@@ -9,8 +9,9 @@
   `<model cache>/torch/<dir name>-<hash of its path>/`.
 - A `.pt` file, or a directory holding `model.pt`: used as it is.
 
-int8 loads the checkpoint's int8 form (`model.int8.pt`), quantised once beside the conversion,
-or for a `.pt` of the user's into `<model cache>/torch/<name>-<hash of its path>-int8/`.
+int8 loads the checkpoint's int8 form (`model.int8.pt`), quantised once beside a conversion in
+the cache, or, for a checkpoint outside it (the image's prepared conversion, a `.pt` of the
+user's), into `<model cache>/torch/<name>-<hash of its path>-int8/`.
 
 The tokenizer is the `tokenizer.json` beside the checkpoint or, failing that, the bundled
 packages' tokenizer for the checkpoint's vocabulary size (51864 tokens: the English-only
