@@ -115,6 +115,7 @@ class FaultProxy:
     """Path parts whose next watch is answered 410 Gone, whenever it comes (then removed)."""
     _random: random.Random = field(init=False)
     _watches: dict[int, web.Request] = field(default_factory=dict)
+    _injected: set[Fault] = field(default_factory=set)
     _session: aiohttp.ClientSession | None = None
 
     def __post_init__(self) -> None:
@@ -123,6 +124,7 @@ class FaultProxy:
     def set_plan(self, plan: FaultPlan) -> None:
         self.plan = plan
         self._random = random.Random(plan.seed)
+        self._injected.clear()
 
     def break_watches(self, seconds: float, *, at_least: Iterable[str] = ()) -> None:
         """Cut every open watch stream; answer every watch 410 Gone for `seconds`, and the next
@@ -153,7 +155,10 @@ class FaultProxy:
         }
 
     def write_kubeconfig(self, path: Path, token: str = "proxy") -> Path:
-        path.write_text(yaml.safe_dump(self.kubeconfig(token)))
+        # A running operator rereads it when its token is refused: rename a whole file in.
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(yaml.safe_dump(self.kubeconfig(token)))
+        partial.replace(path)
         return path
 
     def _pick(self, method: str, path: str, watch: bool) -> Fault | None:
@@ -168,12 +173,20 @@ class FaultProxy:
             return None
         if self._random.random() < rate:
             usable = [f for f in self.plan.faults if _applies(f, method, watch)]
+            # Every kind before any twice: a run injects each one however few its requests
+            # (watches are few, and which requests come first depends on timing).
+            fresh = [f for f in usable if f not in self._injected]
             if usable:
-                return self._random.choice(usable)
+                return self._injected_now(self._random.choice(fresh or usable))
         # A watch that starts well is cut later at the same rate: streams break on their own.
-        if watch and Fault.CUT in self.plan.faults and self._random.random() < rate:
-            return Fault.CUT
+        cut_now = Fault.CUT not in self._injected or self._random.random() < rate
+        if watch and Fault.CUT in self.plan.faults and cut_now:
+            return self._injected_now(Fault.CUT)
         return None
+
+    def _injected_now(self, fault: Fault) -> Fault:
+        self._injected.add(fault)
+        return fault
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
