@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from functools import cache
 
 import opencc
+
+from asr_server.types import Transcription
 
 SCRIPT_CONVERSIONS = {"simplified": "t2s", "traditional": "s2t"}
 """`output_script` -> OpenCC configuration; `as-is` converts nothing."""
@@ -31,6 +34,24 @@ def convert_script(text: str, script: str) -> str:
         raise ValueError(f"unknown output script {script!r}") from None
     with _LOCK:  # OpenCC's C++ converter is not documented as thread-safe
         return str(_converter(config).convert(text))
+
+
+def transcription_in_script(result: Transcription, script: str) -> Transcription:
+    """`result` with its Chinese text, segments and words in `script` (other languages, and
+    `as-is`, unchanged): every engine's results go through this, however they were decoded."""
+    if script == "as-is" or not is_chinese(result.language):
+        return result
+    segments = tuple(
+        dataclasses.replace(
+            s,
+            text=convert_script(s.text, script),
+            words=tuple(
+                dataclasses.replace(w, text=convert_script(w.text, script)) for w in s.words
+            ),
+        )
+        for s in result.segments
+    )
+    return dataclasses.replace(result, text=convert_script(result.text, script), segments=segments)
 
 
 def is_chinese(language: str | None) -> bool:

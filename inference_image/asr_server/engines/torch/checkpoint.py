@@ -49,15 +49,55 @@ class ModelDimensions:
         return self.n_vocab >= 51865
 
 
+AlignmentHeads = tuple[tuple[int, int], ...]
+"""(decoder layer, head) pairs whose cross-attention follows the audio in time (word timing)."""
+
+
+def default_alignment_heads(dims: ModelDimensions) -> AlignmentHeads:
+    """openai-whisper's choice for a model that names none: every head of the upper half of
+    the decoder layers."""
+    upper = range(dims.n_text_layer // 2, dims.n_text_layer)
+    return tuple((layer, head) for layer in upper for head in range(dims.n_text_head))
+
+
+def parse_alignment_heads(raw: Any, dims: ModelDimensions) -> AlignmentHeads:
+    """`[[layer, head], ...]` (CTranslate2's config.json, a checkpoint's `alignment_heads`)
+    checked against `dims`; absent or empty: `default_alignment_heads`."""
+    if not raw:
+        return default_alignment_heads(dims)
+    try:
+        heads = tuple((int(layer), int(head)) for layer, head in raw)
+    except (TypeError, ValueError):
+        raise ModelError(f"alignment_heads must be [layer, head] pairs; got {raw!r:.80}") from None
+    for layer, head in heads:
+        if not (0 <= layer < dims.n_text_layer and 0 <= head < dims.n_text_head):
+            raise ModelError(
+                f"alignment head ({layer}, {head}) is outside the decoder's "
+                f"{dims.n_text_layer} layers of {dims.n_text_head} heads"
+            )
+    return heads
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     dims: ModelDimensions
     state_dict: dict[str, torch.Tensor]
     path: Path
+    alignment_heads: AlignmentHeads = ()
 
 
-def save_checkpoint(dims: ModelDimensions, state_dict: dict[str, torch.Tensor], path: Path) -> None:
-    torch.save({"dims": asdict(dims), "model_state_dict": state_dict}, path)
+def save_checkpoint(
+    dims: ModelDimensions,
+    state_dict: dict[str, torch.Tensor],
+    path: Path,
+    alignment_heads: AlignmentHeads = (),
+) -> None:
+    """openai-whisper's two keys, and `alignment_heads` when known (whisper.load_model reads
+    only its own keys, so the file still loads there)."""
+    raw: dict[str, Any] = {"dims": asdict(dims), "model_state_dict": state_dict}
+    if alignment_heads:
+        raw["alignment_heads"] = [list(pair) for pair in alignment_heads]
+    torch.save(raw, path)
 
 
 def load_checkpoint(path: Path, mmap: bool = True) -> Checkpoint:
@@ -79,4 +119,6 @@ def load_checkpoint(path: Path, mmap: bool = True) -> Checkpoint:
     state_dict = raw["model_state_dict"]
     if not isinstance(state_dict, dict):
         raise ModelError(f"{path}: 'model_state_dict' is not a mapping of tensors")
-    return Checkpoint(ModelDimensions.from_dict(raw["dims"]), dict(state_dict), path)
+    dims = ModelDimensions.from_dict(raw["dims"])
+    heads = parse_alignment_heads(raw.get("alignment_heads"), dims)
+    return Checkpoint(dims, dict(state_dict), path, heads)

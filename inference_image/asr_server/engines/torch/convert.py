@@ -9,7 +9,8 @@ q.b to every attention logit of a query alike, which softmax cancels, so droppin
 nothing. Weights are stored as float32 (float16 widens exactly) so that loading can map the
 file instead of copying it.
 
-`convert_directory` writes `model.pt`, the Hugging Face `tokenizer.json` and `conversion.json`
+`convert_directory` writes `model.pt` (with the alignment heads CTranslate2's `config.json`
+names, for word timings), the Hugging Face `tokenizer.json` and `conversion.json`
 (a stamp: the source's size and SHA-256, the checkpoint's size and SHA-256, the dimensions)
 into a directory of the model cache, each through a temporary file and a rename, so a crash
 or a concurrent converter never leaves a half-written file under its final name.
@@ -33,10 +34,13 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from asr_server.engines.base import ModelError
 from asr_server.engines.torch.checkpoint import (
     CHECKPOINT_FILE,
     TOKENIZER_FILE,
+    AlignmentHeads,
     ModelDimensions,
+    parse_alignment_heads,
     save_checkpoint,
 )
 from asr_server.engines.torch.ct2_format import CT2FormatError, CT2Model, read_model
@@ -45,8 +49,9 @@ from asr_server.engines.whisper.catalogue import atomic_write
 log = logging.getLogger(__name__)
 
 STAMP_FILE = "conversion.json"
-STAMP_FORMAT = 1
-"""Bumped when the conversion changes, so older converted copies are redone."""
+STAMP_FORMAT = 2
+"""Bumped when the conversion changes, so older converted copies are redone (2: the
+checkpoint carries the model's alignment heads)."""
 WHISPER_SPEC = "WhisperSpec"
 GELU = 3
 """CTranslate2's `Activation.GELU` (exact erf GELU, as Whisper uses)."""
@@ -72,15 +77,30 @@ def convert_directory(source: Path, target: Path) -> Path:
     except CT2FormatError as exc:
         raise ConversionError(str(exc)) from None
     dims, state_dict = whisper_state_dict(model, str(model_bin))
+    heads = alignment_heads(source / "config.json", dims)
     target.mkdir(parents=True, exist_ok=True)
     log.info("converting %s into a PyTorch Whisper checkpoint in %s", source, target)
-    atomic_write(target / CHECKPOINT_FILE, lambda out: save_checkpoint(dims, state_dict, out))
+    atomic_write(
+        target / CHECKPOINT_FILE, lambda out: save_checkpoint(dims, state_dict, out, heads)
+    )
     atomic_write(target / TOKENIZER_FILE, functools.partial(_copy, tokenizer))
     write_stamp(
         target / STAMP_FILE, model_bin, target / CHECKPOINT_FILE,
         format=STAMP_FORMAT, dims=asdict(dims),
     )  # fmt: skip
     return target / CHECKPOINT_FILE
+
+
+def alignment_heads(config: Path, dims: ModelDimensions) -> AlignmentHeads:
+    """The alignment heads CTranslate2's `config.json` names (the converter copies them from
+    the original model), else openai-whisper's default."""
+    try:
+        raw = json.loads(config.read_text()).get("alignment_heads") if config.is_file() else None
+        return parse_alignment_heads(raw, dims)
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ConversionError(f"{config}: no readable alignment_heads ({exc})") from None
+    except ModelError as exc:
+        raise ConversionError(f"{config}: {exc}") from None
 
 
 def _copy(source: Path, out: Path) -> None:

@@ -14,7 +14,8 @@ tensors to it, float32 ones mapped from the file as they are. Then, by compute t
 One encoder pass over a silent window warms the kernels up before the engine reports ready.
 
 Results go through the same Chinese script conversion as the faster-whisper engine
-(`asr_server.text.convert_script`, per `output_script`).
+(`asr_server.text.transcription_in_script`, per `output_script`), and word timings come from
+the decoder's cross-attention (alignment.py) as faster-whisper's from CTranslate2's.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from asr_server.engines.torch.vocabulary import Vocabulary
 from asr_server.engines.whisper.batched.windows import WINDOW_FRAMES
 from asr_server.engines.whisper.options import ENCODER_CONTEXTS
 from asr_server.engines.whisper.sizing import batch_size
-from asr_server.text import convert_script, is_chinese
+from asr_server.text import transcription_in_script
 from asr_server.types import Audio, TranscribeOptions, Transcription
 
 log = logging.getLogger(__name__)
@@ -190,7 +191,7 @@ class TorchWhisperEngine:
             checkpoint.dims,
             options.model,
         )
-        loaded = checkpoint.path
+        loaded, heads = checkpoint.path, checkpoint.alignment_heads
         del checkpoint
         dtype = torch.float16 if compute_type == "float16" else torch.float32
         batch = batch_size(options.batch_max_size, device, container_cpu_limit())
@@ -204,6 +205,7 @@ class TorchWhisperEngine:
             biasing=Biasing(options.hotword_score, options.hotword_mode),
             seed=options.seed,
             decode_threads=decode_threads(options, device, compute_type, threads),
+            alignment_heads=heads,
         )
         with torch.inference_mode():  # first calls pay for kernel selection: not a request
             model.encoder(
@@ -248,16 +250,8 @@ class TorchWhisperEngine:
         ]
 
     def postprocess(self, result: Transcription) -> Transcription:
-        """Chinese script conversion (the torch engine writes no word timings)."""
-        script = self.options.output_script
-        if script == "as-is" or not is_chinese(result.language):
-            return result
-        segments = tuple(
-            dataclasses.replace(s, text=convert_script(s.text, script)) for s in result.segments
-        )
-        return dataclasses.replace(
-            result, text=convert_script(result.text, script), segments=segments
-        )
+        """Chinese script conversion, as the faster-whisper engine's."""
+        return transcription_in_script(result, self.options.output_script)
 
 
 def build_model(

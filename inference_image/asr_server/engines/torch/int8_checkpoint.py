@@ -78,7 +78,10 @@ def quantize_checkpoint(float_checkpoint: Path, target: Path) -> Path:
     state = int8_state_dict(model)
     target.mkdir(parents=True, exist_ok=True)
     dims: ModelDimensions = checkpoint.dims
-    atomic_write(target / INT8_CHECKPOINT_FILE, lambda out: save_checkpoint(dims, state, out))
+    heads = checkpoint.alignment_heads
+    atomic_write(
+        target / INT8_CHECKPOINT_FILE, lambda out: save_checkpoint(dims, state, out, heads)
+    )
     write_stamp(
         target / INT8_STAMP_FILE, float_checkpoint, target / INT8_CHECKPOINT_FILE,
         format=INT8_FORMAT, scheme=SCHEME, torch=torch.__version__, dims=asdict(dims),

@@ -111,13 +111,22 @@ class MultiHeadAttention(nn.Module):
         causal = first and x.shape[1] > 1
         return self.project(F.scaled_dot_product_attention(q, k, v, is_causal=causal))
 
-    def cross_attention(self, x: Tensor, cache: LayerCache, beams: int) -> Tensor:
-        """Attention of `x` (rows * beams, new, width) over each row's encoding."""
+    def cross_attention(
+        self, x: Tensor, cache: LayerCache, beams: int, logits: list[Tensor] | None = None
+    ) -> Tensor:
+        """Attention of `x` (rows * beams, new, width) over each row's encoding. With `logits`,
+        the attention logits (rows, heads, beams * new, frames) are appended to it (word
+        alignment reads them; the fused kernel that decoding uses never forms them)."""
         sequences, length, width = x.shape
         rows = sequences // beams
         # Queries of a row's beams side by side: (rows, heads, beams * new, head width).
         q = self.split(self.query(x).reshape(rows, beams * length, width))
-        attended = F.scaled_dot_product_attention(q, cache.cross_key, cache.cross_value)
+        if logits is None:
+            attended = F.scaled_dot_product_attention(q, cache.cross_key, cache.cross_value)
+        else:
+            scores = (q @ cache.cross_key.transpose(-1, -2)) * q.shape[-1] ** -0.5
+            logits.append(scores.float())
+            attended = scores.softmax(dim=-1) @ cache.cross_value
         out: Tensor = self.out(self.merge(attended).reshape(sequences, length, width))
         return out
 
@@ -141,9 +150,11 @@ class ResidualAttentionBlock(nn.Module):
         x = x + self.attn(self.attn_ln(x))
         return self.feed_forward(x)
 
-    def decode(self, x: Tensor, cache: LayerCache, beams: int) -> Tensor:
+    def decode(
+        self, x: Tensor, cache: LayerCache, beams: int, logits: list[Tensor] | None = None
+    ) -> Tensor:
         x = x + self.attn.cached_self_attention(self.attn_ln(x), cache)
-        x = x + self.cross().cross_attention(self.cross_ln()(x), cache, beams)
+        x = x + self.cross().cross_attention(self.cross_ln()(x), cache, beams, logits)
         return self.feed_forward(x)
 
     def feed_forward(self, x: Tensor) -> Tensor:
@@ -222,14 +233,17 @@ class TextDecoder(nn.Module):
             layers.append(LayerCache(cross_key=key, cross_value=value))
         return DecoderCache(layers)
 
-    def forward(self, tokens: Tensor, cache: DecoderCache) -> Tensor:
+    def forward(
+        self, tokens: Tensor, cache: DecoderCache, cross_logits: list[Tensor] | None = None
+    ) -> Tensor:
         """Hidden states (sequences, new, width) of `tokens` (sequences, new) decoded after the
-        `cache.length` tokens before them; the cache grows by the new tokens."""
+        `cache.length` tokens before them; the cache grows by the new tokens. `cross_logits`
+        collects each layer's cross-attention logits (see `cross_attention`)."""
         offset = cache.length
         positions = self.positional_embedding[offset : offset + tokens.shape[-1]]
         x = (self.token_embedding(tokens) + positions).to(cache.layers[0].cross_key.dtype)
         for block, layer in zip(_blocks(self.blocks), cache.layers, strict=True):
-            x = block.decode(x, layer, cache.beams)
+            x = block.decode(x, layer, cache.beams, cross_logits)
         cache.length += tokens.shape[-1]
         hidden: Tensor = self.ln(x)
         return hidden

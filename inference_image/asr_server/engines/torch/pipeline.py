@@ -9,7 +9,8 @@ prompt length go through one encoder call and one decoding call of up to `max_ba
 rows. A window that fails Whisper's quality checks is retried in the next round, first with
 the full 30 s context when it was trimmed, then with the next decode pass (the deterministic
 beam-5 retry, engines/fallback.py); when every pass fails the best attempt is kept. One bad
-request gets its EngineError and never fails the others.
+request gets its EngineError and never fails the others. Word timings, when asked for, are
+aligned on the chosen attempt's encoding as each window's segments are kept (alignment.py).
 
 Hotwords: each request's become one context graph (context_graph.py) that biases every beam of
 its windows; in `prompt` mode they are written into the prompt instead, as faster-whisper
@@ -23,6 +24,7 @@ import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,6 +33,8 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_compression_ratio
 
 from asr_server.engines.base import EngineError
+from asr_server.engines.torch.alignment import attach_words, token_timing, word_timings
+from asr_server.engines.torch.checkpoint import AlignmentHeads, default_alignment_heads
 from asr_server.engines.torch.context_graph import (
     DEFAULT_SCORE,
     ContextGraph,
@@ -107,6 +111,7 @@ class Pipeline:
         biasing: Biasing = Biasing(),
         seed: int | None = None,
         decode_threads: int = 0,
+        alignment_heads: AlignmentHeads = (),
     ) -> None:
         if encoder_context not in ENCODER_CONTEXTS:
             raise ValueError(f"encoder_context must be one of {ENCODER_CONTEXTS}")
@@ -123,6 +128,8 @@ class Pipeline:
             self.generator.manual_seed(seed)
         self.decode_threads = decode_threads
         """PyTorch intra-op threads for the decoding steps on the CPU (0: as the encoder)."""
+        self.alignment_heads = alignment_heads or default_alignment_heads(model.dims)
+        """The cross-attention heads word timings read (checkpoint.py)."""
 
     def transcribe(
         self, items: Sequence[tuple[Audio, TranscribeOptions]]
@@ -161,8 +168,6 @@ class Pipeline:
     def _plan(
         self, index: int, audio: Audio, options: TranscribeOptions
     ) -> tuple[ItemPlan, list[Window], _Request]:
-        if options.word_timestamps:
-            raise EngineError("word timestamps are not available with the torch engine")
         own = whisper_options(options)  # this engine takes the Whisper engine's options
         language = self.vocabulary.item_language(options)
         hotwords = parse_hotwords(options.hotwords)
@@ -211,9 +216,9 @@ class Pipeline:
                 self.generator,
             )
         follow_ups = []
-        for window, result in zip(windows, results, strict=True):
+        for row, (window, result) in enumerate(zip(windows, results, strict=True)):
             try:  # after a good batch call, a failure here is this item's alone
-                after = self._absorb(window, result, decode_pass)
+                after = self._absorb(window, result, decode_pass, encoding[row : row + 1])
             except Exception as exc:
                 log.warning("item %d failed after decoding: %s", window.item.index, exc)
                 window.item.error = EngineError(f"decoding failed: {exc}")
@@ -256,7 +261,11 @@ class Pipeline:
         return RowPrompt(tokens, sot_index, request.graph)
 
     def _absorb(
-        self, window: Window, result: list[Decoded], decode_pass: fallback.DecodePass
+        self,
+        window: Window,
+        result: list[Decoded],
+        decode_pass: fallback.DecodePass,
+        encoding: torch.Tensor,
     ) -> Window | None:
         """Judge one decode, as the faster-whisper engine does (engines/fallback.py): take the
         first candidate that passes the checks, or decode the window again (the full context,
@@ -276,6 +285,7 @@ class Pipeline:
                 compression_ratio=get_compression_ratio(tokenizer.decode(decoded.tokens).strip()),
                 temperature=decode_pass.temperature,
                 closed=bool(decoded.tokens) and decoded.tokens[-1] >= timestamp_begin,
+                encoding=encoding if options.word_timestamps else None,  # for word timing
             )
             for decoded in result
         ]
@@ -305,12 +315,34 @@ class Pipeline:
             window.segment_duration,
             window.seek,
         )
-        timed = (
+        timed = [
             {"seek": window.seek, "start": s.start, "end": s.end, "tokens": s.tokens}
             for s in segments
-        )
+        ]
+        if window.item.options.word_timestamps and tried.encoding is not None:
+            self._time_words(window, tried, tokenizer, timed)
         keep_timed(window, tried, tokenizer, timed)
         return next_seek
+
+    def _time_words(
+        self,
+        window: Window,
+        tried: fallback.Attempt,
+        tokenizer: Tokenizer,
+        segments: list[dict[str, Any]],
+    ) -> None:
+        """Each segment's words, timed from the window's cross-attention (alignment.py). The
+        text and where the next window starts are the same with word timings as without."""
+        text = [t for s in segments for t in s["tokens"] if t < tokenizer.eot]
+        if not text:
+            return
+        with intra_op_threads(self.decode_threads):
+            timing = token_timing(
+                self.model, tried.encoding, tokenizer, text, window.segment_size,
+                self.alignment_heads,
+            )  # fmt: skip
+        words = word_timings(timing, tokenizer, text)
+        attach_words(segments, words, window.time_offset, tokenizer.timestamp_begin)
 
     def _encoder_frames(self, window: Window) -> int:
         trimmed = window.item.whisper.encoder_context == "trimmed" and not window.full_context

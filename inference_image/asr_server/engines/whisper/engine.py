@@ -14,7 +14,6 @@ default, traditional, or as-is) with OpenCC.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -33,7 +32,7 @@ from asr_server.engines.whisper.catalogue import resolve_model
 from asr_server.engines.whisper.options import WhisperSettings
 from asr_server.engines.whisper.quality import WhisperStreamQuality
 from asr_server.engines.whisper.sizing import batch_size, cpu_layout
-from asr_server.text import convert_script, is_chinese
+from asr_server.text import transcription_in_script
 from asr_server.types import Audio, TranscribeOptions, Transcription
 
 log = logging.getLogger(__name__)
@@ -183,19 +182,4 @@ class WhisperEngine:
 
     def postprocess(self, result: Transcription) -> Transcription:
         """Chinese script conversion; apply to every result, however it was decoded."""
-        script = self.settings.output_script
-        if script == "as-is" or not is_chinese(result.language):
-            return result
-        segments = tuple(
-            dataclasses.replace(
-                s,
-                text=convert_script(s.text, script),
-                words=tuple(
-                    dataclasses.replace(w, text=convert_script(w.text, script)) for w in s.words
-                ),
-            )
-            for s in result.segments
-        )
-        return dataclasses.replace(
-            result, text=convert_script(result.text, script), segments=segments
-        )
+        return transcription_in_script(result, self.settings.output_script)

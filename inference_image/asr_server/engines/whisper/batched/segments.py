@@ -15,8 +15,8 @@ from asr_server.engines.whisper import fallback
 from asr_server.engines.whisper.batched.windows import FRAMES_PER_SECOND, Window
 
 # faster-whisper's sequential defaults for attaching punctuation to words.
-_PREPEND_PUNCTUATIONS = "\"'“¿([{-"
-_APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
+PREPEND_PUNCTUATIONS = "\"'“¿([{-"
+APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
 
 
 def keep_segments(
@@ -38,8 +38,8 @@ def keep_segments(
             tokenizer,
             ctranslate2.StorageView.from_array(np.ascontiguousarray(tried.encoding)),
             window.segment_size,
-            _PREPEND_PUNCTUATIONS,
-            _APPEND_PUNCTUATIONS,
+            PREPEND_PUNCTUATIONS,
+            APPEND_PUNCTUATIONS,
             last_speech_timestamp=0.0,
         )
         ends = [w["end"] for s in segments for w in s.get("words", [])]

@@ -88,8 +88,10 @@ def test_preparing_for_torch_names_a_model_outside_the_catalogue_with_exit_2(
 
 def test_the_checkpoint_is_in_openai_whispers_format(torch_tiny: TorchWhisperEngine) -> None:
     raw = torch.load(torch_tiny.info.path, map_location="cpu", weights_only=True, mmap=True)
-    assert set(raw) == {"dims", "model_state_dict"}
+    assert set(raw) == {"dims", "model_state_dict", "alignment_heads"}  # and ours, for words
     assert raw["dims"]["n_audio_state"] == 384
+    source = resolve_model("whisper-tiny.en", torch_tiny.options.model_dir) / "config.json"
+    assert raw["alignment_heads"] == json.loads(source.read_text())["alignment_heads"]
     state = raw["model_state_dict"]
     assert state["decoder.token_embedding.weight"].shape == (51864, 384)
     assert "decoder.blocks.3.cross_attn.key.weight" in state

@@ -1,5 +1,6 @@
 """The torch engine behind the real HTTP server on a real socket: ASR_ENGINE=torch through the
-registry, hotwords through the API's `hotwords` field, and its refusals as 4xx JSON errors."""
+registry, hotwords through the API's `hotwords` field, word timings, and its refusals as 4xx
+JSON errors."""
 
 from __future__ import annotations
 
@@ -70,22 +71,29 @@ async def test_hotwords_reach_the_decoder_through_the_api(
     assert hotword_hits(("Paraformer",), biased["text"]) == 1, biased["text"]
 
 
-@pytest.mark.parametrize(
-    ("fields", "message"),
-    [
-        ({"response_format": "verbose_json", "timestamp_granularities__": "word"}, "word"),
-        ({"hotwords": "Paraformer:99"}, "score"),
-    ],
-)
-async def test_requests_the_engine_refuses_get_a_400(
-    start_server: StartServer,
-    torch_tiny: TorchWhisperEngine,
-    jfk_clip: Clip,
-    fields: dict[str, str],
-    message: str,
+async def test_word_timings_come_back_in_verbose_json(
+    start_server: StartServer, torch_tiny: TorchWhisperEngine, jfk_clip: Clip
 ) -> None:
     server = await start_server(torch_tiny)
-    response = await post(server, jfk_clip.path.read_bytes(), **fields)
+    response = await post(
+        server,
+        jfk_clip.path.read_bytes(),
+        response_format="verbose_json",
+        timestamp_granularities__="word",
+    )
+    assert response.status == 200
+    body = await response.json()
+    words = body["words"]
+    assert " ".join(w["word"].strip() for w in words) == body["text"].strip()
+    assert all(w["start"] <= w["end"] for w in words)
+    assert [w["start"] for w in words] == sorted(w["start"] for w in words)
+
+
+async def test_a_request_the_engine_refuses_gets_a_400(
+    start_server: StartServer, torch_tiny: TorchWhisperEngine, jfk_clip: Clip
+) -> None:
+    server = await start_server(torch_tiny)
+    response = await post(server, jfk_clip.path.read_bytes(), hotwords="Paraformer:99")
     assert response.status == 400
     error = (await response.json())["error"]
-    assert message in error["message"]
+    assert "score" in error["message"]
