@@ -302,8 +302,16 @@ def file_identity(path: Path) -> dict[str, Any]:
 
 
 def sha256(path: Path) -> str:
+    """The file's SHA-256, read once per process while its size and modification time stay
+    (a start checks a source against a prepared conversion, then against the cache's)."""
+    stat = path.stat()
+    return _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(8 * 1024 * 1024), b""):
             digest.update(block)
     return digest.hexdigest()
