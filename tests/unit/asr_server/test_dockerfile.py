@@ -1,12 +1,12 @@
-"""The inference image's Dockerfile, checked without a container engine: what it copies exists
-and survives its .dockerignore, it runs as a non-root user, and the commands it runs are ones
-the installed package accepts."""
+"""The inference image's Dockerfile, checked without a container engine: it serves on 8080,
+installs the package's dependencies with the CI pins, prepares its models at build time with
+commands the installed package accepts, keeps the PyTorch build opt-in and in a layer of its
+own, and keeps the build machine's pip sources out of the image. What both images share is
+checked in tests/unit/test_dockerfiles.py."""
 
 from __future__ import annotations
 
-import fnmatch
 import json
-import re
 import shlex
 import subprocess
 import sys
@@ -15,78 +15,27 @@ from pathlib import Path
 
 import pytest
 from asr_server.__main__ import build_parser
-
-Instruction = tuple[str, str]
+from asrfleet_operator.render.labels import HTTP_PORT
+from support.dockerfile import INFERENCE_DOCKERFILE, Instruction, arg_default, args_of, parse
 
 
 @pytest.fixture(scope="module")
-def dockerfile(repo_root: Path) -> list[Instruction]:
-    text = (repo_root / "inference_image" / "Dockerfile").read_text()
-    joined = re.sub(r"\\\n", " ", text)
-    instructions = []
-    for line in joined.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            keyword, _, rest = line.partition(" ")
-            instructions.append((keyword.upper(), rest.strip()))
-    return instructions
+def dockerfile() -> list[Instruction]:
+    return parse(INFERENCE_DOCKERFILE)
 
 
-def _ignored(path: str, patterns: list[str]) -> bool:
-    """Docker's rule: the last pattern matching the path (or a parent dir) decides."""
-    ignored = False
-    for pattern in patterns:
-        negate = pattern.startswith("!")
-        pattern = pattern.lstrip("!").rstrip("/")
-        parts = Path(path).parts
-        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        if any(fnmatch.fnmatch(p, pattern) for p in prefixes):
-            ignored = not negate
-    return ignored
-
-
-def test_base_image_is_a_build_arg(dockerfile: list[Instruction]) -> None:
-    assert ("ARG", "BASE_IMAGE=python:3.11-slim") in dockerfile
-    froms = [rest for kw, rest in dockerfile if kw == "FROM"]
-    assert froms and all(rest.startswith("${BASE_IMAGE}") for rest in froms)
-
-
-def test_every_copy_source_exists_in_the_build_context(
-    dockerfile: list[Instruction], repo_root: Path
+def test_entrypoint_serves_on_the_port_the_operator_renders(
+    dockerfile: list[Instruction],
 ) -> None:
-    ignore_file = repo_root / "inference_image" / "Dockerfile.dockerignore"
-    patterns = [
-        line.strip()
-        for line in ignore_file.read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    copies = [rest.split() for kw, rest in dockerfile if kw == "COPY"]
-    local = [args[:-1] for args in copies if not args[0].startswith("--from")]
-    assert local, "the Dockerfile copies nothing from the context"
-    for sources in local:
-        for source in sources:
-            assert (repo_root / source).exists(), f"COPY {source}: not in the build context"
-            assert not _ignored(source, patterns), f"COPY {source}: excluded by .dockerignore"
-    assert _ignored("tests/conftest.py", patterns) and _ignored(".venv/bin/python", patterns)
-
-
-def test_runs_as_a_fixed_non_root_user(dockerfile: list[Instruction]) -> None:
-    users = [rest for kw, rest in dockerfile if kw == "USER"]
-    assert users, "no USER: the image would run as root"
-    uid = users[-1].split(":")[0]
-    assert uid.isdigit() and int(uid) == 10001  # numeric, so runAsNonRoot can verify it
-
-
-def test_entrypoint_serves_on_8080(dockerfile: list[Instruction]) -> None:
-    assert ("ENTRYPOINT", '["asr-server"]') in dockerfile
-    assert ("CMD", '["serve"]') in dockerfile
-    assert ("EXPOSE", "8080") in dockerfile
+    assert args_of(dockerfile, "ENTRYPOINT") == ['["asr-server"]']
+    assert args_of(dockerfile, "CMD") == ['["serve"]']
+    assert args_of(dockerfile, "EXPOSE") == [str(HTTP_PORT)]
 
 
 def test_installs_the_models_extra_with_the_ci_pins(
     dockerfile: list[Instruction], repo_root: Path
 ) -> None:
-    runs = " ".join(rest for kw, rest in dockerfile if kw == "RUN")
+    runs = " ".join(args_of(dockerfile, "RUN"))
     # The dependencies get their own layer: the build lists them from pyproject.toml with the
     # script it copies in (run that command here, on the script in the repository), installs
     # them with the CI pins, then the package without deps.
@@ -94,9 +43,7 @@ def test_installs_the_models_extra_with_the_ci_pins(
     command, _, target = listing.partition(">")
     argv = shlex.split(command)
     assert argv[0] == "python3" and target.strip() == "/tmp/requirements.txt"
-    copied = {
-        args[-1]: args[0] for kw, rest in dockerfile if kw == "COPY" for args in [rest.split()]
-    }
+    copied = {args[-1]: args[0] for rest in args_of(dockerfile, "COPY") for args in [rest.split()]}
     script = repo_root / copied[argv[1]]
     listed = subprocess.run(
         [sys.executable, str(script), *argv[2:]],
@@ -118,7 +65,7 @@ def test_installs_the_models_extra_with_the_ci_pins(
 def test_the_build_time_model_preparation_is_a_valid_command(
     dockerfile: list[Instruction],
 ) -> None:
-    runs = [rest for kw, rest in dockerfile if kw == "RUN" and "asr-server models" in rest]
+    runs = [rest for rest in args_of(dockerfile, "RUN") if "asr-server models" in rest]
     assert len(runs) == 2  # every build joins whisper-base; the PyTorch one also converts
     joined = build_parser().parse_args(shlex.split(runs[0].split("&&")[0])[1:])
     assert joined.prepare == ["whisper-base"] and joined.engine == "faster-whisper"
@@ -130,14 +77,14 @@ def test_the_build_time_model_preparation_is_a_valid_command(
     assert converted.prepare == ["whisper-tiny.en", "whisper-base"]
     assert converted.engine == "torch"
     env = dict(
-        item.split("=", 1) for kw, rest in dockerfile if kw == "ENV" for item in shlex.split(rest)
+        item.split("=", 1) for rest in args_of(dockerfile, "ENV") for item in shlex.split(rest)
     )
     for args in (joined, converted):
         assert str(args.model_dir) == env["ASR_MODEL_DIR"] == env["ASR_BUNDLED_MODEL_DIR"]
 
 
 def test_healthcheck_is_exec_form_python(dockerfile: list[Instruction]) -> None:
-    check = next(rest for kw, rest in dockerfile if kw == "HEALTHCHECK")
+    check = args_of(dockerfile, "HEALTHCHECK")[0]
     exec_form = json.loads(check[check.index("CMD") + 3 :])
     assert exec_form[0] == "python3" and "/healthz" in exec_form[-1]
 
@@ -149,3 +96,35 @@ def test_the_entrypoint_runs_from_the_installed_package() -> None:
     assert done.returncode == 0, done.stderr
     for command in ("serve", "transcribe", "models", "fetch-model"):
         assert command in done.stdout
+
+
+def test_the_torch_build_is_opt_in_and_cpu_by_default(dockerfile: list[Instruction]) -> None:
+    assert arg_default(dockerfile, "ENGINE_EXTRAS") == '""'
+    assert arg_default(dockerfile, "TORCH_BUILD") == "cpu"
+    # PyPI's torch is the CUDA build: a production build takes the CPU wheel from PyTorch.
+    assert arg_default(dockerfile, "TORCH_INDEX_URL") == "https://download.pytorch.org/whl/cpu"
+
+
+def test_the_torch_layer_comes_after_the_shared_dependency_layer(
+    dockerfile: list[Instruction],
+) -> None:
+    # An ARG changes the cache key of every RUN after it: declared after the base dependency
+    # layer, the two builds share that layer and the PyTorch build adds one of its own.
+    build = [i for i in dockerfile if i.stage == 0]
+    shared = next(
+        n for n, i in enumerate(build) if i.keyword == "RUN" and "--base models" in i.args
+    )
+    for name in ("ENGINE_EXTRAS", "TORCH_BUILD", "TORCH_INDEX_URL"):
+        declared = next(n for n, i in enumerate(build)
+                        if i.keyword == "ARG" and i.args.startswith(f"{name}="))  # fmt: skip
+        assert declared > shared, f"ARG {name} before the shared dependency layer"
+    torch_run = next(i.args for i in build if i.keyword == "RUN" and "ENGINE_EXTRAS" in i.args)
+    assert "-c /tmp/constraints.txt" in torch_run and "build_deps.py slim" in torch_run
+
+
+def test_the_machines_pip_sources_stay_in_the_build_stage(dockerfile: list[Instruction]) -> None:
+    final = max(i.stage for i in dockerfile)
+    for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "TORCH_INDEX_URL"):
+        stages = {i.stage for i in dockerfile if i.keyword == "ARG" and i.args.startswith(name)}
+        assert stages == {0}, f"ARG {name} in stages {stages}"
+        assert not any(name in i.args for i in dockerfile if i.stage == final)
