@@ -15,12 +15,13 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
 import aiohttp
 
 from asr_server.audio import decode_audio
+from asr_server.commands.arguments import bounded_int
 from asr_server.config import BEAM_SIZES, ENDPOINT_SILENCE_MS
 from asr_server.errors import BadAudio
 from asr_server.streaming.client import StreamRefused, stream_frames
@@ -48,13 +49,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--hotwords", help="words or phrases to favour")
     parser.add_argument(
         "--endpointing-ms",
-        type=_bounded(ENDPOINT_SILENCE_MS),
+        type=bounded_int(ENDPOINT_SILENCE_MS),
         metavar="MS",
         help="silence that ends an utterance (default: the server's, 500 unless configured)",
     )
     parser.add_argument(
         "--beam-size",
-        type=_bounded(BEAM_SIZES),
+        type=bounded_int(BEAM_SIZES),
         metavar="N",
         help="beam width of the finals, 1 = greedy (default: the server's ASR_BEAM_SIZE)",
     )
@@ -62,23 +63,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--no-partials", action="store_true", help="print only final results (no interim)"
     )
     parser.set_defaults(func=run)
-
-
-def _bounded(bounds: tuple[int, int]) -> Callable[[str], int]:
-    """An argparse type: an integer within `bounds` (the start message's, so that a bad value
-    is a usage error before anything is sent)."""
-    low, high = bounds
-
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            number = low - 1
-        if not low <= number <= high:
-            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}")
-        return number
-
-    return parse
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from asr_server import formats
-from asr_server.config import ConfigError, ServerConfig
+from asr_server.commands.arguments import bounded_int
+from asr_server.config import BEAM_SIZES, ConfigError, ServerConfig
 from asr_server.dataplane import OFFLINE, DataPlane
 from asr_server.engines.base import ModelError, Progress
 from asr_server.engines.registry import create_engine
@@ -56,7 +57,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--output-script", help="simplified | traditional | as-is")
     parser.add_argument("--model-dir", type=Path, help="model cache dir (ASR_MODEL_DIR)")
     parser.add_argument(
-        "--beam-size", type=int, help="beam width, 1 = greedy (ASR_BEAM_SIZE; default 1)"
+        "--beam-size",
+        type=bounded_int(BEAM_SIZES),
+        help="beam width, 1 = greedy (ASR_BEAM_SIZE; default 1)",
     )
     parser.add_argument("--word-timestamps", action="store_true")
     parser.add_argument("--vad-filter", action="store_true", help="skip non-speech (Silero)")
