@@ -54,6 +54,10 @@ class FieldContext:
     """The loaded model's languages (empty while unknown: any Whisper code is accepted)."""
 
 
+NO_CONTEXT = FieldContext()
+"""Validation without a server: no fixed language, any language Whisper knows."""
+
+
 def invalid(message: str) -> errors.BadRequest:
     return errors.BadRequest(message, code="invalid_field")
 

@@ -53,11 +53,7 @@ class EofMessage:
 ClientMessage = StartMessage | EofMessage
 
 
-NO_CONTEXT = fields.FieldContext()
-"""Validation without a server: no fixed language, any language Whisper knows."""
-
-
-def parse_client_text(text: str, context: fields.FieldContext = NO_CONTEXT) -> ClientMessage:
+def parse_client_text(text: str, context: fields.FieldContext = fields.NO_CONTEXT) -> ClientMessage:
     """Parse one text frame from the client, or raise ProtocolError."""
     try:
         data = json.loads(text)

@@ -219,6 +219,11 @@ async def test_malformed_events_get_errors_and_the_session_goes_on(
             '{"language": "klingon"}}}',
             "invalid_value",
         ),
+        (  # tiny.en speaks English only: refused at the update, as every API's language is
+            '{"type": "transcription_session.update", "session": {"input_audio_transcription": '
+            '{"language": "zh"}}}',
+            "invalid_value",
+        ),
     ]  # fmt: skip
     async with connected(tiny_server, api_key="none") as (connection, events):
         for text, _ in bad:
@@ -235,6 +240,7 @@ async def test_malformed_events_get_errors_and_the_session_goes_on(
     assert [e.error.event_id for e in errors[2:5]] == ["e1", "e2", "e3"]
     assert errors[8].error.event_id == "e4"
     assert errors[13].error.param == "session.turn_detection.silence_duration_ms"
+    assert "not supported by the loaded model" in errors[15].error.message
     done = [e for e in events if e.type.endswith("transcription.completed")]
     assert done and "country" in done[0].transcript.lower(), events
 

@@ -132,7 +132,7 @@ class RealtimeConnection:
             )
             return True
         try:
-            event = parse_client_event(text, session.config)
+            event = parse_client_event(text, session.config, self.hub.fields)
             if isinstance(event, AppendAudio):
                 session.append(event.audio)
             elif isinstance(event, CommitAudio):

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from asr_server.config import ENDPOINT_SILENCE_MS
-from asr_server.fields import MAX_TEXT_CHARS
-from asr_server.languages import LANGUAGE_NAMES
+from asr_server.errors import BadRequest
+from asr_server.fields import MAX_TEXT_CHARS, NO_CONTEXT, FieldContext, parse_language
 from asr_server.streaming.realtime.config import (
     DEFAULT_DELAY,
     DELAYS,
@@ -132,8 +132,11 @@ class ClearAudio:
 ClientEvent = SessionUpdate | AppendAudio | CommitAudio | ClearAudio
 
 
-def parse_client_event(text: str, current: SessionConfig) -> ClientEvent:
-    """One text frame -> its event, or RealtimeError naming the bad field."""
+def parse_client_event(
+    text: str, current: SessionConfig, context: FieldContext = NO_CONTEXT
+) -> ClientEvent:
+    """One text frame -> its event, or RealtimeError naming the bad field; `context` says what
+    the loaded model speaks (the same rule as every other API's `language`)."""
     try:
         data = json.loads(text)
     except ValueError:
@@ -150,13 +153,15 @@ def parse_client_event(text: str, current: SessionConfig) -> ClientEvent:
             param="event_id",
         )
     try:
-        return _parse(data, current, event_id)
+        return _parse(data, current, event_id, context)
     except RealtimeError as exc:
         exc.event_id = event_id
         raise
 
 
-def _parse(data: dict[str, Any], current: SessionConfig, event_id: str | None) -> ClientEvent:
+def _parse(
+    data: dict[str, Any], current: SessionConfig, event_id: str | None, context: FieldContext
+) -> ClientEvent:
     kind = data.get("type")
     if kind is None:
         raise RealtimeError(
@@ -171,11 +176,11 @@ def _parse(data: dict[str, Any], current: SessionConfig, event_id: str | None) -
     if kind == "transcription_session.update":
         session = _object(data, "session", "session", required=True)
         assert session is not None
-        return SessionUpdate(_beta_session(session, current), "beta", event_id)
+        return SessionUpdate(_beta_session(session, current, context), "beta", event_id)
     if kind == "session.update":
         session = _object(data, "session", "session", required=True)
         assert session is not None
-        return SessionUpdate(_ga_session(session, current), "ga", event_id)
+        return SessionUpdate(_ga_session(session, current, context), "ga", event_id)
     if kind in UNSUPPORTED_EVENTS:
         raise RealtimeError(
             f"{kind} is not supported: this server only transcribes "
@@ -211,7 +216,9 @@ def _audio(data: dict[str, Any]) -> bytes:
 # --- session updates ----------------------------------------------------------------------
 
 
-def _beta_session(session: dict[str, Any], current: SessionConfig) -> SessionConfig:
+def _beta_session(
+    session: dict[str, Any], current: SessionConfig, context: FieldContext
+) -> SessionConfig:
     _known(session, _BETA_SESSION_KEYS, "session")
     config = current
     if "input_audio_format" in session:
@@ -226,7 +233,8 @@ def _beta_session(session: dict[str, Any], current: SessionConfig) -> SessionCon
         config = replace(config, input_rate=OPENAI_INPUT_RATE)
     if "input_audio_transcription" in session:
         path = "session.input_audio_transcription"
-        config = replace(config, transcription=_transcription(session, path, beta=True))
+        transcription = _transcription(session, path, context, beta=True)
+        config = replace(config, transcription=transcription)
     if "turn_detection" in session:
         config = replace(config, turn_detection=_turn_detection(session, "session", current))
     if "input_audio_noise_reduction" in session:
@@ -237,7 +245,9 @@ def _beta_session(session: dict[str, Any], current: SessionConfig) -> SessionCon
     return config
 
 
-def _ga_session(session: dict[str, Any], current: SessionConfig) -> SessionConfig:
+def _ga_session(
+    session: dict[str, Any], current: SessionConfig, context: FieldContext
+) -> SessionConfig:
     _known(session, _GA_SESSION_KEYS, "session")
     kind = session.get("type")
     if kind != "transcription":
@@ -263,7 +273,7 @@ def _ga_session(session: dict[str, Any], current: SessionConfig) -> SessionConfi
             config = replace(config, input_rate=_ga_format(audio_input, path))
         if "transcription" in audio_input:
             config = replace(
-                config, transcription=_transcription(audio_input, f"{path}.transcription")
+                config, transcription=_transcription(audio_input, f"{path}.transcription", context)
             )
         if "turn_detection" in audio_input:
             config = replace(config, turn_detection=_turn_detection(audio_input, path, current))
@@ -291,7 +301,9 @@ def _ga_format(audio_input: dict[str, Any], path: str) -> int:
     return _int(fmt, "rate", f"{path}.format.rate", low, high, OPENAI_INPUT_RATE)
 
 
-def _transcription(parent: dict[str, Any], path: str, *, beta: bool = False) -> InputTranscription:
+def _transcription(
+    parent: dict[str, Any], path: str, context: FieldContext, *, beta: bool = False
+) -> InputTranscription:
     name = path.rsplit(".", 1)[1]
     words = _object(parent, name, path)
     if words is None:  # null: OpenAI turns transcription off; here it is all there is
@@ -322,28 +334,26 @@ def _transcription(parent: dict[str, Any], path: str, *, beta: bool = False) -> 
         )
     return InputTranscription(
         model=model,
-        language=_language(words, path),
+        language=_language(words, path, context),
         prompt=_text(words, "prompt", f"{path}.prompt", MAX_TEXT_CHARS),
         keywords=tuple(k.strip() for k in keywords if k.strip()),
         delay=delay,
     )
 
 
-def _language(words: dict[str, Any], path: str) -> str | None:
+def _language(words: dict[str, Any], path: str, context: FieldContext) -> str | None:
+    """`language` (or GA's one-entry `languages`): a code the loaded model speaks. None lets
+    the session's start fill in the server's language or detect it."""
     language = _text(words, "language", f"{path}.language", 16)
     languages = words.get("languages")
     if language is None and isinstance(languages, list) and len(languages) == 1:
         language = languages[0] if isinstance(languages[0], str) else None
     if language is None:
         return None
-    code = language.strip().split("-")[0].lower()
-    if code not in LANGUAGE_NAMES:
-        raise RealtimeError(
-            f"language {language[:16]!r} is not an ISO 639-1 code Whisper knows (e.g. en, zh)",
-            code="invalid_value",
-            param=f"{path}.language",
-        )
-    return code
+    try:
+        return parse_language(language, "language", context)
+    except BadRequest as exc:
+        raise RealtimeError(exc.message, code="invalid_value", param=f"{path}.language") from None
 
 
 def _turn_detection(parent: dict[str, Any], path: str, current: SessionConfig) -> ServerVad | None:

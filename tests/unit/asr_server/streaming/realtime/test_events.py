@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from asr_server.fields import FieldContext
 from asr_server.streaming.realtime.config import ServerVad, SessionConfig
 from asr_server.streaming.realtime.events import (
     AppendAudio,
@@ -119,3 +120,22 @@ def test_bad_events_name_their_field(event: dict[str, Any] | str, code: str, par
     error = refused(event)
     assert (error.code, error.param) == (code, param), error.message
     assert error.message
+
+
+def test_the_language_is_one_the_loaded_model_speaks() -> None:
+    english_only = FieldContext(None, lambda: ("en",))
+    session = {"input_audio_transcription": {"language": "zh"}}
+    event = json.dumps({"type": "transcription_session.update", "session": session})
+    assert update(json.loads(event)).transcription.language == "zh"  # any model: any code
+    with pytest.raises(RealtimeError) as caught:
+        parse_client_event(event, DEFAULTS, english_only)
+    assert caught.value.param == "session.input_audio_transcription.language"
+    assert "not supported by the loaded model (it speaks en)" in str(caught.value)
+    languages = {
+        "type": "transcription",
+        "audio": {"input": {"transcription": {"languages": ["en-GB"]}}},
+    }
+    english = parse_client_event(
+        json.dumps({"type": "session.update", "session": languages}), DEFAULTS, english_only
+    )
+    assert isinstance(english, SessionUpdate) and english.config.transcription.language == "en"
