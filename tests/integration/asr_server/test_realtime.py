@@ -433,17 +433,17 @@ async def test_an_update_between_items_starts_new_decoding_and_keeps_the_old_ite
     fake_server: ServerThread, jfk_clip: Any
 ) -> None:
     speech = load_24k_pcm16(str(jfk_clip.path))[: 2 * OPENAI_RATE * 2]
-    french = ga_session(language="fr", turn_detection=None)
+    english = ga_session(language="en", turn_detection=None)  # the fake engine speaks en only
     async with connected(fake_server) as (connection, events):
         await connection.session.update(session=ga_session(turn_detection=None))
         await append_all(connection, speech)
         await wait_for(events, "session.updated")
         # Speech in the buffer: how it is decoded cannot change under it.
-        await connection.session.update(session=french)
+        await connection.session.update(session=english)
         refused = await wait_for(events, "error")
         assert refused.error.code == "session_update_with_uncommitted_audio"
         await connection.input_audio_buffer.commit()  # its decode takes 0.5 s ...
-        await connection.session.update(session=french)  # ... and the update need not wait
+        await connection.session.update(session=english)  # ... and the update need not wait
         await append_all(connection, speech)
         await connection.input_audio_buffer.commit()
         for _ in range(200):
@@ -451,7 +451,7 @@ async def test_an_update_between_items_starts_new_decoding_and_keeps_the_old_ite
                 break
             await asyncio.sleep(0.05)
     updated = [e for e in events if e.type == "session.updated"]
-    assert updated[-1].session.audio.input.transcription.language == "fr"
+    assert updated[-1].session.audio.input.transcription.language == "en"
     committed = [e.item_id for e in events if e.type == "input_audio_buffer.committed"]
     completed = [e for e in events if e.type.endswith("transcription.completed")]
     assert [e.item_id for e in completed] == committed and len(committed) == 2, events
