@@ -30,6 +30,7 @@ from kmock._internal import rendering
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "tests") not in sys.path:
     sys.path.insert(0, str(REPO / "tests"))
+from support.kube_auth import read_token_file  # noqa: E402
 from support.kube_emulator import ApiServerEmulator  # noqa: E402
 
 SERVER_VERSION = {"major": "1", "minor": "31", "gitVersion": "v1.31.0-kmock"}
@@ -121,10 +122,16 @@ def crd_files(paths: Iterable[Path]) -> list[Path]:
 
 @contextlib.asynccontextmanager
 async def running_emulator(
-    kubeconfig: Path, crds: Iterable[Path] = (), port: int | None = None
+    kubeconfig: Path,
+    crds: Iterable[Path] = (),
+    port: int | None = None,
+    token_file: Path | None = None,
 ) -> AsyncIterator[RunningEmulator]:
-    """Start the emulator on 127.0.0.1 (a free port unless given) and write its kubeconfig."""
+    """Start the emulator on 127.0.0.1 (a free port unless given) and write its kubeconfig;
+    `token_file` (kube-apiserver's --token-auth-file format) names who TokenReviews know."""
     async with CoreFixedEmulator() as emulator, Server(emulator, host="127.0.0.1", port=port):
+        if token_file is not None:
+            emulator.users = read_token_file(token_file)
         # Without the built-ins, kopf waits forever for the namespaces resource.
         emulator.resources.load_bundled()
         for key, info in custom_resources(crd_files(crds)):
@@ -147,7 +154,8 @@ async def _serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with running_emulator(args.kubeconfig, args.crds, args.port) as running:
+    running_context = running_emulator(args.kubeconfig, args.crds, args.port, args.token_auth_file)
+    async with running_context as running:
         # One line on stdout tells a parent process that the API is up and where.
         print(f"kube-emulator: listening on {running.url}", flush=True)
         await stop.wait()
@@ -158,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kubeconfig", type=Path, required=True, help="kubeconfig to write")
     parser.add_argument("--crds", type=Path, nargs="*", default=[], help="CRD files or dirs")
     parser.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    parser.add_argument(
+        "--token-auth-file",
+        type=Path,
+        default=None,
+        help='tokens TokenReviews accept: token,user,uid[,"group1,group2"] per line',
+    )
     asyncio.run(_serve(parser.parse_args(argv)))
     return 0
 

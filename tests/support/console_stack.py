@@ -132,10 +132,18 @@ def write_kubeconfig(path: Path, server: str) -> Path:
     return path
 
 
+USERS = {"viewer": "viewer-token-0123456789", "editor": "editor-token-0123456789"}
+"""People with Kubernetes tokens (the emulator's static token file): their RBAC is whatever
+RoleBindings a test creates for them."""
+
+
 def start_emulator(processes: Processes) -> tuple[str, Path]:
     kubeconfig = processes.directory / "kubeconfig"
+    tokens = processes.directory / "tokens.csv"
+    tokens.write_text("".join(f"{t},{u},uid-{u},people\n" for u, t in USERS.items()))
     argv = [sys.executable, str(REPO / "scripts" / "kube_emulator.py"),
-            "--kubeconfig", str(kubeconfig), "--crds", str(REPO / "crds")]  # fmt: skip
+            "--kubeconfig", str(kubeconfig), "--crds", str(REPO / "crds"),
+            "--token-auth-file", str(tokens)]  # fmt: skip
     process = processes.start("emulator", argv)
     deadline = time.monotonic() + 60
     while not kubeconfig.exists():

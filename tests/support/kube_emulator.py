@@ -26,17 +26,29 @@ from typing import Any
 
 import kmock
 import yaml
+from aiohttp import web
 from kmock._internal import dicts as kmock_dicts  # the emulator's own merge-patch
 from kmock._internal import enums as kmock_enums
 
+from support import kube_auth
+
+RBAC_PLURALS = ("roles", "clusterroles", "rolebindings", "clusterrolebindings")
+
 
 class ApiServerEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
-    """kmock's emulator plus uid/creationTimestamp/resourceVersion/generation bookkeeping."""
+    """kmock's emulator plus uid/creationTimestamp/resourceVersion/generation bookkeeping, and
+    TokenReview/SubjectAccessReview answered as an API server would (kube_auth.py): tokens
+    from `users` (a static token file), permissions from the stored RBAC objects."""
 
     _versions = itertools.count(1)
     _writes: asyncio.Lock | None = None
+    users: dict[str, dict[str, Any]] = {}  # noqa: RUF012  # replaced per instance
+    """token -> TokenReview `status.user` (`kube_auth.read_token_file`)."""
 
     async def _handle(self, request: Any) -> Any:
+        review = self._review(request)
+        if review is not None:
+            return review
         if request.action not in (kmock_enums.action.CREATE, kmock_enums.action.UPDATE):
             return await self._bookkept(request)
         if self._writes is None:
@@ -75,6 +87,25 @@ class ApiServerEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
                             generation = old.get("metadata", {}).get("generation") or 1
                             meta["generation"] = generation + 1
         return await super()._handle(request)
+
+    def _review(self, request: Any) -> Any:
+        """The answer to a TokenReview or SubjectAccessReview POST (never stored), else None."""
+        resource = request.resource
+        if resource is None or request.action != kmock_enums.action.CREATE:
+            return None
+        body = request.data if isinstance(request.data, dict) else {}
+        if (resource.group, resource.plural) == ("authentication.k8s.io", "tokenreviews"):
+            return web.json_response(kube_auth.token_review(self.users, body), status=201)
+        if (resource.group, resource.plural) == ("authorization.k8s.io", "subjectaccessreviews"):
+            stored = [
+                (key[0].plural, key[1] or "", dict(obj.raw))
+                for key, obj in list(self.objects.items())
+                if key[0].group == "rbac.authorization.k8s.io"
+                and key[0].plural in RBAC_PLURALS
+                and not obj.deleted
+            ]
+            return web.json_response(kube_auth.access_review(stored, body), status=201)
+        return None
 
 
 def _now() -> str:

@@ -12,6 +12,7 @@ import kopf
 from aiohttp import web
 
 from asrfleet_operator.console import routes
+from asrfleet_operator.console.access import AccessReviewer
 from asrfleet_operator.console.auth import (
     Credentials,
     Handler,
@@ -21,7 +22,7 @@ from asrfleet_operator.console.auth import (
 from asrfleet_operator.console.cluster import Cluster
 from asrfleet_operator.console.errors import ConsoleError, status_of
 from asrfleet_operator.console.fleet import Fleet
-from asrfleet_operator.console.keys import CLUSTER, CREDENTIALS, FLEET, HTTP, SETTINGS
+from asrfleet_operator.console.keys import CLUSTER, CREDENTIALS, FLEET, HTTP, REVIEWER, SETTINGS
 from asrfleet_operator.console.settings import ConsoleSettings
 from asrfleet_operator.kube import KubeClient
 
@@ -47,9 +48,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 def create_app(settings: ConsoleSettings, connection: kopf.ConnectionInfo) -> web.Application:
     credentials = Credentials(settings.token)
     app = web.Application(
-        middlewares=[security_headers, errors_middleware, make_auth_middleware(credentials)],
         client_max_size=int(settings.max_upload_mb * 1_000_000) + 64 * 1024,
     )
+    auth = make_auth_middleware(credentials, lambda: app.get(REVIEWER))
+    app.middlewares.extend([security_headers, errors_middleware, auth])
     app[SETTINGS] = settings
     app[CREDENTIALS] = credentials
     routes.setup(app)
@@ -59,6 +61,8 @@ def create_app(settings: ConsoleSettings, connection: kopf.ConnectionInfo) -> we
         await client.open()
         http = aiohttp.ClientSession()
         cluster = Cluster(client, settings.namespaces)
+        if settings.auth == "kubernetes":
+            app[REVIEWER] = AccessReviewer(client, settings.access_cache_seconds)
         fleet = Fleet(cluster, http, settings)
         app[CLUSTER], app[HTTP], app[FLEET] = cluster, http, fleet
         rounds = asyncio.create_task(fleet.run(), name="console fleet rounds")

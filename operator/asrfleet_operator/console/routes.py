@@ -1,4 +1,7 @@
-"""The console's HTTP routes: thin handlers over cluster.py, fleet.py, actions.py, proxy.py."""
+"""The console's HTTP routes: thin handlers over cluster.py, fleet.py, actions.py, proxy.py.
+
+In kubernetes auth mode each handler first asks whether the request's user may do what it
+does (`authorize`, access.py); with the console's token there is no user to ask about."""
 
 from __future__ import annotations
 
@@ -10,11 +13,19 @@ from aiohttp import web
 
 from asrfleet_operator import __version__
 from asrfleet_operator.console import actions, proxy, views
-from asrfleet_operator.console.auth import clear_session, set_session
+from asrfleet_operator.console.access import Permission
+from asrfleet_operator.console.auth import (
+    SESSION_COOKIE,
+    USER,
+    bearer,
+    clear_session,
+    set_session,
+)
 from asrfleet_operator.console.cluster import DEPLOYMENTS, HPAS, pod_selector
 from asrfleet_operator.console.errors import BadRequest, Forbidden, Unauthorized, UpstreamTimeout
 from asrfleet_operator.console.fleet import base_url
-from asrfleet_operator.console.keys import CLUSTER, CREDENTIALS, FLEET, HTTP, SETTINGS
+from asrfleet_operator.console.keys import CLUSTER, CREDENTIALS, FLEET, HTTP, REVIEWER, SETTINGS
+from asrfleet_operator.render.labels import PLURAL
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 """The built front end (`make console-ui`); git-ignored, packaged with the console."""
@@ -72,10 +83,16 @@ async def login(request: web.Request) -> web.Response:
     body = await _json_body(request)
     token = body.get("token")
     credentials = request.app[CREDENTIALS]
-    if not isinstance(token, str) or not credentials.token_matches(token.strip()):
+    reviewer = request.app.get(REVIEWER)
+    if not isinstance(token, str) or not token.strip():
+        raise Unauthorized("log in with a token", code="bad_token")
+    user = None
+    if reviewer is not None:
+        user = await reviewer.authenticate(token.strip())
+    elif not credentials.token_matches(token.strip()):
         raise Unauthorized("that is not the console's token", code="bad_token")
-    response = web.json_response({"status": "ok"})
-    set_session(response, credentials, request.app[SETTINGS].secure_cookie)
+    response = web.json_response({"status": "ok", "user": user.name if user else None})
+    set_session(response, credentials, request.app[SETTINGS].secure_cookie, user)
     return response
 
 
@@ -87,15 +104,36 @@ async def logout(request: web.Request) -> web.Response:
 
 async def session(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
+    credentials = request.app[CREDENTIALS]
+    user = request.get(USER)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    csrf = credentials.csrf
+    if user is not None:  # a user's own session: its own CSRF token (none for a bearer)
+        csrf = credentials.csrf_of(cookie) if cookie and bearer(request) is None else ""
     return web.json_response(
         {
             "version": __version__,
             "read_only": settings.read_only,
             "namespaces": list(settings.namespaces),
-            "csrf_token": request.app[CREDENTIALS].csrf,
+            "csrf_token": csrf,
             "scrape_seconds": settings.scrape_seconds,
+            "auth": settings.auth,
+            "user": user.name if user is not None else None,
         }
     )
+
+
+async def authorize(request: web.Request, permission: Permission) -> None:
+    """Forbidden unless the request's user may do `permission` (kubernetes auth only)."""
+    user = request.get(USER)
+    if user is not None:
+        await request.app[REVIEWER].require(user, permission)
+
+
+def _on(request: web.Request, verb: str, **attributes: str) -> Permission:
+    """`verb` on the SpeechRecognizer the path names."""
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    return Permission(verb, PLURAL, namespace, name, **attributes)
 
 
 async def fleet(request: web.Request) -> web.Response:
@@ -103,10 +141,23 @@ async def fleet(request: web.Request) -> web.Response:
         snapshot = await request.app[FLEET].latest()
     except TimeoutError:
         raise UpstreamTimeout("the first listing of the fleet has not finished yet") from None
+    user = request.get(USER)
+    if user is not None:  # only the namespaces whose SpeechRecognizers the user may list
+        reviewer = request.app[REVIEWER]
+        every = not request.app[SETTINGS].namespaces and await reviewer.allowed(
+            user, Permission("list", PLURAL)
+        )
+        shown = {
+            namespace: every or await reviewer.allowed(user, Permission("list", PLURAL, namespace))
+            for namespace in {row.summary.namespace for row in snapshot.rows}
+        }
+        rows = tuple(row for row in snapshot.rows if shown[row.summary.namespace])
+        snapshot = dataclasses.replace(snapshot, rows=rows)
     return _json(snapshot)
 
 
 async def recognizer(request: web.Request) -> web.Response:
+    await authorize(request, _on(request, "get"))
     namespace, name = request.match_info["namespace"], request.match_info["name"]
     cluster = request.app[CLUSTER]
     found = await cluster.recognizer(namespace, name)
@@ -142,6 +193,7 @@ def _writable(request: web.Request) -> None:
 
 async def scale(request: web.Request) -> web.Response:
     _writable(request)
+    await authorize(request, _on(request, "patch"))
     namespace, name = request.match_info["namespace"], request.match_info["name"]
     cluster = request.app[CLUSTER]
     patch = actions.scale_patch(
@@ -152,6 +204,7 @@ async def scale(request: web.Request) -> web.Response:
 
 async def suspend(request: web.Request) -> web.Response:
     _writable(request)
+    await authorize(request, _on(request, "patch"))
     namespace, name = request.match_info["namespace"], request.match_info["name"]
     patch = actions.suspend_patch(await _json_body(request))
     return _json(
@@ -159,7 +212,14 @@ async def suspend(request: web.Request) -> web.Response:
     )
 
 
+def _service_proxy(request: web.Request) -> Permission:
+    """Try it reaches the recognizer's Service: what `kubectl proxy` to it would need."""
+    namespace, name = request.match_info["namespace"], request.match_info["name"]
+    return Permission("get", "services", namespace, name, group="", subresource="proxy")
+
+
 async def transcribe(request: web.Request) -> web.Response:
+    await authorize(request, _service_proxy(request))
     namespace, name = request.match_info["namespace"], request.match_info["name"]
     settings = request.app[SETTINGS]
     chosen = proxy.options(request.query)
@@ -169,6 +229,7 @@ async def transcribe(request: web.Request) -> web.Response:
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
+    await authorize(request, _service_proxy(request))
     namespace, name = request.match_info["namespace"], request.match_info["name"]
     target = base_url(await request.app[CLUSTER].recognizer(namespace, name), request.app[SETTINGS])
     return await proxy.relay_stream(request, request.app[HTTP], target)

@@ -16,6 +16,7 @@ from typing import Any
 from asrfleet_operator.settings import values_from_env
 
 TOKEN_ENV = "ASRFLEET_CONSOLE_TOKEN"
+AUTH_MODES = ("token", "kubernetes")
 MIN_TOKEN_CHARS = 16
 """A shorter token is refused at startup: it would be guessable."""
 
@@ -31,7 +32,17 @@ def _env(name: str) -> dict[str, Any]:
 @dataclass(frozen=True)
 class ConsoleSettings:
     token: str = field(default="", repr=False, metadata=_env(TOKEN_ENV))
-    """Bearer token every API request must carry (header, or the cookie the login sets)."""
+    """The console's secret: with `auth` token, the bearer token every API request must carry
+    (header, or the cookie the login sets); with kubernetes, the key sessions are signed with."""
+    auth: str = field(default="token", metadata=_env("ASRFLEET_CONSOLE_AUTH"))
+    """token: everyone with the console's token has the console's rights; kubernetes: people
+    log in with their own Kubernetes token (TokenReview) and may do what their RBAC allows
+    (SubjectAccessReview), within the console's rights."""
+    access_cache_seconds: float = field(
+        default=10.0, metadata=_env("ASRFLEET_CONSOLE_ACCESS_CACHE_SECONDS")
+    )
+    """kubernetes auth: how long a TokenReview or SubjectAccessReview answer is reused (a
+    revoked token or RoleBinding takes up to this long to take effect)."""
     host: str = field(default="0.0.0.0", metadata=_env("ASRFLEET_CONSOLE_HOST"))
     """Address to listen on."""
     port: int = field(default=8090, metadata=_env("ASRFLEET_CONSOLE_PORT"))
@@ -86,6 +97,10 @@ class ConsoleSettings:
                 "ASRFLEET_CONSOLE_PROMETHEUS_WINDOW must be a duration such as 1m or 30s,"
                 f" got {self.prometheus_window!r}"
             )
+        if self.auth not in AUTH_MODES:
+            raise ConsoleSettingsError(
+                f"ASRFLEET_CONSOLE_AUTH must be one of {', '.join(AUTH_MODES)}, got {self.auth!r}"
+            )
         if not 0 <= self.port < 65536:
             raise ConsoleSettingsError(f"ASRFLEET_CONSOLE_PORT must be 0-65535, got {self.port}")
         for name in (
@@ -93,6 +108,7 @@ class ConsoleSettings:
             "history_minutes",
             "scrape_timeout_seconds",
             "max_upload_mb",
+            "access_cache_seconds",
         ):
             if getattr(self, name) <= 0:
                 env = _field(name).metadata["env"]
@@ -136,6 +152,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "history_minutes": float,
     "scrape_timeout_seconds": float,
     "max_upload_mb": float,
+    "access_cache_seconds": float,
     "allow_url_override": _parse_bool,
     "secure_cookie": _parse_bool,
 }

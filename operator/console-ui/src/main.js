@@ -25,7 +25,7 @@ function loginView(message) {
       }
     } },
     h("h1", {}, "Log in"),
-    h("p", {}, "The console's token is in the Secret the chart created (see the chart's NOTES)."),
+    h("p", {}, "The console's token is in the Secret the chart created (see the chart's NOTES); with per-user access (console.auth: kubernetes), your own Kubernetes token (kubectl create token ...)."),
     h("label", { for: "token" }, "Token"),
     input,
     h("button", { type: "submit", class: "primary" }, "Log in"),
@@ -39,8 +39,9 @@ async function loadSession() {
   session = await api("/api/session");
   setCsrf(session.csrf_token);
   const mode = document.getElementById("mode");
-  mode.hidden = !session.read_only;
-  mode.textContent = session.read_only ? "read-only" : "";
+  const badges = [session.user ? `signed in as ${session.user}` : "", session.read_only ? "read-only" : ""];
+  mode.textContent = badges.filter(Boolean).join(" · ");
+  mode.hidden = !mode.textContent;
   document.getElementById("logout").hidden = false;
 }
 

@@ -77,6 +77,9 @@ async def test_console_install(install: Install) -> None:
     assert service["spec"]["ports"][0]["targetPort"] == "http"
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
     assert granted(installed.one("ClusterRole", NAME)["rules"]) == READ | PATCH
+    assert not [
+        r for r in installed.of_kind("ClusterRole") if r["metadata"]["name"].endswith("-reviews")
+    ]  # token auth: no TokenReviews or SubjectAccessReviews
     binding = installed.one("ClusterRoleBinding", NAME)
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]
     assert "get secret fleet-asrfleet-console -o jsonpath='{.data.token}'" in installed.stdout
@@ -110,4 +113,25 @@ async def test_namespaced_console_with_an_existing_secret(install: Install, tmp_
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     token_ref = next(e for e in container["env"] if e["name"] == "ASRFLEET_CONSOLE_TOKEN")
     assert token_ref["valueFrom"]["secretKeyRef"]["name"] == "my-console-token"
+    assert_valid(installed)
+
+
+async def test_kubernetes_auth_may_create_the_reviews_cluster_wide(
+    install: Install, tmp_path: Path
+) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text("console: {enabled: true, auth: kubernetes, namespaces: [speech]}\n")
+    installed = await install("-f", str(values))
+    assert installed.returncode == 0, installed.stderr
+    reviews = f"{NAME}-reviews"
+    assert granted(installed.one("ClusterRole", reviews)["rules"]) == {
+        ("authentication.k8s.io", "tokenreviews", "create"),
+        ("authorization.k8s.io", "subjectaccessreviews", "create"),
+    }
+    binding = installed.one("ClusterRoleBinding", reviews)
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]
+    assert granted(installed.one("Role", NAME, "speech")["rules"]) == READ | PATCH  # unchanged
+    env = container_env(installed.one("Deployment", NAME, NAMESPACE))
+    assert env["ASRFLEET_CONSOLE_AUTH"] == "kubernetes"
+    assert "your own Kubernetes token" in installed.stdout and "get secret" not in installed.stdout
     assert_valid(installed)

@@ -257,7 +257,12 @@ async def test_make_install_path_upgrade_install_installs(install: Install) -> N
 
 @pytest.mark.parametrize(
     "wrong",
-    ['replicaCount="two"', 'rbac.scope="everywhere"', 'operator.healthPort="8081"'],
+    [
+        'replicaCount="two"',
+        'rbac.scope="everywhere"',
+        'operator.healthPort="8081"',
+        'console.auth="oidc"',
+    ],
 )
 async def test_a_wrong_value_is_refused_at_install(install: Install, wrong: str) -> None:
     installed = await install("--set", wrong)

@@ -32,6 +32,7 @@ CHROMIUM = Path(os.environ.get("ASRFLEET_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run"]  # fmt: skip
 MODEL_CACHE = Path(__file__).resolve().parents[3] / ".cache" / "models"
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
 
 
 @pytest.fixture(scope="package")
@@ -122,3 +123,38 @@ def page_for(browser: Any, stack: Stack) -> Iterator[Any]:
     yield open_page
     for context in contexts:
         context.close()
+
+
+def grant(stack: Stack, kind: str, name: str, rules: list[dict[str, Any]], user: str,
+          namespace: str | None = None) -> None:  # fmt: skip
+    """A Role (in `namespace`) or ClusterRole with `rules`, bound to `user`."""
+    scope = f"/namespaces/{namespace}" if namespace else ""
+    meta = {"name": name, **({"namespace": namespace} if namespace else {})}
+    stack.emulator.create(f"{RBAC}{scope}/{kind.lower()}s", {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": meta,
+        "rules": rules,
+    })  # fmt: skip
+    stack.emulator.create(f"{RBAC}{scope}/{kind.lower()}bindings", {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": f"{kind}Binding", "metadata": meta,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    })  # fmt: skip
+
+
+@pytest.fixture(scope="package")
+def per_user(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A console in kubernetes auth mode; viewer may read the default namespace's fleets,
+    editor may read every namespace's, scale them and reach their Services."""
+    read = {"apiGroups": ["asrfleet.io"], "resources": ["speechrecognizers"],
+            "verbs": ["get", "list"]}  # fmt: skip
+    grant(stack, "Role", "fleet-viewer", [read], "viewer", namespace="default")
+    grant(stack, "ClusterRole", "fleet-editor", [
+        {**read, "verbs": ["get", "list", "patch"]},
+        {"apiGroups": [""], "resources": ["services/proxy"], "verbs": ["get"]},
+    ], "editor")  # fmt: skip
+    processes = Processes(tmp_path_factory.mktemp("per-user"))
+    try:
+        yield start_console(processes, stack.kubeconfig, "console-per-user",
+                            ASRFLEET_CONSOLE_AUTH="kubernetes")  # fmt: skip
+    finally:
+        processes.stop_all()

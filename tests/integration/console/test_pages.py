@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import pytest
-from support.console_stack import HTML_DESCRIPTION, TOKEN, Stack, http
+from support.console_stack import HTML_DESCRIPTION, TOKEN, USERS, Stack, http
 from support.text import normalize_words, word_error_rate
 
 pytestmark = pytest.mark.model  # the real whisper-tiny.en behind the console
@@ -239,3 +239,23 @@ def test_every_response_carries_the_content_security_policy(stack: Stack) -> Non
     assert "script-src 'self'" in policy and "default-src 'none'" in policy
     # Everything the page loads comes from the console itself.
     assert not re.search(r"(src|href)=\"(https?:)?//", page)
+
+
+def test_the_page_logs_a_user_in_with_their_token_and_shows_their_fleet(
+    per_user: str, page_for: Any
+) -> None:
+    page = page_for(per_user, login=False)
+    page.fill("#token", "nobody-knows-this-token")
+    page.click("form.login button")
+    page.get_by_text("the API server does not accept that token").wait_for()
+    page.fill("#token", USERS["viewer"])
+    page.click("form.login button")
+    page.locator('tr[data-recognizer="default/english"]').wait_for()
+    assert page.locator("#mode").inner_text() == "signed in as viewer"
+    assert page.locator('tr[data-recognizer="speech/mandarin"]').count() == 0
+    # The cookie session with its own CSRF token: a change the viewer may not make is refused.
+    page.goto(f"{per_user}/#/r/default/scalable")
+    page.locator("#replicas").fill("3")
+    page.click("#scale")
+    page.click("#confirm-ok")
+    page.get_by_text("viewer may not patch speechrecognizers scalable").wait_for()
