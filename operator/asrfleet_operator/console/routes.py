@@ -172,6 +172,7 @@ async def recognizer(request: web.Request) -> web.Response:
     history = request.app[FLEET].histories.get((namespace, name))
     return _json(
         {
+            "may": await _may(request),
             "summary": dataclasses.asdict(views.summarize(found, hpa)),
             "conditions": [dataclasses.asdict(c) for c in views.conditions(found)],
             "events": [
@@ -184,6 +185,18 @@ async def recognizer(request: web.Request) -> web.Response:
             "history": [dataclasses.asdict(p) for p in history.points] if history else [],
         }
     )
+
+
+async def _may(request: web.Request) -> dict[str, bool]:
+    """What the page may offer on this recognizer: the actions (scale, suspend) and Try it,
+    as the routes would decide them (read-only; the user's RBAC in kubernetes auth)."""
+    may = {"act": not request.app[SETTINGS].read_only, "try": True}
+    user = request.get(USER)
+    if user is not None:
+        reviewer = request.app[REVIEWER]
+        may["act"] = may["act"] and await reviewer.allowed(user, _on(request, "patch"))
+        may["try"] = await reviewer.allowed(user, _service_proxy(request))
+    return may
 
 
 def _writable(request: web.Request) -> None:

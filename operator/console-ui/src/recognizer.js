@@ -59,11 +59,12 @@ export async function recognizerView({ session, show, onLeave, relogin }, ns, na
       h("p", {}, phaseBadge(s.phase), " ", h("span", { class: "reason" }, `${s.reason}${s.message ? `: ${s.message}` : ""}`)),
       h("p", { class: "muted" }, `${s.model} (${s.engine}) · ${s.ready_replicas}/${s.desired_replicas} ready · ${s.url || "no URL yet"}`),
     );
-    const state = `${s.suspended}/${s.autoscaling ? 1 : 0}`;
-    if (!session.read_only && state !== actionsFor) {
+    const state = `${s.suspended}/${s.autoscaling ? 1 : 0}/${detail.may.act}`;
+    if (state !== actionsFor) {
       actionsFor = state;
-      fill(actionBox, actions(ns, name, s, refresh));
+      fill(actionBox, detail.may.act ? actions(ns, name, s, refresh) : null);
     }
+    tryLink.hidden = !detail.may.try;
     destroyCharts();
     destroyCharts = drawCharts(charts, detail.history);
     fill(body,

@@ -33,7 +33,10 @@ def test_the_fleet_shows_only_the_namespaces_a_user_may_list(per_user: str) -> N
 
 def test_a_user_does_only_what_their_rbac_allows(per_user: str) -> None:
     page = f"{per_user}/api/recognizers"
-    assert http("GET", f"{page}/default/english", headers=bearer("viewer"))[0] == 200
+    status, body = http("GET", f"{page}/default/english", headers=bearer("viewer"))
+    assert status == 200 and body["may"] == {"act": False, "try": False}, body
+    _, body = http("GET", f"{page}/default/english", headers=bearer("editor"))
+    assert body["may"] == {"act": True, "try": True}
     status, body = http("GET", f"{page}/speech/mandarin", headers=bearer("viewer"))
     assert status == 403 and body["error"]["code"] == "not_allowed"
     assert (

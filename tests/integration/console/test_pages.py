@@ -253,9 +253,24 @@ def test_the_page_logs_a_user_in_with_their_token_and_shows_their_fleet(
     page.locator('tr[data-recognizer="default/english"]').wait_for()
     assert page.locator("#mode").inner_text() == "signed in as viewer"
     assert page.locator('tr[data-recognizer="speech/mandarin"]').count() == 0
-    # The cookie session with its own CSRF token: a change the viewer may not make is refused.
+    # What the viewer's RBAC does not allow is not offered (and refused: test_access.py).
     page.goto(f"{per_user}/#/r/default/scalable")
-    page.locator("#replicas").fill("3")
+    page.locator('section[aria-label="Conditions"]').wait_for()
+    assert page.locator("#scale, #suspend, #replicas").count() == 0
+    assert not page.locator("#try-link").is_visible()
+
+
+def test_a_user_who_may_scale_does_so_through_the_cookie_session(
+    per_user: str, page_for: Any, stack: Stack
+) -> None:
+    page = page_for(per_user, login=False)
+    page.fill("#token", USERS["editor"])
+    page.click("form.login button")
+    page.locator('tr[data-recognizer="speech/mandarin"]').wait_for()
+    page.goto(f"{per_user}/#/r/default/scalable")
+    page.locator("#try-link").wait_for()  # visible: the editor may reach its Service
+    page.fill("#replicas", "2")
     page.click("#scale")
-    page.click("#confirm-ok")
-    page.get_by_text("viewer may not patch speechrecognizers scalable").wait_for()
+    page.click("#confirm-ok")  # the session's own CSRF token goes with the change
+    page.get_by_text("Done: the SpeechRecognizer was patched").wait_for()
+    assert stack.emulator.get_recognizer("default", "scalable")["spec"]["replicas"] == 2
