@@ -145,6 +145,15 @@ class ServerConfig:
     hotword_score: float = field(default=DEFAULT_SCORE, metadata={"env": "ASR_HOTWORD_SCORE"})
     """torch engine: boost per token (natural-log units, > 0 and <= 10) of a hotword that names
     no `:score` of its own."""
+    cpu_threads: int = field(default=0, metadata={"env": "ASR_TORCH_CPU_THREADS"})
+    """torch engine on the CPU: PyTorch's intra-op threads; 0 = one per CPU of the container's
+    limit (faster-whisper chooses its own from the same limit)."""
+    decode_threads: int = field(default=0, metadata={"env": "ASR_TORCH_DECODE_THREADS"})
+    """torch engine on the CPU: intra-op threads of the decoding steps; 0 = 1 at int8, else
+    ASR_TORCH_CPU_THREADS (docs/models.md, "Cost and accuracy")."""
+    seed: int | None = field(default=None, metadata={"env": "ASR_TORCH_SEED"})
+    """torch engine: seed of the sampler of requests asking for temperature > 0 (unset: not
+    reproducible)."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -162,6 +171,10 @@ class ServerConfig:
             raise ConfigError(
                 f"ASR_HOTWORD_SCORE must be > 0 and <= {MAX_SCORE:g}, got {self.hotword_score!r}"
             )
+        for name in ("cpu_threads", "decode_threads"):
+            if getattr(self, name) < 0:
+                var = _field(name).metadata["env"]
+                raise ConfigError(f"{var} must be >= 0 (0: automatic), got {getattr(self, name)}")
         if not self.model:
             raise ConfigError("ASR_MODEL must not be empty")
         if not 0 < self.port < 65536:
@@ -196,6 +209,10 @@ class ServerConfig:
 def env_names() -> frozenset[str]:
     """Every variable the server reads."""
     return frozenset(str(f.metadata["env"]) for f in dataclasses.fields(ServerConfig))
+
+
+def _field(name: str) -> dataclasses.Field[Any]:
+    return next(f for f in dataclasses.fields(ServerConfig) if f.name == name)
 
 
 def _check_choice(var: str, value: str, choices: tuple[str, ...]) -> None:
@@ -246,4 +263,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "stream_endpoint_silence_ms": int,
     "hotword_mode": str,
     "hotword_score": float,
+    "cpu_threads": int,
+    "decode_threads": int,
+    "seed": int,
 }

@@ -56,6 +56,9 @@ def test_env_values_are_parsed_into_typed_fields() -> None:
         ({"ASR_DEVICE": "cpu", "ASR_COMPUTE_TYPE": "float16"}, "ASR_COMPUTE_TYPE float16 needs"),
         ({"ASR_MAX_BODIES_MB": "10"}, r"ASR_MAX_BODIES_MB must be at least ASR_MAX_BODY_MB \(25\)"),
         ({"ASR_MAX_BODIES_MB": "nan"}, "ASR_MAX_BODIES_MB must be at least"),
+        ({"ASR_TORCH_CPU_THREADS": "-1"}, r"ASR_TORCH_CPU_THREADS must be >= 0 \(0: automatic\)"),
+        ({"ASR_TORCH_DECODE_THREADS": "two"}, "ASR_TORCH_DECODE_THREADS='two' is not valid"),
+        ({"ASR_TORCH_SEED": "1.5"}, "ASR_TORCH_SEED='1.5' is not valid"),
     ],
 )
 def test_invalid_env_names_the_variable(env: dict[str, str], names: str) -> None:

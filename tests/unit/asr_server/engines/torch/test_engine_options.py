@@ -39,6 +39,14 @@ def test_the_hotword_settings_come_from_the_server_environment() -> None:
     assert (defaults.hotword_mode, defaults.hotword_score) == ("decoder", 4.0)
 
 
+def test_the_thread_and_seed_settings_come_from_the_server_environment() -> None:
+    env = {"ASR_TORCH_CPU_THREADS": "3", "ASR_TORCH_DECODE_THREADS": "1", "ASR_TORCH_SEED": "7"}
+    options = TorchEngineOptions.from_server_config(ServerConfig.from_env(env))
+    assert (options.cpu_threads, options.decode_threads, options.seed) == (3, 1, 7)
+    defaults = TorchEngineOptions.from_server_config(ServerConfig.from_env({}))
+    assert (defaults.cpu_threads, defaults.decode_threads, defaults.seed) == (0, 0, None)
+
+
 @pytest.mark.parametrize(
     "fields",
     [
