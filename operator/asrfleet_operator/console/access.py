@@ -42,15 +42,17 @@ class User:
     extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "uid": self.uid, "groups": list(self.groups),
+        """Kubernetes' UserInfo (a TokenReview's `status.user`); `from_user_info` reads it."""
+        return {"username": self.name, "uid": self.uid, "groups": list(self.groups),
                 "extra": {k: list(v) for k, v in self.extra}}  # fmt: skip
 
     @classmethod
-    def from_json(cls, raw: Any) -> User:
-        """The user a session cookie names (signed by the console, so well formed)."""
-        extra = raw.get("extra") or {}
+    def from_user_info(cls, raw: dict[str, Any]) -> User:
+        """The user a TokenReview names, or a session cookie (signed, so well formed)."""
+        extra = raw.get("extra")
+        extra = extra if isinstance(extra, dict) else {}
         return cls(
-            name=str(raw["name"]),
+            name=str(raw["username"]),
             uid=str(raw.get("uid") or ""),
             groups=tuple(str(g) for g in raw.get("groups") or ()),
             extra=tuple((str(k), tuple(str(x) for x in v)) for k, v in sorted(extra.items())),
@@ -164,11 +166,4 @@ def _reviewed_user(status: dict[str, Any]) -> User | None:
     raw = status.get("user")
     if not status.get("authenticated") or not isinstance(raw, dict) or not raw.get("username"):
         return None
-    extra = raw.get("extra")
-    extra = extra if isinstance(extra, dict) else {}
-    return User(
-        name=str(raw["username"]),
-        uid=str(raw.get("uid") or ""),
-        groups=tuple(str(g) for g in raw.get("groups") or ()),
-        extra=tuple((str(k), tuple(str(x) for x in v)) for k, v in sorted(extra.items())),
-    )
+    return User.from_user_info(raw)

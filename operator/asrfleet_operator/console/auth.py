@@ -103,7 +103,7 @@ class Credentials:
             raw = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
             if float(raw["expires"]) < (time.time() if now is None else now):
                 return None
-            return User.from_json(raw["user"])
+            return User.from_user_info(raw["user"])
         except (binascii.Error, ValueError, KeyError, TypeError):
             return None
 
@@ -130,16 +130,10 @@ async def authenticate(
         if not credentials.token_matches(token):
             raise Unauthorized("the bearer token is not the console's token", code="bad_token")
         return None
-    cookie = request.cookies.get(SESSION_COOKIE)
-    user = None
-    if cookie is not None and reviewer is not None:
-        user = credentials.session_user(cookie)
-    valid = (
-        user is not None
-        if reviewer is not None
-        else (cookie is not None and credentials.session_matches(cookie))
-    )
-    if cookie is None or not valid:
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    user = credentials.session_user(cookie) if reviewer is not None else None
+    valid = user is not None if reviewer is not None else credentials.session_matches(cookie)
+    if not valid:
         raise Unauthorized(
             "log in with a token (Authorization: Bearer, or POST /api/login)",
             code="login_required",

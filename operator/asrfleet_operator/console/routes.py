@@ -130,10 +130,10 @@ async def authorize(request: web.Request, permission: Permission) -> None:
         await request.app[REVIEWER].require(user, permission)
 
 
-def _on(request: web.Request, verb: str, **attributes: str) -> Permission:
-    """`verb` on the SpeechRecognizer the path names."""
+def _on(request: web.Request, verb: str, resource: str = PLURAL, **attributes: str) -> Permission:
+    """`verb` on the SpeechRecognizer the path names (or on its namesake `resource`)."""
     namespace, name = request.match_info["namespace"], request.match_info["name"]
-    return Permission(verb, PLURAL, namespace, name, **attributes)
+    return Permission(verb, resource, namespace, name, **attributes)
 
 
 async def fleet(request: web.Request) -> web.Response:
@@ -227,8 +227,7 @@ async def suspend(request: web.Request) -> web.Response:
 
 def _service_proxy(request: web.Request) -> Permission:
     """Try it reaches the recognizer's Service: what `kubectl proxy` to it would need."""
-    namespace, name = request.match_info["namespace"], request.match_info["name"]
-    return Permission("get", "services", namespace, name, group="", subresource="proxy")
+    return _on(request, "get", "services", group="", subresource="proxy")
 
 
 async def transcribe(request: web.Request) -> web.Response:

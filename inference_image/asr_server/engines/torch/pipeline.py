@@ -34,7 +34,7 @@ from faster_whisper.transcribe import get_compression_ratio
 
 from asr_server.engines.base import EngineError
 from asr_server.engines.torch.alignment import attach_words, token_timing, word_timings
-from asr_server.engines.torch.checkpoint import AlignmentHeads, default_alignment_heads
+from asr_server.engines.torch.checkpoint import AlignmentHeads
 from asr_server.engines.torch.context_graph import (
     DEFAULT_SCORE,
     ContextGraph,
@@ -111,7 +111,8 @@ class Pipeline:
         biasing: Biasing = Biasing(),
         seed: int | None = None,
         decode_threads: int = 0,
-        alignment_heads: AlignmentHeads = (),
+        *,
+        alignment_heads: AlignmentHeads,
     ) -> None:
         if encoder_context not in ENCODER_CONTEXTS:
             raise ValueError(f"encoder_context must be one of {ENCODER_CONTEXTS}")
@@ -128,8 +129,8 @@ class Pipeline:
             self.generator.manual_seed(seed)
         self.decode_threads = decode_threads
         """PyTorch intra-op threads for the decoding steps on the CPU (0: as the encoder)."""
-        self.alignment_heads = alignment_heads or default_alignment_heads(model.dims)
-        """The cross-attention heads word timings read (checkpoint.py)."""
+        self.alignment_heads = alignment_heads
+        """The cross-attention heads word timings read (the checkpoint's, checkpoint.py)."""
 
     def transcribe(
         self, items: Sequence[tuple[Audio, TranscribeOptions]]
